@@ -1,0 +1,1 @@
+"""Data: generated demo scenes now; rendered glassware and dataset loaders come later."""

@@ -1,0 +1,207 @@
+"""Total EGSA training loss over every decoder iteration and output scale.
+
+``total = depth_weight * sum_{i,s} depth_loss(depth_all[i, s], ...)
+        + seg_weight   * sum_{i,s} CE(seg_all[i, s], labels)
+        + deal_weight  * sum_{i,s} DEAL(seg_all[i, s], depth_all[i, s])``   (DEAL off by default)
+
+The sums run over iterations and scales (they are not averaged), as in the paper.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .deal import deal_loss, image_level_labels
+from .depth import modest_depth_loss
+
+__all__ = ["DepthLossFn", "segmentation_ce", "egsa_total_loss", "MultiScaleLoss"]
+
+DepthLossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
+"""Common depth-loss signature ``(pred, target, valid, K) -> scalar`` (all in :mod:`egsa_ros.losses`)."""
+
+Stack = Union[torch.Tensor, Sequence[Sequence[torch.Tensor]]]
+
+
+def segmentation_ce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    ignore_index: int = 255,
+    class_weights: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Pixel-wise cross-entropy averaged over non-ignored pixels of the batch.
+
+    Unlike :func:`torch.nn.functional.cross_entropy` with ``reduction="mean"``, an all-ignored
+    batch gives 0 (with a gradient path) instead of NaN. With ``class_weights`` the mean is the
+    weighted mean (sum of weighted losses / sum of weights), as in PyTorch.
+
+    Args:
+        logits: (B, K, H, W).
+        labels: (B, H, W) int64, ``ignore_index`` for unlabelled pixels.
+        ignore_index: label to ignore.
+        class_weights: optional (K,) float.
+
+    Returns:
+        Scalar tensor (nats).
+    """
+    labels = labels.long()
+    total = F.cross_entropy(logits, labels, weight=class_weights, ignore_index=ignore_index, reduction="sum")
+    keep = labels != ignore_index
+    if class_weights is None:
+        denom = keep.sum().to(total.dtype)
+    else:
+        safe = torch.where(keep, labels, torch.zeros_like(labels))
+        denom = torch.where(keep, class_weights.to(total.dtype)[safe], torch.zeros((), dtype=total.dtype, device=total.device)).sum()
+    return torch.where(denom > 0, total / denom.clamp(min=1e-12), total * 0.0)
+
+
+def _at(stack: Stack, i: int, s: int) -> torch.Tensor:
+    return stack[i][s]
+
+
+def _shape_is(stack: Stack) -> Tuple[int, int]:
+    if isinstance(stack, torch.Tensor):
+        if stack.dim() != 6:
+            raise ValueError(f"expected a (I, S, B, C, H, W) tensor, got shape {tuple(stack.shape)}")
+        return int(stack.shape[0]), int(stack.shape[1])
+    n_i = len(stack)
+    n_s = len(stack[0]) if n_i else 0
+    return n_i, n_s
+
+
+def egsa_total_loss(
+    depth_all: Stack,
+    seg_all: Stack,
+    target_depth: torch.Tensor,
+    labels: torch.Tensor,
+    valid: torch.Tensor,
+    K: Optional[torch.Tensor],
+    depth_weight: float = 1.0,
+    seg_weight: float = 0.1,
+    depth_loss: DepthLossFn = modest_depth_loss,
+    ignore_index: int = 255,
+    deal_weight: float = 0.0,
+    deal_mu: float = 2.5,
+    class_weights: Optional[torch.Tensor] = None,
+) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Multi-iteration, multi-scale EGSA loss.
+
+    Args:
+        depth_all: (I, S, B, 1, H, W) depth predictions in metres (or a nested I x S sequence of
+            (B, 1, H, W) tensors), already at the target resolution.
+        seg_all: (I, S, B, K, H, W) segmentation logits (or nested sequence of (B, K, H, W)).
+        target_depth: (B, 1, H, W) metres (NaN allowed where invalid).
+        labels: (B, H, W) int64 segmentation labels, ``ignore_index`` where unlabelled.
+        valid: (B, 1, H, W) bool valid-depth mask.
+        K: (B, 3, 3) intrinsics in pixels (passed to ``depth_loss``; may be None if it ignores it).
+        depth_weight, seg_weight: weights of the summed depth and CE terms (defaults 1.0, 0.1).
+        depth_loss: callable ``(pred, target, valid, K) -> scalar``, e.g.
+            :func:`~egsa_ros.losses.depth.modest_depth_loss` (default),
+            :func:`~egsa_ros.losses.weighted.weighted_depth_loss`,
+            :func:`~egsa_ros.losses.ot.mse_ot_loss` (use :func:`functools.partial` for options).
+        ignore_index: label value ignored by CE and by the DEAL image-level labels.
+        deal_weight: weight of the summed DEAL term (0 disables it; DEAL is then not computed).
+            DEAL aligns the edges of ``seg_all[i, s]`` with those of the *predicted* depth
+            ``depth_all[i, s]`` over all pixels (the prediction is dense, so holes in the target,
+            common on transparent objects, do not remove pixels); image-level labels come from
+            ``labels``. Gradients flow into both predictions.
+        deal_mu: ``mu`` of :func:`~egsa_ros.losses.deal.deal_loss`.
+        class_weights: optional (K,) CE class weights.
+
+    Returns:
+        ``(total, parts)``: ``total`` a scalar tensor with gradient; ``parts`` a dict of detached
+        scalar tensors: ``"total"``, ``"depth"`` and ``"seg"`` (unweighted sums over i, s),
+        ``"deal"`` when enabled, and per-prediction ``"depth_i{i}_s{s}"`` / ``"seg_i{i}_s{s}"``
+        (and ``"deal_i{i}_s{s}"``).
+    """
+    n_i, n_s = _shape_is(depth_all)
+    if _shape_is(seg_all) != (n_i, n_s):
+        raise ValueError(f"depth_all has {n_i}x{n_s} predictions but seg_all has {_shape_is(seg_all)}")
+    if n_i == 0 or n_s == 0:
+        raise ValueError("egsa_total_loss needs at least one iteration and one scale")
+    parts: Dict[str, torch.Tensor] = {}
+    depth_sum = None
+    seg_sum = None
+    deal_sum = None
+    y = None
+    if deal_weight:
+        y = image_level_labels(labels, int(_at(seg_all, 0, 0).shape[1]), ignore_index)
+    for i in range(n_i):
+        for s in range(n_s):
+            d = _at(depth_all, i, s)
+            g = _at(seg_all, i, s)
+            ld = depth_loss(d, target_depth, valid, K)
+            ls = segmentation_ce(g, labels, ignore_index, class_weights)
+            parts[f"depth_i{i}_s{s}"] = ld.detach()
+            parts[f"seg_i{i}_s{s}"] = ls.detach()
+            depth_sum = ld if depth_sum is None else depth_sum + ld
+            seg_sum = ls if seg_sum is None else seg_sum + ls
+            if deal_weight:
+                lq = deal_loss(g, d, y, mu=deal_mu)  # predicted depth is dense: no mask
+                parts[f"deal_i{i}_s{s}"] = lq.detach()
+                deal_sum = lq if deal_sum is None else deal_sum + lq
+    total = depth_weight * depth_sum + seg_weight * seg_sum
+    if deal_sum is not None:
+        total = total + deal_weight * deal_sum
+        parts["deal"] = deal_sum.detach()
+    parts["depth"] = depth_sum.detach()
+    parts["seg"] = seg_sum.detach()
+    parts["total"] = total.detach()
+    return total, parts
+
+
+class MultiScaleLoss(nn.Module):
+    """:func:`egsa_total_loss` with its weights and depth loss fixed at construction.
+
+    ``forward(depth_all, seg_all, target_depth, labels, valid, K) -> (total, parts)``; see
+    :func:`egsa_total_loss` for shapes and units.
+    """
+
+    def __init__(
+        self,
+        depth_weight: float = 1.0,
+        seg_weight: float = 0.1,
+        depth_loss: DepthLossFn = modest_depth_loss,
+        ignore_index: int = 255,
+        deal_weight: float = 0.0,
+        deal_mu: float = 2.5,
+        class_weights: Optional[torch.Tensor] = None,
+    ) -> None:
+        super().__init__()
+        self.depth_weight = float(depth_weight)
+        self.seg_weight = float(seg_weight)
+        self.depth_loss = depth_loss
+        self.ignore_index = int(ignore_index)
+        self.deal_weight = float(deal_weight)
+        self.deal_mu = float(deal_mu)
+        if class_weights is not None:
+            self.register_buffer("class_weights", torch.as_tensor(class_weights, dtype=torch.float32))
+        else:
+            self.class_weights = None
+
+    def forward(
+        self,
+        depth_all: Stack,
+        seg_all: Stack,
+        target_depth: torch.Tensor,
+        labels: torch.Tensor,
+        valid: torch.Tensor,
+        K: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        return egsa_total_loss(
+            depth_all,
+            seg_all,
+            target_depth,
+            labels,
+            valid,
+            K,
+            depth_weight=self.depth_weight,
+            seg_weight=self.seg_weight,
+            depth_loss=self.depth_loss,
+            ignore_index=self.ignore_index,
+            deal_weight=self.deal_weight,
+            deal_mu=self.deal_mu,
+            class_weights=self.class_weights,
+        )

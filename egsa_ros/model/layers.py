@@ -1,0 +1,32 @@
+"""Small building blocks shared by the decoder modules."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class ResidualConvUnit(nn.Module):
+    """``x + conv3x3(relu(conv3x3(relu(x))))`` at constant channels (DPT's RCU)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, C, H, W)."""
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+
+
+class UpProject(nn.Module):
+    """Bilinear resize to a finer scale's size, then a 1x1 conv to that scale's channels."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, size) -> torch.Tensor:
+        """x: (B, C_in, h, w) -> (B, C_out, *size)."""
+        x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+        return self.proj(x)

