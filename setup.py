@@ -33,7 +33,6 @@ setup(
     entry_points={
         "console_scripts": [
             "egsa-demo = egsa_ros.demo:main",
-            "egsa-export = egsa_ros.export.cli:main",
         ],
     },
 )

@@ -1,0 +1,94 @@
+"""The ROS-free pipeline: any frame size in, depth + mask out; backends agree; clear errors."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from egsa_ros import load_pipeline
+from egsa_ros.data.generated import tabletop_frame
+from egsa_ros.model import build_model, get_preset
+from egsa_ros.runtime.backends import make_backend
+from egsa_ros.runtime.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny_pipelines(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = get_preset("tiny")
+    net = build_model(cfg).eval()
+    work = tmp_path_factory.mktemp("pipe")
+    return (Pipeline(make_backend("torch", net, workdir=work), cfg, "tiny"),
+            Pipeline(make_backend("onnxruntime", net, workdir=work), cfg, "tiny"))
+
+
+@pytest.mark.parametrize("size", [(480, 640), (250, 330), (64, 96), (721, 1281)])
+def test_any_frame_size_gives_depth_and_mask_of_that_size(tiny_pipelines, size):
+    pipe = tiny_pipelines[0]
+    rgb = tabletop_frame(1, *size)
+    pred = pipe(rgb)
+    assert pred.depth.shape == size and pred.depth.dtype == np.float32
+    assert pred.mask.shape == size and pred.mask.dtype == np.uint8
+    assert set(np.unique(pred.mask)) <= {0, 1}
+    assert np.isfinite(pred.depth).all()
+    assert pred.depth.min() >= pipe.config.d_min and pred.depth.max() <= pipe.config.d_max
+    assert set(pred.timings) == {"preprocess", "inference", "postprocess", "total"}
+    assert pred.timings["total"] >= pred.timings["inference"] > 0
+
+
+def test_onnxruntime_and_torch_backends_agree(tiny_pipelines):
+    torch_pipe, ort_pipe = tiny_pipelines
+    assert ort_pipe.backend.providers[-1] == "CPUExecutionProvider"
+    assert ort_pipe.backend_name.startswith("onnxruntime-") and torch_pipe.backend_name == "torch-cpu"
+    rgb = tabletop_frame(7)
+    a, b = torch_pipe(rgb), ort_pipe(rgb)
+    assert np.abs(a.depth - b.depth).max() <= 1e-4
+    assert (a.mask == b.mask).mean() > 0.999
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((48, 64, 3), np.float32), "uint8"),
+    (np.zeros((48, 64), np.uint8), r"\(H, W, 3\)"),
+    (np.zeros((48, 64, 4), np.uint8), r"\(H, W, 3\)"),
+    (np.zeros((1, 64, 3), np.uint8), "too small"),
+])
+def test_bad_frames_raise_clear_errors(tiny_pipelines, bad, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_pipelines[0](bad)
+
+
+def test_load_pipeline_defaults_say_the_model_is_random(caplog):
+    with caplog.at_level(logging.WARNING, logger="egsa_ros.pipeline"):
+        pipe = load_pipeline(backend="torch")
+    assert "RANDOMLY INITIALISED" in caplog.text
+    assert pipe.config == get_preset("default_small") and "random" in pipe.model_name
+    pred = pipe(tabletop_frame(2))
+    assert pred.depth.shape == (480, 640)
+
+
+def test_load_pipeline_errors():
+    with pytest.raises(FileNotFoundError, match="neither a file nor a preset"):
+        load_pipeline("no_such_model")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        load_pipeline("tiny", backend="openvino")
+    with pytest.raises(RuntimeError, match="TensorRT backend is not implemented yet"):
+        load_pipeline("tiny", backend="tensorrt")
+
+
+def test_demo_writes_summary_and_panels(tmp_path, capsys):
+    from egsa_ros.demo import main
+
+    assert main(["--frames", "3", "--model", "tiny", "--backend", "torch", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["frames"] == 3 and summary["backend"] == "torch-cpu"
+    assert summary["latency_ms"]["total"]["p50"] > 0
+    panels = sorted(tmp_path.glob("panel_*.png"))
+    assert len(panels) == 3
+    import cv2
+
+    img = cv2.imread(str(panels[0]))
+    assert img.shape == (480, 3 * 640, 3)
+    assert "randomly initialised" in capsys.readouterr().out
