@@ -67,11 +67,12 @@ def _shapes(rng: np.random.Generator) -> np.ndarray:
 
 
 def _gradient_noise(rng: np.random.Generator) -> np.ndarray:
+    """Smooth gradients, a sawtooth with sharp drops and Gaussian noise."""
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    r = 255.0 * xx / (WIDTH - 1)
+    r = (2.5 * xx + 0.8 * yy) % 256.0  # ramps with a sharp drop every ~100 px
     g = 255.0 * yy / (HEIGHT - 1)
-    b = 127.5 + 127.5 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
-    img = np.stack([r, g, b], axis=-1) + rng.normal(0.0, 12.0, (HEIGHT, WIDTH, 3))
+    b = 127.5 + 127.5 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    img = np.stack([r, g, b], axis=-1) + rng.normal(0.0, 10.0, (HEIGHT, WIDTH, 3))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
