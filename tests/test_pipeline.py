@@ -92,3 +92,12 @@ def test_demo_writes_summary_and_panels(tmp_path, capsys):
     img = cv2.imread(str(panels[0]))
     assert img.shape == (480, 3 * 640, 3)
     assert "randomly initialised" in capsys.readouterr().out
+
+
+def test_class_mask_equals_argmax_including_ties():
+    from egsa_ros.runtime.pipeline import class_mask
+
+    rng = np.random.default_rng(0)
+    logits = rng.integers(0, 3, (4, 40, 50)).astype(np.float32)  # many ties
+    for cls in range(4):
+        np.testing.assert_array_equal(class_mask(logits, cls), (logits.argmax(0) == cls).astype(np.uint8))

