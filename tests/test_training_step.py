@@ -53,5 +53,5 @@ def test_a_few_steps_overfit_one_sample(loss_name):
         total.backward()
         assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
         optim.step()
-        losses.append(float(total))
+        losses.append(total.item())
     assert losses[-1] < 0.7 * losses[0], f"{loss_name}: loss did not fall: {losses[0]:.4f} -> {losses[-1]:.4f}"

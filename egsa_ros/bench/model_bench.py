@@ -32,7 +32,7 @@ SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
     ("default_small", {}),
     ("192x256 it3 c32-96", dict(input_size=(192, 256), iterations=3, decoder_channels=(32, 48, 64, 96))),
     ("192x256 it3 c24-64", dict(input_size=(192, 256), iterations=3, decoder_channels=(24, 32, 48, 64))),
-    ("192x256 it2 c24-64 N16", dict(hysteresis_rounds=16)),
+    ("192x256 it2 c24-64 N32", dict(hysteresis_rounds=32)),
     ("160x224 it3 c24-64", dict(input_size=(160, 224), iterations=3, decoder_channels=(24, 32, 48, 64))),
     ("224x288 it3 c24-64", dict(input_size=(224, 288), iterations=3, decoder_channels=(24, 32, 48, 64))),
     ("256x352 it3 c24-64", dict(input_size=(256, 352), iterations=3, decoder_channels=(24, 32, 48, 64))),

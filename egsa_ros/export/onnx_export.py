@@ -55,6 +55,9 @@ def export_network_onnx(model: torch.nn.Module, path: Union[str, Path], *,
         # Shape checks in forward are Python ints at trace time: static shapes, as intended.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        # We use the TorchScript exporter on purpose: opset 17 (TensorRT-friendly), no
+        # external-data files. The dynamo exporter targets opset 18.
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript", category=DeprecationWarning)
         torch.onnx.export(
             wrapper, (dummy,), str(path), dynamo=False, opset_version=OPSET,
             input_names=["rgb"], output_names=["depth", "seg_logits"], do_constant_folding=True)

@@ -34,6 +34,9 @@ class TorchBackend(Backend):
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
         self.network = network.eval().to(self.device)
+        if self.device.type == "cpu":
+            # channels_last: oneDNN convolutions skip layout reorders (~20 % faster here).
+            self.network = self.network.to(memory_format=torch.channels_last)
         self.name = f"torch-{self.device.type}"
         self.providers = [self.device.type]
 

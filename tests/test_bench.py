@@ -1,0 +1,41 @@
+"""Benchmark helpers and plots (the numbers themselves live in docs/benchmarks.md)."""
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from egsa_ros.bench.model_bench import valid_size
+
+pytest.importorskip("matplotlib")
+from egsa_ros.bench import plots  # noqa: E402
+
+
+def test_valid_size_rounds_to_the_divisor():
+    assert valid_size((240, 320), 32) == (256, 320)
+    assert valid_size((480, 640), 28) == (476, 644)
+    assert valid_size((10, 10), 32) == (32, 32)
+
+
+def _check_png(path, min_w=400):
+    img = cv2.imread(str(path))
+    assert img is not None and img.shape[1] >= min_w and img.std() > 5, path
+
+
+def test_plots_render_from_benchmark_json(tmp_path):
+    canny = {"image_size": [480, 640], "threads": 2, "rows": [
+        {"rounds": n, "iou_mean": 0.6 + n / 400, "iou_min": 0.3 + n / 300, "ort_ms": 10 + n / 3, "torch_ms": 9 + n / 8}
+        for n in (0, 16, 32, 64, 128)]}
+    pipeline = {"threads": 2, "pipeline": [
+        {"candidate": c, "preprocess_p50_ms": 1.8, "inference_p50_ms": t, "postprocess_p50_ms": 1.0,
+         "total_p90_ms": t + 6} for c, t in (("a", 25.0), ("b", 40.0))]}
+    presets = {"threads": 2, "presets": [
+        {"preset": p, "requested": list(s), "forward_ms_median": m}
+        for p, m in (("tiny", 3.0), ("paper_vitb", 3000.0)) for s in ((240, 320), (480, 640))]}
+    _check_png(plots.plot_canny(canny, tmp_path / "c.png"))
+    _check_png(plots.plot_pipeline(pipeline, tmp_path / "p.png"))
+    _check_png(plots.plot_presets(presets, tmp_path / "m.png"))
+
+
+def test_plots_cli_reports_an_empty_folder(tmp_path, capsys):
+    assert plots.main([str(tmp_path)]) == 1
+    assert "no benchmark JSON" in capsys.readouterr().err
