@@ -179,3 +179,15 @@ def test_presets_export_to_onnx_and_match_torch(tmp_path, preset):
     parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES[preset], seed=7))
     assert parity["depth_max_abs_m"] <= 1e-4, parity
     assert parity["mask_agreement"] > 0.999, parity
+
+
+def test_up_project_commutes_conv_and_bilinear_resize():
+    import torch.nn.functional as F
+
+    from egsa_ros.model.layers import UpProject
+
+    torch.manual_seed(0)
+    up = UpProject(6, 4)
+    x = torch.randn(2, 6, 5, 7)
+    resized_first = up.proj(F.interpolate(x, size=(10, 14), mode="bilinear", align_corners=False))
+    torch.testing.assert_close(up(x, (10, 14)), resized_first, atol=1e-5, rtol=1e-5)

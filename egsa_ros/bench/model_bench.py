@@ -32,7 +32,9 @@ SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
     ("default_small", {}),
     ("192x256 it3 c32-96", dict(input_size=(192, 256), iterations=3, decoder_channels=(32, 48, 64, 96))),
     ("192x256 it3 c24-64", dict(input_size=(192, 256), iterations=3, decoder_channels=(24, 32, 48, 64))),
-    ("192x256 it2 c24-64 N32", dict(hysteresis_rounds=32)),
+    ("192x256 it3 c16-48", dict(iterations=3)),
+    ("192x256 it2 c16-48 N32", dict(hysteresis_rounds=32)),
+    ("192x256 it2 c24-64", dict(decoder_channels=(24, 32, 48, 64))),
     ("160x224 it3 c24-64", dict(input_size=(160, 224), iterations=3, decoder_channels=(24, 32, 48, 64))),
     ("224x288 it3 c24-64", dict(input_size=(224, 288), iterations=3, decoder_channels=(24, 32, 48, 64))),
     ("256x352 it3 c24-64", dict(input_size=(256, 352), iterations=3, decoder_channels=(24, 32, 48, 64))),
@@ -91,24 +93,31 @@ def bench_pipeline(threads: int, frames: int) -> List[Dict]:
     from ..runtime.pipeline import Pipeline
 
     images = [tabletop_frame(i) for i in range(8)]
-    rows = []
     workdir = Path(tempfile.mkdtemp(prefix="egsa_bench_"))
-    for label, overrides in tqdm(SMALL_CANDIDATES, desc="candidates", unit="cfg"):
+    pipes = []
+    for i, (label, overrides) in enumerate(tqdm(SMALL_CANDIDATES, desc="export", unit="cfg")):
         torch.manual_seed(0)
         cfg = get_preset("default_small", **overrides)
         model = build_model(cfg)
-        path = export_network_onnx(model, workdir / f"{len(rows)}.onnx")
-        backend = OnnxRuntimeBackend(path, threads=threads, spin=False)
-        pipe = Pipeline(backend, cfg, label)
+        path = export_network_onnx(model, workdir / f"{i}.onnx")
+        pipe = Pipeline(OnnxRuntimeBackend(path, threads=threads, spin=False), cfg, label)
         for img in images[:3]:
             pipe(img)
-        timings = [pipe(images[i % len(images)]).timings for i in range(frames)]
-        row = {"candidate": label, "input_size": list(cfg.input_size), "iterations": cfg.iterations,
-               "decoder_channels": list(cfg.decoder_channels), "frames": frames,
-               "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-               "onnxruntime": ort.__version__}
+        pipes.append((pipe, sum(p.numel() for p in model.parameters())))
+    # Interleaved: frame i goes through every candidate before frame i+1, so slow phases
+    # of a shared machine hit all candidates alike.
+    timings: List[List[Dict[str, float]]] = [[] for _ in pipes]
+    for i in tqdm(range(frames), desc="frames", unit="frame"):
+        for j, (pipe, _) in enumerate(pipes):
+            timings[j].append(pipe(images[i % len(images)]).timings)
+    rows = []
+    for (pipe, params), times in zip(pipes, timings):
+        cfg = pipe.config
+        row = {"candidate": pipe.model_name, "input_size": list(cfg.input_size), "iterations": cfg.iterations,
+               "decoder_channels": list(cfg.decoder_channels), "hysteresis_rounds": cfg.hysteresis_rounds,
+               "frames": frames, "params_M": params / 1e6, "onnxruntime": ort.__version__}
         for stage in ("preprocess", "inference", "postprocess", "total"):
-            vals = [t[stage] for t in timings]
+            vals = [t[stage] for t in times]
             row[f"{stage}_p50_ms"] = float(np.percentile(vals, 50))
             row[f"{stage}_p90_ms"] = float(np.percentile(vals, 90))
         row["fps_p50"] = 1000.0 / row["total_p50_ms"]
