@@ -67,11 +67,17 @@ def _export_onnx(module: torch.nn.Module, example: torch.Tensor, path: str) -> N
 
 
 def run_benchmark(rounds: Sequence[int], threads: int = 2, repeats: int = 10, low: float = 50.0,
-                  high: float = 150.0, blur: bool = True, use_onnxruntime: bool = True) -> dict:
-    """Run the benchmark and return a JSON-serialisable dict (``rows``: one per N)."""
+                  high: float = 150.0, blur: bool = True, use_onnxruntime: bool = True,
+                  size: tuple[int, int] | None = None) -> dict:
+    """Run the benchmark and return a JSON-serialisable dict (``rows``: one per N).
+
+    ``size`` (H, W): resize the test images (INTER_AREA) first, e.g. to a network size.
+    """
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     images = test_images()
+    if size is not None:
+        images = [(name, cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA)) for name, im in images]
     names = [name for name, _ in images]
     frames = [torch.from_numpy(im).permute(2, 0, 1)[None].float().contiguous() for _, im in images]
     refs = [opencv_canny(im, low, high, blur) for _, im in images]
@@ -162,11 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--high", type=float, default=150.0)
     parser.add_argument("--no-blur", action="store_true", help="Canny without the 5x5 blur")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime")
+    parser.add_argument("--size", help="resize the images to HxW first (e.g. 192x256, a network size)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
     result = run_benchmark(args.rounds, threads=args.threads, repeats=args.repeats, low=args.low,
                            high=args.high, blur=not args.no_blur,
-                           use_onnxruntime=not args.no_onnxruntime)
+                           use_onnxruntime=not args.no_onnxruntime, size=size)
     print(format_markdown(result))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
