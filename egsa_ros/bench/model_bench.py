@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..model import PRESETS, build_model, get_preset
+from ..model.net import round_to_multiple
 
 # (label, overrides of default_small) for the internal-resolution sweep.
 SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
@@ -48,7 +49,7 @@ def parse_size(text: str) -> Tuple[int, int]:
 
 def valid_size(size: Tuple[int, int], divisor: int) -> Tuple[int, int]:
     """Round (H, W) to the nearest multiple of ``divisor`` (at least one multiple)."""
-    return tuple(max(divisor, int(round(s / divisor)) * divisor) for s in size)  # type: ignore[return-value]
+    return tuple(round_to_multiple(s, divisor) for s in size)  # type: ignore[return-value]
 
 
 def time_forward(model: torch.nn.Module, size: Tuple[int, int], repeats: int) -> List[float]:

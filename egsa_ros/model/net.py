@@ -63,7 +63,7 @@ class EGSANet(nn.Module):
         if h % div or w % div:
             raise ValueError(
                 f"input {h}x{w} is not a multiple of {div} ({self.config.backbone}); resize it to "
-                f"e.g. {_round_to(h, div)}x{_round_to(w, div)} (the pipeline does this for camera frames)")
+                f"e.g. {round_to_multiple(h, div)}x{round_to_multiple(w, div)} (the pipeline does this for camera frames)")
 
     def resolve_edge_phase(self, edge_phase: Optional[str]) -> str:
         phase = self.config.inference_edge_phase if edge_phase is None else edge_phase
@@ -136,5 +136,6 @@ def _upsample(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
-def _round_to(value: int, divisor: int) -> int:
+def round_to_multiple(value: int, divisor: int) -> int:
+    """The multiple of ``divisor`` nearest to ``value`` (at least ``divisor``), in pixels."""
     return max(divisor, int(round(value / divisor)) * divisor)

@@ -136,8 +136,9 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
     config = get_preset(name)
     network = build_model(config).eval()
     chosen = _choose_backend(backend)
-    workdir = Path(tempfile.mkdtemp(prefix="egsa_pipeline_"))
-    loaded = make_backend(chosen, network, workdir=workdir, threads=threads)
+    # The ONNX file is only needed while the session loads (no external data): don't leave it.
+    with tempfile.TemporaryDirectory(prefix="egsa_pipeline_") as workdir:
+        loaded = make_backend(chosen, network, workdir=Path(workdir), threads=threads)
     LOG.info("egsa_ros pipeline: model %s (random init), backend %s", name, loaded.name)
     return Pipeline(loaded, config, model_name=f"{name} (random init)")
 
