@@ -16,6 +16,7 @@ from typing import Dict, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+from ..data.transforms import resize_rgb, to_network_input
 from ..model.config import ModelConfig
 from .backends import BACKENDS, Backend, make_backend
 
@@ -71,11 +72,8 @@ class Pipeline:
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 -> (1, 3, h, w) float32 0..255 at the network size."""
-        h, w = self.config.input_size
-        if rgb.shape[:2] != (h, w):
-            shrinking = rgb.shape[0] > h or rgb.shape[1] > w
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+        # One resize for training and inference: egsa_ros.data.transforms.
+        return to_network_input(resize_rgb(rgb, self.config.input_size))
 
     def postprocess(self, depth: np.ndarray, logits: np.ndarray,
                     size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
