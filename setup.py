@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "egsa-demo = egsa_ros.demo:main",
+            "egsa-synth = egsa_ros.data.synth.cli:main",
         ],
     },
 )

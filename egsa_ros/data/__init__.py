@@ -1,1 +1,2 @@
-"""Data: generated demo scenes now; rendered glassware and dataset loaders come later."""
+"""Data: the shared transforms, dataset readers (Syn-TODD, ClearPose, our rendered set),
+the Mitsuba glassware renderer (``synth``, CLI ``egsa-synth``) and generated demo frames."""
