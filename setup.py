@@ -15,12 +15,13 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["tests", "tests.*"]),
-    package_data={PACKAGE: ["py.typed", "ros/*.xml"]},
+    package_data={PACKAGE: ["py.typed", "ros/*.xml", "train/configs/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py") + _files("launch/*.yaml")),
         (f"share/{PACKAGE}/models", _files("models/*")),
+        (f"share/{PACKAGE}/models/default_small", _files("models/default_small/*")),
     ],
     python_requires=">=3.10",
     install_requires=["setuptools"],
@@ -34,6 +35,7 @@ setup(
         "console_scripts": [
             "egsa-demo = egsa_ros.demo:main",
             "egsa-synth = egsa_ros.data.synth.cli:main",
+            "egsa-train = egsa_ros.train.cli:main",
         ],
     },
 )

@@ -60,7 +60,10 @@ def test_bad_frames_raise_clear_errors(tiny_pipelines, bad, message):
         tiny_pipelines[0](bad)
 
 
-def test_load_pipeline_defaults_say_the_model_is_random(caplog):
+def test_load_pipeline_without_a_bundled_model_says_it_is_random(caplog, monkeypatch):
+    import egsa_ros.runtime.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "bundled_model_dir", lambda: None)
     with caplog.at_level(logging.WARNING, logger="egsa_ros.pipeline"):
         pipe = load_pipeline(backend="torch")
     assert "RANDOMLY INITIALISED" in caplog.text
@@ -69,8 +72,27 @@ def test_load_pipeline_defaults_say_the_model_is_random(caplog):
     assert pred.depth.shape == (480, 640)
 
 
+def test_load_pipeline_loads_a_checkpoint_directory_and_the_bundled_default(tmp_path, monkeypatch):
+    import egsa_ros.runtime.pipeline as pipeline_module
+    from egsa_ros.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(3)
+    cfg = get_preset("tiny")
+    net = build_model(cfg).eval()
+    save_checkpoint(tmp_path / "ckpt", net, cfg, None, None, epoch=4, step=40, metrics={})
+    rgb = tabletop_frame(5, 64, 96)
+    with torch.no_grad():
+        expected, _ = net(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
+    pipe = load_pipeline(tmp_path / "ckpt", backend="torch")
+    assert "epoch 4" in pipe.model_name
+    np.testing.assert_allclose(pipe(rgb).depth, expected[0, 0].numpy(), atol=1e-5)
+    monkeypatch.setenv("EGSA_MODEL", str(tmp_path / "ckpt"))
+    assert pipeline_module.bundled_model_dir() == tmp_path / "ckpt"
+    assert "epoch 4" in load_pipeline(backend="torch").model_name
+
+
 def test_load_pipeline_errors():
-    with pytest.raises(FileNotFoundError, match="neither a file nor a preset"):
+    with pytest.raises(FileNotFoundError, match="neither a checkpoint directory"):
         load_pipeline("no_such_model")
     with pytest.raises(ValueError, match="backend must be one of"):
         load_pipeline("tiny", backend="openvino")

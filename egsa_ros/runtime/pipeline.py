@@ -7,6 +7,8 @@ It never imports rclpy; the node converts messages to arrays and calls it.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -103,42 +105,71 @@ def class_mask(logits: np.ndarray, cls: int) -> np.ndarray:
     return wins.view(np.uint8)
 
 
+BUNDLED_MODEL = "default_small"
+
+
+def bundled_model_dir() -> Optional[Path]:
+    """The bundled default checkpoint directory, or None if this install has none.
+
+    Looked up in order: ``$EGSA_MODEL`` (a checkpoint directory), the source tree's
+    ``models/default_small``, and ``<prefix>/share/egsa_ros/models/default_small`` (pip or
+    colcon install).
+    """
+    candidates = []
+    if os.environ.get("EGSA_MODEL"):
+        candidates.append(Path(os.environ["EGSA_MODEL"]))
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / BUNDLED_MODEL)
+    candidates.append(Path(sys.prefix) / "share" / "egsa_ros" / "models" / BUNDLED_MODEL)
+    for path in candidates:
+        if (path / "checkpoint.json").is_file():
+            return path
+    return None
+
+
 def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto", *,
                   threads: Optional[int] = None) -> Pipeline:
     """Load a model on a backend and return a ready :class:`Pipeline`.
 
     Args:
-        model: None for the bundled default; a preset name (``default_small``, ``tiny``, ...)
-            for a randomly initialised network of that architecture (until trained models
-            exist, this is what None gives too, with a warning).
+        model: None for the bundled default (see :func:`bundled_model_dir`; without one, a
+            randomly initialised ``default_small`` with a warning); a checkpoint directory
+            written by ``egsa-train``; or a preset name (``default_small``, ``tiny``, ...) for
+            a randomly initialised network of that architecture.
         backend: ``auto`` (best available), ``torch``, ``onnxruntime`` or ``tensorrt``.
         threads: CPU threads for the backend (None: library default).
 
     The chosen backend is logged and available as ``pipeline.backend_name``.
     """
-    from ..model.config import PRESETS, get_preset
-    from ..model.net import build_model
-
-    if model is None:
-        LOG.warning("no trained model is bundled yet: using a RANDOMLY INITIALISED default_small "
-                    "network (its depth and masks are meaningless)")
-        name = "default_small"
-    else:
-        name = str(model)
-    if name not in PRESETS:
-        if Path(name).exists():
-            raise NotImplementedError(
-                f"loading trained checkpoints ({name}) arrives with the training issue; "
-                f"for now pass a preset name: {sorted(PRESETS)}")
-        raise FileNotFoundError(f"model {name!r} is neither a file nor a preset {sorted(PRESETS)}")
-    config = get_preset(name)
-    network = build_model(config).eval()
+    network, name = _load_network(model)
     chosen = _choose_backend(backend)
     # The ONNX file is only needed while the session loads (no external data): don't leave it.
     with tempfile.TemporaryDirectory(prefix="egsa_pipeline_") as workdir:
         loaded = make_backend(chosen, network, workdir=Path(workdir), threads=threads)
-    LOG.info("egsa_ros pipeline: model %s (random init), backend %s", name, loaded.name)
-    return Pipeline(loaded, config, model_name=f"{name} (random init)")
+    LOG.info("egsa_ros pipeline: model %s, backend %s", name, loaded.name)
+    return Pipeline(loaded, network.config, model_name=name)
+
+
+def _load_network(model: Optional[Union[str, Path]]):
+    """(network in eval mode, description) for :func:`load_pipeline`'s ``model`` argument."""
+    from ..model.config import PRESETS, get_preset
+    from ..model.net import build_model
+    from ..train.checkpoint import load_checkpoint
+
+    if model is None:
+        bundled = bundled_model_dir()
+        if bundled is None:
+            LOG.warning("no trained model is bundled: using a RANDOMLY INITIALISED default_small "
+                        "network (its depth and masks are meaningless)")
+            return build_model(get_preset(BUNDLED_MODEL)).eval(), f"{BUNDLED_MODEL} (random init)"
+        model = bundled
+    name = str(model)
+    if Path(name).is_dir():
+        network, info = load_checkpoint(name)
+        return network, f"{Path(name).name} (epoch {info.get('epoch')}, {name})"
+    if name in PRESETS:
+        return build_model(get_preset(name)).eval(), f"{name} (random init)"
+    raise FileNotFoundError(
+        f"model {name!r} is neither a checkpoint directory (with checkpoint.json) nor a preset {sorted(PRESETS)}")
 
 
 def _choose_backend(requested: str) -> str:

@@ -1,0 +1,240 @@
+"""Training configuration: nested dataclasses, loaded from YAML plus ``key=value`` overrides.
+
+``load_train_config("default_small", ["optim.epochs=2", "model.overrides.fusion=sa"])``:
+the first argument is a config shipped in ``egsa_ros/train/configs/`` (name, with or
+without ``.yaml``) or a path; every override is a dotted key and a value parsed with
+``yaml.safe_load`` (``2`` -> int, ``[1, 2]`` -> list, ``null`` -> None). Unknown keys raise
+``ValueError`` naming the key and the allowed ones. ``model.overrides`` is a free dict of
+:class:`~egsa_ros.model.config.ModelConfig` fields, checked when the model config is built.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import yaml
+
+from ..model.config import ModelConfig, get_preset
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+DATASETS = ("synthetic", "syntodd", "clearpose")
+DEPTH_LOSSES = ("modest", "weighted", "mse_ot")
+OPTIMIZERS = ("adam", "adamw")
+AMP_DTYPES = ("bf16", "fp16")
+BEST_METRICS = ("delta_1.05", "transparent_iou")
+
+
+@dataclass
+class DataConfig:
+    kind: str = "synthetic"             # synthetic | syntodd | clearpose
+    root: str = "data/synthetic"
+    train_split: str = "train"
+    val_split: str = "val"
+    num_workers: int = 2
+    augment: bool = True                # TrainTransform (crop/flip/rotate/jitter) on the train split
+    max_val_samples: Optional[int] = None  # validate on the first N val frames only
+
+
+@dataclass
+class ModelSection:
+    preset: str = "default_small"
+    overrides: Dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "adamw"            # adam | adamw
+    epochs: int = 20
+    batch_size: int = 4
+    lr_encoder: float = 1e-4            # model.backbone
+    lr_decoder: float = 3e-4            # everything else
+    weight_decay: float = 1e-4
+    grad_clip: Optional[float] = 1.0    # max grad norm; null disables
+
+
+@dataclass
+class LossConfig:
+    depth_loss: str = "modest"          # modest | weighted | mse_ot
+    depth_weight: float = 1.0
+    seg_weight: float = 0.1
+    deal_weight: float = 0.0
+    ot_lambda: float = 0.1              # mse_ot only
+
+
+@dataclass
+class ProgressiveConfig:
+    switch_epoch: int = 10              # T: edge phase rgb for epoch < T, depth from T on
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
+    amp: bool = False                   # CUDA only; ignored on CPU
+    amp_dtype: str = "bf16"             # bf16 | fp16 (fp16 uses a GradScaler)
+    seed: int = 0
+    out_dir: str = "runs/default"
+    device: str = "auto"                # auto | cpu | cuda | cuda:N
+    log_every: int = 10                 # steps between train log lines
+    val_every: int = 1                  # epochs between validations (the last epoch always validates)
+    max_steps_per_epoch: Optional[int] = None
+    channels_last: bool = False
+    num_threads: Optional[int] = None   # torch.set_num_threads on CPU (null: leave torch's default)
+    best_metric: str = "delta_1.05"     # delta_1.05 (all pixels) | transparent_iou
+
+    def validate(self) -> None:
+        _one_of("data.kind", self.data.kind, DATASETS)
+        _one_of("loss.depth_loss", self.loss.depth_loss, DEPTH_LOSSES)
+        _one_of("optim.optimizer", self.optim.optimizer, OPTIMIZERS)
+        _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)
+        _one_of("best_metric", self.best_metric, BEST_METRICS)
+        if self.optim.epochs < 1 or self.optim.batch_size < 1:
+            raise ValueError("optim.epochs and optim.batch_size must be >= 1")
+        if self.val_every < 1 or self.log_every < 1:
+            raise ValueError("val_every and log_every must be >= 1")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError("max_steps_per_epoch must be >= 1 or null")
+        if not isinstance(self.model.overrides, dict):
+            raise ValueError(f"model.overrides must be a mapping, got {self.model.overrides!r}")
+        self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
+
+    def model_config(self) -> ModelConfig:
+        """The resolved :class:`ModelConfig` (preset + overrides)."""
+        try:
+            return get_preset(self.model.preset, **self.model.overrides)
+        except TypeError as exc:  # unknown ModelConfig field
+            raise ValueError(f"model.overrides: {exc}") from None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
+        cfg = _build(cls, data or {}, "")
+        cfg.validate()
+        return cfg
+
+
+def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {tuple(allowed)}")
+
+
+def _build(cls, data: Dict[str, Any], prefix: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"config section {prefix.rstrip('.') or '<root>'} must be a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {[prefix + k for k in unknown]}; "
+                         f"allowed under {prefix.rstrip('.') or '<root>'}: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        sub = _section_type(cls, name)
+        if sub is not None:
+            kwargs[name] = _build(sub, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hints[name], prefix + name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check / convert a scalar to its field type (YAML reads ``1e-5`` as a string)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Union:
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is float:
+        if isinstance(value, bool):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key} must be a number, got {value!r}") from None
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{key} must be an integer, got {value!r}")
+    if hint is bool and not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    if hint is str and not isinstance(value, str):
+        raise ValueError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _section_type(cls, name: str):
+    default = cls.__dataclass_fields__[name].default_factory  # type: ignore[attr-defined]
+    if default is not dataclasses.MISSING and dataclasses.is_dataclass(default):
+        return default
+    return None
+
+
+def resolve_config_path(name_or_path: Union[str, Path]) -> Path:
+    """A shipped config name (``default_small``, ``paper_syntodd.yaml``) or a file path."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    for cand in (CONFIG_DIR / str(name_or_path), CONFIG_DIR / f"{name_or_path}.yaml"):
+        if cand.is_file():
+            return cand
+    shipped = sorted(q.stem for q in CONFIG_DIR.glob("*.yaml"))
+    raise FileNotFoundError(f"no config file {str(name_or_path)!r} (not a path; shipped configs: {shipped})")
+
+
+def parse_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
+    """``["optim.epochs=2", "model.overrides.fusion=sa"]`` -> nested dict."""
+    out: Dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key or any(not part for part in key.split(".")):
+            raise ValueError(f"override {item!r} has an empty key")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ValueError(f"override {item!r} conflicts with an earlier override of {part!r}")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_train_config(config: Optional[Union[str, Path]] = None,
+                      overrides: Sequence[str] = ()) -> TrainConfig:
+    """YAML file (shipped name or path; None = all defaults) + dotted overrides -> TrainConfig."""
+    data: Dict[str, Any] = {}
+    if config is not None:
+        path = resolve_config_path(config)
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the top level must be a mapping")
+    data = _merge(data, parse_overrides(list(overrides)))
+    return TrainConfig.from_dict(data)
+
+
+def shipped_configs() -> List[str]:
+    return sorted(q.stem for q in CONFIG_DIR.glob("*.yaml"))

@@ -1,0 +1,219 @@
+"""egsa_ros.train: config parsing, a CPU epoch with checkpoints, load/resume, the progressive
+edge switch, and a 2-process DDP (gloo, loopback) smoke run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from egsa_ros.train import checkpoint as ckpt
+from egsa_ros.train import trainer as trainer_mod
+from egsa_ros.train.config import load_train_config, parse_overrides
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic_fixture import write_synthetic_fixture  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _overrides(root, out_dir, *extra):
+    return [f"data.root={root}", f"out_dir={out_dir}", "model.preset=tiny", "data.num_workers=0",
+            "optim.batch_size=2", "optim.epochs=1", "channels_last=false", "num_threads=1",
+            "log_every=1", *extra]
+
+
+def _records(out_dir):
+    return [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_synthetic_fixture(tmp_path_factory.mktemp("synth"), {"train": 4, "val": 2})
+
+
+@pytest.fixture(scope="module")
+def one_epoch(data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    cfg = load_train_config("default_small", _overrides(data_root, out))
+    t = trainer_mod.Trainer(cfg)
+    summary = t.fit()
+    t.close()
+    return t, summary, out
+
+
+# ----------------------------------------------------------------------------- config
+
+def test_config_yaml_and_overrides():
+    cfg = load_train_config("default_small", ["optim.epochs=2", "model.overrides.fusion=sa",
+                                              "optim.lr_encoder=2e-5", "max_steps_per_epoch=3"])
+    assert cfg.optim.epochs == 2 and cfg.max_steps_per_epoch == 3
+    assert cfg.optim.lr_encoder == pytest.approx(2e-5)
+    assert cfg.model_config().fusion == "sa" and cfg.model_config().backbone == "efficientnet_lite0"
+    assert parse_overrides(["a.b.c=[1, 2]", "x=null"]) == {"a": {"b": {"c": [1, 2]}}, "x": None}
+    for name in ("paper_syntodd", "paper_clearpose.yaml"):
+        assert load_train_config(name).model_config().backbone == "vit_b16"
+    cp = load_train_config("paper_clearpose").model_config()
+    assert (cp.num_classes, cp.d_min, cp.d_max) == (2, 0.3, 3.0)
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="optim.epoch"):
+        load_train_config("default_small", ["optim.epoch=2"])
+    with pytest.raises(ValueError, match="nope"):
+        load_train_config("default_small", ["model.overrides.nope=1"])
+    with pytest.raises(ValueError, match="depth_loss"):
+        load_train_config("default_small", ["loss.depth_loss=l1"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_train_config("default_small", ["optim.epochs"])
+    with pytest.raises(FileNotFoundError, match="shipped configs"):
+        load_train_config("no_such_config")
+    path = tmp_path / "c.yaml"
+    path.write_text("optim: {epochs: 3}\nbogus: 1\n")
+    with pytest.raises(ValueError, match="bogus"):
+        load_train_config(str(path))
+
+
+# ----------------------------------------------------------------------------- one epoch
+
+def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):
+    t, summary, out = one_epoch
+    for sub in ("last", "best"):
+        for f in ("model.safetensors", "checkpoint.json", "optimizer.pt"):
+            assert (out / sub / f).is_file(), (sub, f)
+    info = json.loads((out / "last" / "checkpoint.json").read_text())
+    assert info["epoch"] == 0 and info["step"] == summary["step"] == 2
+    assert info["model_config"]["backbone"] == "tiny" and info["train_config"]["optim"]["epochs"] == 1
+    assert info["best"]["metric"] == "delta_1.05"
+    epochs = [r for r in _records(out) if r["type"] == "epoch"]
+    assert len(epochs) == 1 and epochs[0]["epoch"] == 0
+    val = epochs[0]["val"]
+    for key in ("loss", "rmse", "rel", "delta_1.05", "delta_1.25", "t_rmse", "t_delta_1.05",
+                "miou", "transparent_iou"):
+        assert key in val, key
+    assert val["frames"] == 2 and val["count"] > 0 and val["t_count"] > 0
+    assert any(r["type"] == "train" for r in _records(out))
+
+
+def test_load_checkpoint_round_trip(one_epoch):
+    t, _, out = one_epoch
+    model, info = ckpt.load_checkpoint(out / "last")
+    assert not model.training and info["epoch"] == 0
+    ref = t.model.eval()
+    x = torch.rand(2, 3, 64, 96) * 255
+    with torch.no_grad():
+        d0, s0 = ref(x)
+        d1, s1 = model(x)
+    assert torch.equal(d0, d1) and torch.equal(s0, s1)
+
+
+def test_load_checkpoint_errors(one_epoch, tmp_path):
+    _, _, out = one_epoch
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        ckpt.load_checkpoint(tmp_path / "nowhere")
+    bad = tmp_path / "bad"
+    shutil.copytree(out / "last", bad)
+    (bad / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        ckpt.load_checkpoint(bad)
+    old = tmp_path / "old"
+    shutil.copytree(out / "last", old)
+    info = json.loads((old / "checkpoint.json").read_text())
+    info["model_config"]["version"] = 0
+    (old / "checkpoint.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="version"):
+        ckpt.load_checkpoint(old)
+    state = ckpt.load_training_state(out / "last")  # weights_only=True
+    assert "optimizer" in state and "rng" in state
+
+
+def test_resume_continues(one_epoch, data_root, tmp_path):
+    _, _, out = one_epoch
+    run = tmp_path / "resumed"
+    shutil.copytree(out, run)
+    saved = ckpt.load_training_state(run / "last")["optimizer"]
+    cfg = load_train_config("default_small", _overrides(data_root, run, "optim.epochs=2"))
+    t = trainer_mod.Trainer(cfg, resume=True)
+    assert t.start_epoch == 1 and t.step == 2
+    restored = t.optimizer.state_dict()
+    assert restored["state"].keys() == saved["state"].keys() and len(saved["state"]) > 0
+    for k, st in saved["state"].items():
+        assert torch.equal(restored["state"][k]["exp_avg"], st["exp_avg"])
+        assert float(restored["state"][k]["step"]) == float(st["step"]) == 2.0
+    t.fit()
+    t.close()
+    recs = _records(run)
+    assert [r["start_epoch"] for r in recs if r["type"] == "start"] == [0, 1]
+    assert [r["epoch"] for r in recs if r["type"] == "epoch"] == [0, 1]
+    info = ckpt.read_info(run / "last")
+    assert info["epoch"] == 1 and info["step"] == 4
+
+
+# ----------------------------------------------------------------------------- progressive
+
+def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
+    phases = []
+    real_build = trainer_mod.build_model
+
+    def spy_build(config):
+        model = real_build(config)
+        forward = model.forward
+
+        def recording_forward(rgb, edge_phase=None):
+            if model.training:
+                phases.append(edge_phase)
+            return forward(rgb, edge_phase=edge_phase)
+
+        model.forward = recording_forward
+        return model
+
+    monkeypatch.setattr(trainer_mod, "build_model", spy_build)
+    out = tmp_path / "prog"
+    cfg = load_train_config("default_small", _overrides(
+        data_root, out, "optim.epochs=3", "progressive.switch_epoch=2", "max_steps_per_epoch=1",
+        "data.max_val_samples=1", "model.overrides.edge_source=progressive"))
+    trainer_mod.train(cfg)
+    assert phases == ["rgb", "rgb", "depth"]
+    assert [r["edge_phase"] for r in _records(out) if r["type"] == "epoch"] == ["rgb", "rgb", "depth"]
+    assert trainer_mod.train_edge_phase(cfg.model_config().replace(edge_source="rgb"), 5, 2) == "rgb"
+
+
+# ----------------------------------------------------------------------------- DDP
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_gloo(data_root, tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           "-m", "egsa_ros.train.cli", "--config", "default_small",
+           *_overrides(data_root, out, "max_steps_per_epoch=2", "optim.batch_size=1")]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("done: step") == 1  # rank 0 only
+    assert (out / "last" / "model.safetensors").is_file() and (out / "best" / "checkpoint.json").is_file()
+    assert not list(out.glob(".*tmp*"))
+    recs = _records(out)
+    starts = [r for r in recs if r["type"] == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2
+    epochs = [r for r in recs if r["type"] == "epoch"]
+    assert len(epochs) == 1 and epochs[0]["epoch"] == 0
+    assert epochs[0]["train_steps"] == 4  # 2 steps on each of 2 ranks, all-reduced
+    assert epochs[0]["val"]["frames"] == 2  # val frames sharded without duplicates
+    info = ckpt.read_info(out / "last")
+    assert info["step"] == 2
+    model, _ = ckpt.load_checkpoint(out / "last")
+    assert model.config.backbone == "tiny"
