@@ -100,20 +100,37 @@ def test_load_pipeline_errors():
         load_pipeline("tiny", backend="tensorrt")
 
 
-def test_demo_writes_summary_and_panels(tmp_path, capsys):
+def test_demo_on_generated_frames_writes_summary_and_panels(tmp_path, capsys):
     from egsa_ros.demo import main
 
-    assert main(["--frames", "3", "--model", "tiny", "--backend", "torch", "--out", str(tmp_path)]) == 0
+    assert main(["--frames", "3", "--source", "generated", "--model", "tiny", "--backend", "torch",
+                 "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["frames"] == 3 and summary["backend"] == "torch-cpu"
+    assert summary["frames"] == 3 and summary["backend"] == "torch-cpu" and summary["per_frame"] == []
     assert summary["latency_ms"]["total"]["p50"] > 0
     panels = sorted(tmp_path.glob("panel_*.png"))
     assert len(panels) == 3
     import cv2
 
-    img = cv2.imread(str(panels[0]))
-    assert img.shape == (480, 3 * 640, 3)
+    assert cv2.imread(str(panels[0])).shape == (480, 3 * 640, 3)
     assert "randomly initialised" in capsys.readouterr().out
+
+
+def test_demo_on_rendered_frames_reports_accuracy_against_ground_truth(tmp_path, capsys):
+    pytest.importorskip("mitsuba", reason="mitsuba not installed")
+    from egsa_ros.demo import main
+
+    assert main(["--frames", "2", "--width", "64", "--height", "48", "--spp", "4", "--render-variant", "scalar_rgb",
+                 "--model", "tiny",
+                 "--backend", "torch", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(summary["per_frame"]) == 2 and summary["frame_size"] == [48, 64]
+    for frame in summary["per_frame"]:
+        assert frame["all"]["count"] > 0 and 0.0 <= frame["all"]["delta_1.25"] <= 1.0
+    assert "transparent IoU" in capsys.readouterr().out
+    import cv2
+
+    assert cv2.imread(str(tmp_path / "panel_00.png")).shape == (48, 4 * 64, 3)
 
 
 def test_class_mask_equals_argmax_including_ties():
