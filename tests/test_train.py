@@ -217,3 +217,22 @@ def test_ddp_two_processes_gloo(data_root, tmp_path):
     assert info["step"] == 2
     model, _ = ckpt.load_checkpoint(out / "last")
     assert model.config.backbone == "tiny"
+
+
+def test_report_reads_epochs_and_draws_the_learning_curve(tmp_path):
+    import json as _json
+
+    from egsa_ros.train.report import epoch_records, markdown_table, plot_learning_curve
+
+    lines = [{"type": "start"}]
+    for e in range(3):
+        lines.append({"type": "train", "epoch": e, "loss": 5.0})
+        lines.append({"type": "epoch", "epoch": e, "train_loss": 5.0 - e,
+                      "val": {"delta_1.25": 0.2 * (e + 1), "transparent_iou": 0.1 * e, "rmse": 1.0 / (e + 1)}})
+    (tmp_path / "metrics.jsonl").write_text("\n".join(_json.dumps(r) for r in lines) + "\n")
+    records = epoch_records(tmp_path)
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    table = markdown_table(records)
+    assert "| 3 | 3.000 | 0.600 |" in table
+    png = plot_learning_curve(records, tmp_path / "lc.png")
+    assert png.stat().st_size > 5000
