@@ -84,11 +84,11 @@ def test_load_pipeline_loads_a_checkpoint_directory_and_the_bundled_default(tmp_
     with torch.no_grad():
         expected, _ = net(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
     pipe = load_pipeline(tmp_path / "ckpt", backend="torch")
-    assert "epoch 4" in pipe.model_name
+    assert "trained 5 epochs" in pipe.model_name
     np.testing.assert_allclose(pipe(rgb).depth, expected[0, 0].numpy(), atol=1e-5)
     monkeypatch.setenv("EGSA_MODEL", str(tmp_path / "ckpt"))
     assert pipeline_module.bundled_model_dir() == tmp_path / "ckpt"
-    assert "epoch 4" in load_pipeline(backend="torch").model_name
+    assert "trained 5 epochs" in load_pipeline(backend="torch").model_name
 
 
 def test_load_pipeline_errors():
@@ -140,3 +140,17 @@ def test_class_mask_equals_argmax_including_ties():
     logits = rng.integers(0, 3, (4, 40, 50)).astype(np.float32)  # many ties
     for cls in range(4):
         np.testing.assert_array_equal(class_mask(logits, cls), (logits.argmax(0) == cls).astype(np.uint8))
+
+
+def test_the_bundled_default_model_loads_and_predicts():
+    from egsa_ros.runtime.pipeline import bundled_model_dir
+
+    bundled = bundled_model_dir()
+    assert bundled is not None, "models/default_small (the bundled trained model) is missing"
+    assert (bundled / "model.safetensors").stat().st_size < 30 * 2 ** 20
+    pipe = load_pipeline(backend="onnxruntime")
+    assert "random" not in pipe.model_name and "epochs" in pipe.model_name
+    assert pipe.config.backbone == "efficientnet_lite0" and pipe.config.input_size == (192, 256)
+    pred = pipe(tabletop_frame(4))
+    assert pred.depth.shape == (480, 640) and np.isfinite(pred.depth).all()
+    assert pipe.config.d_min <= float(pred.depth.min()) and float(pred.depth.max()) <= pipe.config.d_max

@@ -165,7 +165,7 @@ def _load_network(model: Optional[Union[str, Path]]):
     name = str(model)
     if Path(name).is_dir():
         network, info = load_checkpoint(name)
-        return network, f"{Path(name).name} (epoch {info.get('epoch')}, {name})"
+        return network, f"{Path(name).name} (trained {int(info.get('epoch', -1)) + 1} epochs, {name})"
     if name in PRESETS:
         return build_model(get_preset(name)).eval(), f"{name} (random init)"
     raise FileNotFoundError(
