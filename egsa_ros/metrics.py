@@ -28,7 +28,7 @@ Segmentation conventions
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Sequence, Union
+from typing import Dict, Iterable, Sequence, Union
 
 import numpy as np
 

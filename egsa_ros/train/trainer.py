@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 import torch
@@ -52,7 +52,6 @@ from .checkpoint import (
     read_info,
     save_checkpoint,
     set_rng_state,
-    unwrap,
 )
 from .config import TrainConfig
 
