@@ -15,7 +15,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["tests", "tests.*"]),
-    package_data={PACKAGE: ["py.typed", "ros/*.xml", "train/configs/*.yaml"]},
+    package_data={PACKAGE: ["py.typed", "ros/*.xml", "train/configs/*.yaml", "export/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -36,6 +36,9 @@ setup(
             "egsa-demo = egsa_ros.demo:main",
             "egsa-synth = egsa_ros.data.synth.cli:main",
             "egsa-train = egsa_ros.train.cli:main",
+            "egsa-export = egsa_ros.export.cli:main",
+            "egsa-build-engine = egsa_ros.export.engine_cli:main",
+            "egsa-bench = egsa_ros.bench.latency:main",
         ],
     },
 )

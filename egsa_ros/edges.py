@@ -319,12 +319,14 @@ class RGBCanny(nn.Module):
         Returns:
             (B,1,H,W) float32 edge map in {0., 1.}.
         """
-        x = rgb.to(torch.float32).round().clamp(0.0, 255.0)
-        grey = rgb_to_grey_opencv(x)
-        if self.blur:
-            grey = gaussian_blur_5x5(grey, round_to_uint8=True)
-        dx, dy = sobel_3x3(grey)
-        return canny_from_gradients(dx, dy, self.low, self.high, self.hysteresis_rounds)
+        # fp32 even inside an fp16 autocast region: fp16 changes the edge map.
+        with _fp32_region(rgb):
+            x = rgb.to(torch.float32).round().clamp(0.0, 255.0)
+            grey = rgb_to_grey_opencv(x)
+            if self.blur:
+                grey = gaussian_blur_5x5(grey, round_to_uint8=True)
+            dx, dy = sobel_3x3(grey)
+            return canny_from_gradients(dx, dy, self.low, self.high, self.hysteresis_rounds)
 
 
 class DepthCanny(nn.Module):
@@ -369,12 +371,18 @@ class DepthCanny(nn.Module):
         Returns:
             (B,1,H,W) float32 edge map in {0., 1.}.
         """
-        d = depth.to(torch.float32)
-        zero = torch.zeros((), dtype=torch.float32, device=d.device)
-        d = torch.where(d > 0.0, d, zero)  # NaN, -inf and <= 0 -> 0
-        d = torch.where(d < float("inf"), d, zero)  # +inf -> 0
-        if self.blur:
-            d = gaussian_blur_5x5(d, round_to_uint8=False)
-        dx, dy = sobel_3x3(d)
-        return canny_from_gradients(dx * 0.125, dy * 0.125, self.low, self.high,
-                                    self.hysteresis_rounds)
+        with _fp32_region(depth):
+            d = depth.to(torch.float32)
+            zero = torch.zeros((), dtype=torch.float32, device=d.device)
+            d = torch.where(d > 0.0, d, zero)  # NaN, -inf and <= 0 -> 0
+            d = torch.where(d < float("inf"), d, zero)  # +inf -> 0
+            if self.blur:
+                d = gaussian_blur_5x5(d, round_to_uint8=False)
+            dx, dy = sobel_3x3(d)
+            return canny_from_gradients(dx * 0.125, dy * 0.125, self.low, self.high,
+                                        self.hysteresis_rounds)
+
+
+def _fp32_region(x: Tensor):
+    """A context that switches autocast off on ``x``'s device (Canny must run in fp32)."""
+    return torch.autocast(device_type=x.device.type, enabled=False)

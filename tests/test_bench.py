@@ -39,3 +39,27 @@ def test_plots_render_from_benchmark_json(tmp_path):
 def test_plots_cli_reports_an_empty_folder(tmp_path, capsys):
     assert plots.main([str(tmp_path)]) == 1
     assert "no benchmark JSON" in capsys.readouterr().err
+
+
+def test_egsa_bench_reports_stages_percentiles_ratios_and_a_plot(tmp_path, capsys):
+    """A smoke run of the real benchmark (tiny model, a MODEST-fusion tiny peer, few frames)."""
+    import json
+
+    from egsa_ros.bench.latency import main
+
+    out = tmp_path / "latency.json"
+    assert main(["--model", "tiny", "--frames", "3", "--peer-frames", "2", "--peer-preset", "tiny",
+                 "--canny-repeats", "3", "--sizes", "120x160", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    names = [r["candidate"] for r in data["rows"]]
+    assert names[:3] == ["fused/onnxruntime", "cv2-canny/onnxruntime", "fused/torch-cpu"]
+    assert any(n.startswith("modest-peer") for n in names)
+    for row in data["rows"]:
+        assert row["frame_size"] == [120, 160]
+        assert 0 < row["total"]["p50"] <= row["total"]["p90"] <= row["total"]["p99"]
+        assert row["inference"]["p50"] > 0 and row["fps_p50"] > 0
+    assert set(data["ratios"]) == {"fused_ort_over_cv2canny_120x160", "modest_peer_over_default"}
+    assert {r["what"].split(" (")[0].split(",")[0] for r in data["canny_step"]} >= {"cv2.Canny", "in-graph Canny"}
+    assert data["environment"]["command"].startswith("egsa-bench")
+    _check_png(out.with_suffix(".png"))
+    assert "ratios (same run)" in capsys.readouterr().out

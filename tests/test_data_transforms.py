@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from egsa_ros.data import transforms as T
-from egsa_ros.model import get_preset
-from egsa_ros.runtime.pipeline import Pipeline
+from egsa_ros.export.frame_graph import CameraFrameModel
+from egsa_ros.model import build_model, get_preset
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -59,16 +59,31 @@ def test_resize_rgb_is_the_pipeline_resize(shape):
     if shape == (h, w):
         expected = rgb
     else:
-        shrinking = shape[0] > h or shape[1] > w
-        expected = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        if shape[0] >= h and shape[1] >= w:
+            expected = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        elif shape[0] <= h and shape[1] <= w:
+            expected = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:  # mixed: area on the shrinking side first
+            shrunk = cv2.resize(rgb, (min(w, shape[1]), min(h, shape[0])), interpolation=cv2.INTER_AREA)
+            expected = cv2.resize(shrunk, (w, h), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_array_equal(T.resize_rgb(rgb, (h, w)), expected)
 
-    pipe = Pipeline(backend=None, config=get_preset("tiny"), model_name="t")  # preprocess needs no backend
-    out = pipe.preprocess(rgb)
     direct = np.ascontiguousarray(expected.transpose(2, 0, 1)[None], dtype=np.float32)
-    assert out.dtype == np.float32 and out.shape == (1, 3, h, w) and out.flags.c_contiguous
-    np.testing.assert_array_equal(out, direct)
     np.testing.assert_array_equal(T.to_network_input(T.resize_rgb(rgb, (h, w))), direct)
+
+    # The deployed graph resizes in-graph: cv2's INTER_AREA weights when shrinking (what
+    # training saw; float summation order flips a rare .5 tie by one grey level), and when
+    # enlarging, bilinear in float differs from cv2's fixed point by <= 1.
+    cfg = get_preset("tiny", input_size=(h, w))
+    for dynamic in (False, True):
+        frame_model = CameraFrameModel(build_model(cfg), shape, dynamic=dynamic)
+        with torch.no_grad():
+            out = frame_model.to_network_size(torch.from_numpy(rgb)).numpy()
+        assert out.shape == (1, 3, h, w)
+        if shape[0] >= h and shape[1] >= w:
+            assert np.abs(out - direct).max() <= 1.0 and (out != direct).mean() < 5e-3
+        elif not dynamic:
+            assert np.abs(out - direct).max() <= 1.0
 
 
 # ------------------------------------------------------------------------ depth, labels

@@ -167,6 +167,9 @@ def test_tiny_variants_export_to_onnx_and_match_torch(tmp_path, fusion, edge_sou
     parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES["tiny"], seed=5))
     assert parity["depth_max_abs_m"] <= 1e-4, parity
     assert parity["mask_agreement"] > 0.999, parity
+    from egsa_ros.export.tensorrt_check import check_tensorrt_compat
+
+    assert check_tensorrt_compat(path) == []
 
 
 @pytest.mark.slow
@@ -179,6 +182,9 @@ def test_presets_export_to_onnx_and_match_torch(tmp_path, preset):
     parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES[preset], seed=7))
     assert parity["depth_max_abs_m"] <= 1e-4, parity
     assert parity["mask_agreement"] > 0.999, parity
+    from egsa_ros.export.tensorrt_check import check_tensorrt_compat
+
+    assert check_tensorrt_compat(path) == []
 
 
 def test_up_project_commutes_conv_and_bilinear_resize():

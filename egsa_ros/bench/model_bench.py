@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -89,19 +88,16 @@ def bench_pipeline(threads: int, frames: int) -> List[Dict]:
     from tqdm import tqdm
 
     from ..data.generated import tabletop_frame
-    from ..export.onnx_export import export_network_onnx
     from ..runtime.backends import OnnxRuntimeBackend
     from ..runtime.pipeline import Pipeline
 
     images = [tabletop_frame(i) for i in range(8)]
-    workdir = Path(tempfile.mkdtemp(prefix="egsa_bench_"))
     pipes = []
     for i, (label, overrides) in enumerate(tqdm(SMALL_CANDIDATES, desc="export", unit="cfg")):
         torch.manual_seed(0)
         cfg = get_preset("default_small", **overrides)
         model = build_model(cfg)
-        path = export_network_onnx(model, workdir / f"{i}.onnx")
-        pipe = Pipeline(OnnxRuntimeBackend(path, threads=threads, spin=False), cfg, label)
+        pipe = Pipeline(OnnxRuntimeBackend(model, threads=threads, spin=False), cfg, label)
         for img in images[:3]:
             pipe(img)
         pipes.append((pipe, sum(p.numel() for p in model.parameters())))

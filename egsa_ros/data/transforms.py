@@ -57,8 +57,9 @@ Sample = Dict[str, Any]
 def resize_rgb(rgb: np.ndarray, size: Size) -> np.ndarray:
     """Resize an RGB frame to ``size`` = (h, w) exactly as the runtime pipeline does.
 
-    cv2.INTER_AREA when either side shrinks, cv2.INTER_LINEAR otherwise; the input is
-    returned as is (no copy) when it already has that size.
+    cv2.INTER_AREA when both sides shrink, cv2.INTER_LINEAR when both grow, and when one
+    shrinks and the other grows, INTER_AREA along the shrinking side then INTER_LINEAR;
+    the input is returned as is (no copy) when it already has that size.
 
     Args:
         rgb: (H, W, 3) uint8.
@@ -67,10 +68,17 @@ def resize_rgb(rgb: np.ndarray, size: Size) -> np.ndarray:
         (h, w, 3) uint8.
     """
     h, w = size
-    if rgb.shape[:2] == (h, w):
+    height, width = rgb.shape[:2]
+    if (height, width) == (h, w):
         return rgb
-    shrinking = rgb.shape[0] > h or rgb.shape[1] > w
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if height >= h and width >= w:
+        return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    if height <= h and width <= w:
+        return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+    # One axis shrinks, the other grows: area along the first, then linear along the second
+    # (cv2's INTER_AREA would alias here). The exported graph does the same.
+    shrunk = cv2.resize(rgb, (min(w, width), min(h, height)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(shrunk, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def to_network_input(rgb: np.ndarray) -> np.ndarray:

@@ -77,13 +77,20 @@ class EGSANet(nn.Module):
         return [proj(f) for proj, f in zip(self.reassemble, feats)]
 
     # ------------------------------------------------------------------ forward
-    def forward(self, rgb: torch.Tensor, edge_phase: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, rgb: torch.Tensor, edge_phase: Optional[str] = None,
+                rgb_edges: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """See the class docstring. ``rgb_edges``: optional (B, 1, H, W) {0, 1} edge map of
+        ``rgb`` computed outside (e.g. ``cv2.Canny`` on the CPU) in place of the in-graph
+        RGB Canny; used to compare the two deployments."""
         self.check_input(rgb)
         phase = self.resolve_edge_phase(edge_phase)
         size = rgb.shape[-2:]
         feats = self.encode(rgb)
         scale_sizes = [f.shape[-2:] for f in feats]
-        edges = edge_pyramid(self.rgb_canny(rgb), scale_sizes) if self.config.uses_edges else None
+        edges = None
+        if self.config.uses_edges:
+            rgb_edge_map = self.rgb_canny(rgb) if rgb_edges is None else rgb_edges.to(rgb.dtype)
+            edges = edge_pyramid(rgb_edge_map, scale_sizes)
         all_scales = self.training
         depth_edges = self.config.uses_edges and phase == "depth"
 

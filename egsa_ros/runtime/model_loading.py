@@ -1,0 +1,61 @@
+"""Find and load networks: the bundled default, checkpoint directories, presets."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import torch
+
+LOG = logging.getLogger("egsa_ros.pipeline")
+BUNDLED_MODEL = "default_small"
+
+
+def bundled_model_dir() -> Optional[Path]:
+    """The bundled default checkpoint directory, or None if this install has none.
+
+    Looked up in order: ``$EGSA_MODEL`` (a checkpoint directory), the source tree's
+    ``models/default_small``, and ``<prefix>/share/egsa_ros/models/default_small`` (pip or
+    colcon install).
+    """
+    candidates = []
+    if os.environ.get("EGSA_MODEL"):
+        candidates.append(Path(os.environ["EGSA_MODEL"]))
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / BUNDLED_MODEL)
+    candidates.append(Path(sys.prefix) / "share" / "egsa_ros" / "models" / BUNDLED_MODEL)
+    for path in candidates:
+        if (path / "checkpoint.json").is_file():
+            return path
+    return None
+
+
+def load_network(model: Optional[Union[str, Path]]) -> Tuple[torch.nn.Module, str]:
+    """(network in eval mode, human-readable description) for a model argument.
+
+    Args:
+        model: None for the bundled default (see :func:`bundled_model_dir`; without one, a
+            randomly initialised ``default_small`` with a warning); a checkpoint directory
+            written by ``egsa-train``; or a preset name for a randomly initialised network.
+    """
+    from ..model.config import PRESETS, get_preset
+    from ..model.net import build_model
+    from ..train.checkpoint import load_checkpoint
+
+    if model is None:
+        bundled = bundled_model_dir()
+        if bundled is None:
+            LOG.warning("no trained model is bundled: using a RANDOMLY INITIALISED default_small "
+                        "network (its depth and masks are meaningless)")
+            return build_model(get_preset(BUNDLED_MODEL)).eval(), f"{BUNDLED_MODEL} (random init)"
+        model = bundled
+    name = str(model)
+    if Path(name).is_dir():
+        network, info = load_checkpoint(name)
+        return network.eval(), f"{Path(name).name} (trained {int(info.get('epoch', -1)) + 1} epochs, {name})"
+    if name in PRESETS:
+        return build_model(get_preset(name)).eval(), f"{name} (random init)"
+    raise FileNotFoundError(
+        f"model {name!r} is neither a checkpoint directory (with checkpoint.json), an .onnx camera-frame "
+        f"graph, nor a preset {sorted(PRESETS)}")
