@@ -63,3 +63,14 @@ def test_egsa_bench_reports_stages_percentiles_ratios_and_a_plot(tmp_path, capsy
     assert data["environment"]["command"].startswith("egsa-bench")
     _check_png(out.with_suffix(".png"))
     assert "ratios (same run)" in capsys.readouterr().out
+
+
+def test_egsa_bench_says_when_there_is_nothing_to_measure(tmp_path, capsys):
+    import torch
+
+    from egsa_ros.bench.latency import main
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU-only machine's refusal")
+    assert main(["--model", "tiny", "--backends", "cuda", "--out", str(tmp_path / "x.json")]) == 2
+    assert "nothing to measure" in capsys.readouterr().err
