@@ -44,6 +44,7 @@ def test_wheel_installs_the_ament_index_marker_manifest_and_dds_profile(wheel):
     assert data + "share/egsa_ros/package.xml" in names
     assert "egsa_ros/ros/fastdds_loopback.xml" in names
     assert "egsa_ros/model/net.py" in names
+    assert "egsa_ros/export/tensorrt_onnx_ops.yaml" in names  # the TensorRT parser rules (data)
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -51,11 +52,12 @@ def test_wheel_declares_the_console_scripts(wheel):
     with zipfile.ZipFile(wheel) as zf:
         (ep,) = [n for n in zf.namelist() if n.endswith("entry_points.txt")]
         entry_points = zf.read(ep).decode()
-    assert "egsa-demo = egsa_ros.demo:main" in entry_points
-    module, func = entry_points.split("egsa-demo = ")[1].split()[0].split(":")
     import importlib
 
-    assert callable(getattr(importlib.import_module(module), func))
+    for script in ("egsa-demo", "egsa-synth", "egsa-train", "egsa-export", "egsa-build-engine", "egsa-bench"):
+        assert f"{script} = " in entry_points, script
+        module, func = entry_points.split(f"{script} = ")[1].split()[0].split(":")
+        assert callable(getattr(importlib.import_module(module), func)), script
 
 
 def test_colcon_builds_the_package_in_a_ros2_workspace(tmp_path):
