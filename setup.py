@@ -39,6 +39,7 @@ setup(
             "egsa-export = egsa_ros.export.cli:main",
             "egsa-build-engine = egsa_ros.export.engine_cli:main",
             "egsa-bench = egsa_ros.bench.latency:main",
+            "egsa_node = egsa_ros.ros.node:main",
         ],
     },
 )

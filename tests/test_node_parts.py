@@ -1,0 +1,179 @@
+"""The node's ROS-free parts: parameters, latest-frame slot, stats, depth completion, points,
+encodings; and the launch/params files against what the node declares."""
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from egsa_ros.data.image_encodings import ImageDecodeError, compressed_to_rgb, depth_to_metres, image_to_rgb
+from egsa_ros.ros.frame_slot import LatestFrameSlot
+from egsa_ros.ros.node_params import PARAMS, SPECS, check_value
+from egsa_ros.ros.node_stats import NodeStats
+from egsa_ros.runtime.depth_completion import complete_depth, fit_scale_offset
+from egsa_ros.runtime.point_cloud import masked_points
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_latest_frame_slot_keeps_only_the_newest_and_counts_the_rest():
+    slot = LatestFrameSlot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(timeout=0.1) == 4 and slot.superseded == 4
+    assert slot.take(timeout=0.05) is None  # nothing new
+    got = []
+    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=5)))
+    worker.start()
+    slot.put("late")
+    worker.join(2)
+    assert got == ["late"]
+    slot.close()
+    slot.put("after close")
+    assert slot.take(timeout=0.1) is None and slot.closed
+
+
+def test_node_stats_rate_and_percentiles():
+    stats = NodeStats()
+    for ms in range(1, 101):
+        stats.frame_done(float(ms), 1.0)
+    stats.count("bad_messages", 3)
+    snap = stats.snapshot()
+    assert snap["frames_processed"] == 100 and snap["bad_messages"] == 3
+    assert 49 <= snap["latency_p50_ms"] <= 52 and snap["latency_p99_ms"] > 98
+    assert dict(stats.key_values({"backend": "x"}))["backend"] == "x"
+
+
+def test_parameter_checks():
+    assert check_value("backend", "onnxruntime") is None
+    assert "must be one of" in check_value("backend", "openvino")
+    assert "must be >= 1" in check_value("threads", 0)
+    assert "must be a float" in check_value("max_rate_hz", "fast")
+    assert check_value("max_rate_hz", 5) is None  # ints are fine for floats
+    assert "unknown parameter" in check_value("nope", 1)
+    assert all(spec.description for spec in PARAMS)
+
+
+def test_params_yaml_and_node_declarations_agree_both_ways():
+    data = yaml.safe_load((ROOT / "launch" / "egsa.params.yaml").read_text())
+    params = data["egsa_node"]["ros__parameters"]
+    assert set(params) == set(SPECS)
+    for name, value in params.items():
+        assert check_value(name, value) is None, name
+        assert value == SPECS[name].default, f"{name}: YAML {value!r} != node default {SPECS[name].default!r}"
+
+
+def test_launch_file_starts_an_executable_that_setup_installs():
+    tree = ast.parse((ROOT / "launch" / "egsa.launch.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
+    (node,) = calls
+    kwargs = {k.arg: k.value for k in node.keywords}
+    assert kwargs["package"].value == "egsa_ros" and kwargs["executable"].value == "egsa_node"
+    setup = (ROOT / "setup.py").read_text()
+    assert re.search(r'"egsa_node = egsa_ros\.ros\.node:main"', setup)
+    launch_text = (ROOT / "launch" / "egsa.launch.py").read_text()
+    assert "PythonExpression" not in launch_text and "eval(" not in launch_text
+    # parameter overrides given in the launch file are real parameters
+    overrides = [k.value for k in next(a for a in kwargs["parameters"].elts if isinstance(a, ast.Dict)).keys]
+    assert set(overrides) <= set(SPECS)
+
+
+# ------------------------------------------------------------------ encodings
+
+def test_yuv422_both_byte_orders_decode_like_opencv():
+    # pixel pairs share chroma in 4:2:2, so give each pair one colour
+    rgb = np.repeat(np.random.default_rng(0).integers(40, 216, (4, 3, 3), dtype=np.uint8), 2, axis=1)
+    yuv = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2YUV)
+    y, u, v = yuv[..., 0], yuv[..., 1], yuv[..., 2]
+    uyvy = np.stack([u, y], -1).copy()
+    uyvy[:, 1::2, 0] = v[:, 0::2]
+    uyvy[:, 0::2, 0] = u[:, 0::2]
+    yuyv = uyvy[..., ::-1].copy()
+    a = image_to_rgb("uyvy", 4, 6, 12, uyvy.tobytes())
+    b = image_to_rgb("yuv422", 4, 6, 12, uyvy.tobytes())
+    c = image_to_rgb("yuyv", 4, 6, 12, yuyv.tobytes())
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(a, cv2.cvtColor(uyvy, cv2.COLOR_YUV2RGB_UYVY))
+    # video-range BT.601: Y=235 white, Y=16 black; high V (Cr) is red, high U (Cb) is blue
+    white_black = np.array([[128, 235, 128, 235], [128, 16, 128, 16]], np.uint8)
+    wb = image_to_rgb("uyvy", 2, 2, 4, white_black.tobytes())
+    assert wb[0].min() >= 250 and wb[1].max() <= 5
+    red_blue = np.array([[100, 81, 240, 81], [240, 41, 110, 41]], np.uint8)  # U Y V Y
+    rb = image_to_rgb("uyvy", 2, 2, 4, red_blue.tobytes()).astype(int)
+    assert rb[0, 0, 0] > rb[0, 0, 2] + 100 and rb[1, 0, 2] > rb[1, 0, 0] + 100
+    with pytest.raises(ImageDecodeError, match="even width"):
+        image_to_rgb("yuyv", 4, 5, 10, b"\0" * 40)
+
+
+def test_depth_encodings_give_metres_with_nan_for_unknown():
+    mm = np.array([[0, 1000], [1500, 65535]], dtype="<u2")
+    np.testing.assert_allclose(depth_to_metres("16UC1", 2, 2, 4, mm.tobytes()),
+                               [[np.nan, 1.0], [1.5, 65.535]], equal_nan=True)
+    m = np.array([[np.nan, 0.5], [-1.0, np.inf]], dtype="<f4")
+    out = depth_to_metres("32FC1", 2, 2, 8, m.tobytes())
+    assert out[0, 1] == 0.5 and np.isnan(out[0, 0]) and np.isnan(out[1, 0]) and np.isnan(out[1, 1])
+    big = np.array([[1000]], dtype=">u2")
+    assert depth_to_metres("16UC1", 1, 1, 2, big.tobytes(), is_bigendian=1)[0, 0] == 1.0
+    with pytest.raises(ImageDecodeError, match="unsupported depth encoding 'rgb8'"):
+        depth_to_metres("rgb8", 1, 1, 3, b"\0\0\0")
+
+
+def test_compressed_images_decode_and_garbage_is_refused():
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:, :4] = (255, 0, 0)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    np.testing.assert_array_equal(compressed_to_rgb("png", png.tobytes()), rgb)
+    with pytest.raises(ImageDecodeError, match="cannot decode"):
+        compressed_to_rgb("jpeg", b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageDecodeError, match="empty"):
+        compressed_to_rgb("jpeg", b"")
+
+
+# ------------------------------------------------------------------ depth completion and points
+
+def test_depth_completion_aligns_each_object_to_its_surroundings():
+    h, w = 60, 80
+    predicted = np.full((h, w), 1.0, np.float32) + np.linspace(0, 0.2, w, dtype=np.float32)[None]
+    sensor = 1.1 * predicted + 0.05  # the network is off by scale and offset
+    mask = np.zeros((h, w), np.uint8)
+    mask[10:25, 10:25] = 1  # object A
+    mask[35:50, 50:70] = 1  # object B
+    sensor[mask.astype(bool)] = np.nan  # the depth camera sees nothing on glass
+    sensor[0:3, :] = np.nan  # and has some other holes
+    out = complete_depth(sensor, predicted, mask)
+    truth = 1.1 * predicted + 0.05
+    assert np.abs(out[mask.astype(bool)] - truth[mask.astype(bool)]).max() < 1e-4
+    assert np.isnan(out[0:3, 30]).all()  # holes off glass stay unknown
+    np.testing.assert_array_equal(out[5:8, 40], sensor[5:8, 40])  # valid sensor pixels untouched
+    assert np.allclose(fit_scale_offset(np.array([1.0, 2.0, 3.0]), np.array([2.5, 4.5, 6.5])), (2.0, 0.5))
+
+
+def test_depth_completion_without_valid_surroundings_uses_the_prediction():
+    predicted = np.full((20, 20), 0.8, np.float32)
+    sensor = np.full((20, 20), np.nan, np.float32)
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 1
+    out = complete_depth(sensor, predicted, mask)
+    assert np.allclose(out[5:10, 5:10], 0.8) and np.isnan(out[0, 0])
+    with pytest.raises(ValueError, match="shapes differ"):
+        complete_depth(sensor, predicted[:10], mask)
+
+
+def test_masked_points_back_project_with_the_intrinsics():
+    K = np.array([[100.0, 0, 40], [0, 100.0, 30], [0, 0, 1]])
+    depth = np.full((60, 80), 2.0, np.float32)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[30, 40] = mask[30, 50] = mask[40, 40] = 1
+    depth[40, 40] = np.nan  # unknown depth is skipped
+    pts = masked_points(depth, mask, K)
+    np.testing.assert_allclose(pts, [[0.0, 0.0, 2.0], [0.2, 0.0, 2.0]], atol=1e-6)
+    assert masked_points(depth, mask, K, stride=2).shape == (2, 3)
+    with pytest.raises(ValueError, match="invalid intrinsics"):
+        masked_points(depth, mask, np.zeros((3, 3)))

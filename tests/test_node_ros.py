@@ -1,0 +1,170 @@
+"""egsa_node as a real separate process on a real ROS 2 graph (rclpy wheels, loopback only)."""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 wheels (ros-kilted-rclpy) not installed")
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
+
+from egsa_ros.data.generated import tabletop_frame  # noqa: E402
+from egsa_ros.ros.conversions import depth_from_msg, points_from_msg  # noqa: E402
+
+NS = "/egsa_test"
+H, W = 120, 160
+
+
+def _start_node(extra=()):
+    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
+           "-p", "model:=tiny", "-p", "backend:=onnxruntime", "-p", "use_sensor_depth:=true",
+           "-p", "diagnostics_period_s:=0.5", "-p", "points_stride:=1", *extra]
+    return subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _image(stamp_s, frame, encoding="rgb8"):
+    msg = Image(height=frame.shape[0], width=frame.shape[1], encoding=encoding, step=frame.shape[1] * 3)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), int((stamp_s % 1) * 1e9)
+    msg.header.frame_id = "camera_color_optical_frame"
+    msg.data = frame.tobytes()
+    return msg
+
+
+class Harness:
+    """The test's own rclpy node: publishes camera topics, records egsa_node's outputs."""
+
+    def __init__(self):
+        rclpy.init()
+        self.node = rclpy.create_node("egsa_test_harness")
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.pub_image = self.node.create_publisher(Image, f"{NS}/image", reliable)
+        self.pub_info = self.node.create_publisher(CameraInfo, f"{NS}/camera_info", reliable)
+        self.pub_depth = self.node.create_publisher(Image, f"{NS}/sensor_depth", reliable)
+        self.got = {"depth": [], "mask": [], "depth_completed": [], "transparent_points": [], "diag": []}
+        for name in ("depth", "mask", "depth_completed"):
+            self.node.create_subscription(Image, f"{NS}/{name}", self.got[name].append, reliable)
+        self.node.create_subscription(PointCloud2, f"{NS}/transparent_points", self.got["transparent_points"].append,
+                                      reliable)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.got["diag"].append, 10)
+
+    def spin_until(self, condition, timeout, proc):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition():
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if proc.poll() is not None:
+                break
+        return condition()
+
+    def send_frame(self, stamp_s, seed):
+        info = CameraInfo(height=H, width=W, k=[100.0, 0, W / 2, 0, 100.0, H / 2, 0, 0, 1])
+        info.header.stamp.sec = int(stamp_s)
+        info.header.stamp.nanosec = int((stamp_s % 1) * 1e9)
+        self.pub_info.publish(info)
+        depth = np.full((H, W), 900, dtype="<u2")
+        depth[40:80, 60:100] = 0  # the glass the depth camera misses
+        dmsg = Image(height=H, width=W, encoding="16UC1", step=W * 2)
+        dmsg.header = info.header
+        dmsg.data = depth.tobytes()
+        self.pub_depth.publish(dmsg)
+        self.pub_image.publish(_image(stamp_s, tabletop_frame(seed, H, W)))
+
+    def close(self):
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+    def last_diag(self):
+        for array in reversed(self.got["diag"]):
+            for status in array.status:
+                if status.name == "egsa_node: inference":
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        out = proc.communicate(timeout=20)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0].decode(errors="replace")
+        pytest.fail(f"egsa_node did not exit on SIGINT:\n{out[-3000:]}")
+    return proc.returncode, out
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_cleanly(ros_domain):
+    shm_before = set(glob.glob("/dev/shm/fastdds_*"))
+    proc = _start_node()
+    harness = Harness()
+    try:
+        # wait for the node: it publishes diagnostics once it is up
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        stamps = [100.0 + 0.1 * i for i in range(3)]
+        for i, stamp in enumerate(stamps):
+            harness.send_frame(stamp, seed=i)
+            harness.spin_until(lambda: len(harness.got["depth"]) > i, 20, proc)
+            time.sleep(0.05)
+        assert harness.spin_until(lambda: all(len(harness.got[k]) >= 3 for k in
+                                              ("depth", "mask", "depth_completed", "transparent_points")), 20, proc)
+        for depth_msg, mask_msg, stamp in zip(harness.got["depth"], harness.got["mask"], stamps):
+            assert depth_msg.header.frame_id == "camera_color_optical_frame"
+            assert depth_msg.header.stamp.sec == int(stamp) and mask_msg.header.stamp == depth_msg.header.stamp
+            assert (depth_msg.encoding, depth_msg.height, depth_msg.width) == ("32FC1", H, W)
+            depth = depth_from_msg(depth_msg)
+            assert np.isfinite(depth).all() and 0.0 < depth.min() and depth.max() <= 10.0
+            mask = np.frombuffer(mask_msg.data, np.uint8)
+            assert mask_msg.encoding == "mono8" and set(np.unique(mask)) <= {0, 255}
+        completed = depth_from_msg(harness.got["depth_completed"][0])
+        assert np.isfinite(completed[:40]).all() and np.allclose(completed[:40], 0.9)  # sensor kept off glass
+        points = points_from_msg(harness.got["transparent_points"][0])
+        assert points.ndim == 2 and points.shape[1] == 3 and np.isfinite(points).all()
+
+        # fuzz: malformed images must be counted, logged and survived
+        frame = tabletop_frame(9, H, W)
+        bad = [_image(200.0, frame[: H // 2]),  # truncated (height says H)
+               _image(200.1, frame, encoding="16UC1"),  # unsupported colour encoding
+               Image(height=0, width=0, encoding="rgb8", step=0)]  # empty
+        bad[0].height = H
+        wrong_step = _image(200.2, frame)
+        wrong_step.step = 5
+        bad.append(wrong_step)
+        for msg in bad:
+            harness.pub_image.publish(msg)
+            harness.spin_until(lambda: False, 0.3, proc)
+        nan_depth = Image(height=H, width=W, encoding="32FC1", step=W * 4)
+        nan_depth.data = np.full((H, W), np.nan, "<f4").tobytes()
+        harness.pub_depth.publish(nan_depth)
+        count = len(harness.got["depth"])
+        harness.send_frame(300.0, seed=4)
+        assert harness.spin_until(lambda: len(harness.got["depth"]) > count, 20, proc), "node stopped after bad input"
+        assert harness.spin_until(lambda: int(harness.last_diag().get("bad_messages", 0)) >= 4
+                                  and int(harness.last_diag().get("frames_processed", 0)) >= 4, 10, proc), \
+            harness.last_diag()
+        diag = harness.last_diag()
+        assert diag["backend"].startswith("onnxruntime")
+        assert float(diag["latency_p50_ms"]) > 0 and proc.poll() is None
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+    assert "dropped a bad image message" in out and "truncated image" in out
+    assert "Traceback" not in out, out[-3000:]
+    leftover = set(glob.glob("/dev/shm/fastdds_*")) - shm_before
+    assert not leftover, f"shared memory left behind: {sorted(leftover)}"
+
+
+@pytest.mark.ros
+def test_node_refuses_invalid_parameters_with_a_clear_message(ros_domain):
+    proc = _start_node(["-p", "threads:=0"])
+    out = proc.communicate(timeout=60)[0].decode(errors="replace")
+    assert proc.returncode == 2, out[-2000:]
+    assert "invalid egsa_node parameters" in out and "threads: must be >= 1" in out
