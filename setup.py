@@ -22,6 +22,7 @@ setup(
         (f"share/{PACKAGE}/launch", _files("launch/*.py") + _files("launch/*.yaml")),
         (f"share/{PACKAGE}/models", _files("models/*")),
         (f"share/{PACKAGE}/models/default_small", _files("models/default_small/*")),
+        (f"share/{PACKAGE}/data/egsa_sample", _files("data/egsa_sample/*")),
     ],
     python_requires=">=3.10",
     install_requires=["setuptools"],
@@ -40,6 +41,7 @@ setup(
             "egsa-build-engine = egsa_ros.export.engine_cli:main",
             "egsa-bench = egsa_ros.bench.latency:main",
             "egsa_node = egsa_ros.ros.node:main",
+            "egsa-eval = egsa_ros.eval.cli:main",
         ],
     },
 )

@@ -26,7 +26,7 @@ H, W = 120, 160
 def _start_node(extra=()):
     cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
            "-p", "model:=tiny", "-p", "backend:=onnxruntime", "-p", "use_sensor_depth:=true",
-           "-p", "diagnostics_period_s:=0.5", "-p", "points_stride:=1", *extra]
+           "-p", "diagnostics_period_s:=0.5", "-p", "points_stride:=1", "-p", f"expected_frame_size:={H}x{W}", *extra]
     return subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

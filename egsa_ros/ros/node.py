@@ -28,7 +28,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from ..data.image_encodings import ImageDecodeError
 from .conversions import depth_from_msg, depth_msg, mask_msg, points_msg, rgb_from_msg, stamp_ns
 from .frame_slot import LatestFrameSlot
-from .node_params import PARAMS, check_value
+from .node_params import PARAMS, check_value, parse_frame_size
 from .node_stats import NodeStats
 
 THROTTLE_S = 5.0
@@ -89,7 +89,7 @@ class EGSANode(Node):
         if self.p["backend"] == "tensorrt" and not engine:
             raise ValueError("backend 'tensorrt' needs the 'engine' parameter (a .engine built by build_engine.py)")
         return load_pipeline(model, backend=self.p["backend"], threads=self.p["threads"], engine=engine,
-                             frame_size=None)
+                             frame_size=parse_frame_size(self.p["expected_frame_size"]))
 
     @staticmethod
     def _reliability(name: str) -> ReliabilityPolicy:

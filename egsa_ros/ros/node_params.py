@@ -30,11 +30,27 @@ def _at_least(low):
     return lambda v: None if v >= low else f"must be >= {low}, got {v!r}"
 
 
+def _size_error(value: str) -> Optional[str]:
+    if value == "":
+        return None
+    parts = value.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 3 for p in parts):
+        return f"must be HEIGHTxWIDTH like 480x640 (or empty), got {value!r}"
+    return None
+
+
+def parse_frame_size(value: str):
+    """``"480x640"`` -> (480, 640); ``""`` -> None."""
+    return tuple(int(p) for p in value.lower().split("x")) if value else None
+
+
 PARAMS = [
     ParamSpec("model", "", "checkpoint directory, camera-frame .onnx, or preset name; empty = the bundled model"),
     ParamSpec("engine", "", "TensorRT engine file (used with backend tensorrt or auto); empty = none"),
     ParamSpec("backend", "auto", "inference backend: auto, onnxruntime, torch or tensorrt", check=_choice(BACKEND_CHOICES)),
     ParamSpec("threads", 2, "CPU threads for inference (ONNX Runtime intra-op / torch)", check=_at_least(1)),
+    ParamSpec("expected_frame_size", "480x640", "HxW of the camera frames: the graph for it is built at start-up "
+              "(other sizes are built on their first frame, a few seconds); empty = none", check=lambda v: _size_error(v)),
     ParamSpec("compressed_input", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image"),
     ParamSpec("use_sensor_depth", False, "subscribe to sensor_depth (16UC1 mm or 32FC1 m) and publish depth_completed"),
     ParamSpec("sync_tolerance_ms", 20.0, "largest stamp difference between image and sensor depth to pair them, ms",

@@ -32,8 +32,11 @@ def bag_directory(path: Path) -> Path:
     return path.with_suffix("") if path.suffix == ".mcap" else path
 
 
-def write_bag(frame_dirs: list, path: Path, fps: float = 10.0) -> Path:
+def write_bag(frame_dirs: list, path: Path, fps: float = 10.0, compress: bool = False) -> Path:
     """Write ``frame_dirs`` (rendered frame directories, in order) to an MCAP rosbag2.
+
+    ``compress``: zstd per message (rosbag2's ``message`` compression mode; rosbags and
+    ``ros2 bag`` read it back transparently), about 2x smaller for rendered frames.
 
     Returns:
         The bag directory. Raises FileExistsError if it exists already.
@@ -54,7 +57,12 @@ def write_bag(frame_dirs: list, path: Path, fps: float = 10.0) -> Path:
                      step=arr.strides[0], data=arr.reshape(-1).view(np.uint8))
 
     out = bag_directory(path)
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
+    if compress:
+        from rosbags.rosbag2.writer import CompressionFormat, CompressionMode
+
+        writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    with writer:
         conns = {topic: writer.add_connection(topic, msgtype, typestore=ts) for topic, msgtype in TOPICS.items()}
         for k, fd in enumerate(frame_dirs):
             fd = Path(fd)

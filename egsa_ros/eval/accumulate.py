@@ -1,0 +1,72 @@
+"""Whole-bag metrics: depth errors and mask IoU summed over frames, and latency statistics."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..metrics import (confusion_matrix, depth_error_sums, depth_metrics_from_sums,
+                       segmentation_metrics_from_confusion)
+
+
+def _add(total: Dict[str, float], part: Dict[str, float]) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0.0) + value
+
+
+class EvalAccumulator:
+    """Adds frames; :meth:`result` gives metrics over all frames at once (not a mean of means)."""
+
+    def __init__(self) -> None:
+        self.depth_all: Dict[str, float] = {}
+        self.depth_glass: Dict[str, float] = {}
+        self.completed_glass: Dict[str, float] = {}
+        self.sensor_glass: Dict[str, float] = {}
+        self.confusion = np.zeros((2, 2), np.int64)
+        self.frames = 0
+        self.frames_with_gt = 0
+        self.latency_ms: List[float] = []
+        self.inference_ms: List[float] = []
+
+    def add(self, depth: np.ndarray, mask: np.ndarray, gt_depth: Optional[np.ndarray],
+            gt_mask: Optional[np.ndarray], *, latency_ms: Optional[float] = None,
+            inference_ms: Optional[float] = None, completed: Optional[np.ndarray] = None,
+            sensor: Optional[np.ndarray] = None) -> None:
+        """One frame: predicted depth (m) and mask (0/1 or 0/255), ground truth when known."""
+        self.frames += 1
+        if latency_ms is not None:
+            self.latency_ms.append(float(latency_ms))
+        if inference_ms is not None:
+            self.inference_ms.append(float(inference_ms))
+        if gt_depth is None:
+            return
+        self.frames_with_gt += 1
+        glass = gt_mask if gt_mask is not None else np.zeros(gt_depth.shape, bool)
+        _add(self.depth_all, depth_error_sums(depth, gt_depth))
+        _add(self.depth_glass, depth_error_sums(depth, gt_depth, mask=glass))
+        if completed is not None:
+            _add(self.completed_glass, depth_error_sums(completed, gt_depth, mask=glass))
+        if sensor is not None:
+            _add(self.sensor_glass, depth_error_sums(np.nan_to_num(sensor, nan=0.0), gt_depth, mask=glass))
+        if gt_mask is not None:
+            self.confusion += confusion_matrix((mask > 0).astype(np.int64), gt_mask.astype(np.int64), 2)
+
+    def result(self) -> Dict:
+        out: Dict = {"frames": self.frames, "frames_with_ground_truth": self.frames_with_gt}
+        if self.depth_all:
+            out["depth_all"] = depth_metrics_from_sums(self.depth_all)
+            out["depth_transparent"] = depth_metrics_from_sums(self.depth_glass)
+        if self.completed_glass:
+            out["depth_completed_transparent"] = depth_metrics_from_sums(self.completed_glass)
+        if self.sensor_glass:
+            out["sensor_depth_transparent"] = depth_metrics_from_sums(self.sensor_glass)
+        if self.confusion.sum():
+            seg = segmentation_metrics_from_confusion(self.confusion)
+            out["mask"] = {"transparent_iou": seg.get("iou_1", float("nan")), "background_iou": seg.get("iou_0"),
+                           "miou": seg.get("miou")}
+        for name, values in (("latency_ms", self.latency_ms), ("inference_ms", self.inference_ms)):
+            if values:
+                arr = np.asarray(values)
+                out[name] = {"p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
+                             "p99": float(np.percentile(arr, 99)), "max": float(arr.max()), "count": len(values)}
+        return out

@@ -1,0 +1,103 @@
+"""``egsa-eval``: replay a ROS 2 bag through the model and report accuracy and latency.
+
+    egsa-eval                                  # the bundled sample bag, live through egsa_node
+    egsa-eval my_robot_bag/ --offline          # any bag (sqlite3 or MCAP), pipeline only
+    egsa-eval my_bag/ --image-topic /cam/color/image_raw --gt-depth-topic '' --gt-mask-topic ''
+
+Live mode starts egsa_node as a separate process on a private loopback ROS domain, plays the
+bag with its original timing and records the node's outputs: end-to-end latency (receive
+time minus input stamp), dropped frames, metrics. Offline mode runs the pipeline directly.
+Writes report.json, report.md, panel PNGs and a latency plot to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .bag_frames import EvalTopics
+
+SAMPLE_BAG = "egsa_sample"
+
+
+def sample_bag_dir() -> Optional[Path]:
+    """The bundled sample bag (source tree ``data/egsa_sample`` or ``<prefix>/share/egsa_ros/data``)."""
+    candidates = [Path(__file__).resolve().parents[2] / "data" / SAMPLE_BAG,
+                  Path(sys.prefix) / "share" / "egsa_ros" / "data" / SAMPLE_BAG]
+    return next((p for p in candidates if (p / "metadata.yaml").is_file()), None)
+
+
+def summary(result: dict) -> str:
+    parts = [f"{result['frames']} frames ({result['mode']}, {result.get('backend', '')})"]
+    if "mask" in result:
+        parts.append(f"transparent IoU {result['mask']['transparent_iou']:.3f}")
+    if "depth_all" in result:
+        d = result["depth_all"]
+        parts.append(f"RMSE {d['rmse']:.3f} m, d<1.25 {d['delta_1.25']:.3f}")
+    if "depth_transparent" in result:
+        parts.append(f"glass d<1.05 {result['depth_transparent']['delta_1.05']:.3f}")
+    if "sensor_depth_transparent" in result and "depth_completed_transparent" in result:
+        parts.append(f"glass RMSE sensor {result['sensor_depth_transparent']['rmse']:.3f} m -> completed "
+                     f"{result['depth_completed_transparent']['rmse']:.3f} m")
+    key = "latency_ms" if "latency_ms" in result else "inference_ms"
+    if key in result:
+        parts.append(f"{'end-to-end' if key == 'latency_ms' else 'pipeline'} latency p50 {result[key]['p50']:.1f} ms, "
+                     f"p99 {result[key]['p99']:.1f} ms")
+    if "dropped_frames" in result:
+        parts.append(f"dropped {result['dropped_frames']}/{result['frames_played']}")
+    return "; ".join(parts)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="egsa-eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("bag", nargs="?", type=Path, help="bag directory or .mcap/.db3 (default: the sample bag)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true", help="run the pipeline directly (default: live)")
+    mode.add_argument("--live", action="store_true", help="through egsa_node in a live ROS 2 graph (default)")
+    parser.add_argument("--model", help="checkpoint directory, .onnx or preset (default: the bundled model)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=1.0, help="live playback speed factor")
+    parser.add_argument("--limit", type=int, help="first N frames only")
+    parser.add_argument("--panels", type=int, default=4, help="PNG panels to write")
+    parser.add_argument("--out", type=Path, default=Path("out/eval"))
+    parser.add_argument("--no-progress", action="store_true")
+    defaults = EvalTopics()
+    for name in ("image", "camera_info", "sensor_depth", "gt_depth", "gt_mask"):
+        parser.add_argument(f"--{name.replace('_', '-')}-topic", default=getattr(defaults, name),
+                            help=f"default {getattr(defaults, name)} ('' to ignore)")
+    args = parser.parse_args(argv)
+
+    bag = args.bag or sample_bag_dir()
+    if bag is None:
+        parser.error("no bag given and the sample bag is not installed")
+    topics = replace(defaults, **{n: getattr(args, f"{n}_topic") or "\0unused"
+                                  for n in ("image", "camera_info", "sensor_depth", "gt_depth", "gt_mask")})
+    try:
+        if args.offline:
+            from ..runtime.pipeline import load_pipeline
+            from .offline import evaluate_offline
+
+            pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None)
+            result = evaluate_offline(bag, pipeline, args.out, topics=topics, panels=args.panels, limit=args.limit,
+                                      progress=not args.no_progress)
+        else:
+            from .live import evaluate_live
+
+            result = evaluate_live(bag, args.out, topics=topics, model=args.model, backend=args.backend,
+                                   threads=args.threads, rate=args.rate, panels=args.panels, limit=args.limit,
+                                   progress=not args.no_progress)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"egsa-eval: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"egsa-eval: {summary(result)}")
+    print(f"egsa-eval: report {result['report']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

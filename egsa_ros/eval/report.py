@@ -1,0 +1,83 @@
+"""Write an evaluation report: JSON, Markdown, PNG panels and a latency plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
+                  ("depth_transparent", "predicted depth, transparent pixels"),
+                  ("sensor_depth_transparent", "sensor depth, transparent pixels (what the camera gives)"),
+                  ("depth_completed_transparent", "depth_completed, transparent pixels"))
+
+
+def markdown(result: Dict) -> str:
+    """The report as Markdown (tables of metrics and latency)."""
+    lines = [f"# egsa-eval: {result.get('bag', '')}", "",
+             f"Mode **{result.get('mode')}**, model {result.get('model')}, backend {result.get('backend')}; "
+             f"{result['frames']} frames ({result['frames_with_ground_truth']} with ground truth).", ""]
+    if "dropped_frames" in result:
+        lines += [f"Frames played {result['frames_played']}, outputs received {result['frames']}, "
+                  f"dropped {result['dropped_frames']}.", ""]
+    rows = [(title, result[key]) for key, title in DEPTH_SECTIONS if key in result]
+    if rows:
+        lines += ["| depth | pixels | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for title, m in rows:
+            lines.append(f"| {title} | {m['count']} | {m['rmse']:.3f} | {m['mae']:.3f} | {m['rel']:.3f} | "
+                         f"{m['delta_1.05']:.3f} | {m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
+        lines.append("")
+    if "mask" in result:
+        m = result["mask"]
+        lines += [f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
+                  f"mIoU {m['miou']:.3f}.", ""]
+    for key, title in (("latency_ms", "end-to-end latency"), ("inference_ms", "pipeline time")):
+        if key in result:
+            s = result[key]
+            lines.append(f"{title.capitalize()} (ms): p50 {s['p50']:.1f}, p90 {s['p90']:.1f}, p99 {s['p99']:.1f}, "
+                         f"max {s['max']:.1f} over {s['count']} frames.")
+    lines += ["", "Panels: RGB | predicted depth | ground-truth depth | predicted mask over RGB.", ""]
+    return "\n".join(lines)
+
+
+def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
+    """Latency per frame over the run, one line per series (ms)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for name, values in series.items():
+        if values:
+            ax.plot(np.arange(len(values)), values, lw=1, label=name)
+    ax.axhline(1000 / 30, color="red", ls="--", lw=1, label="33 ms")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("ms")
+    ax.legend(fontsize=8)
+    ax.set_title("egsa-eval latency per frame", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def write_report(out_dir: Path, result: Dict, panels: List[np.ndarray], series: Dict[str, List[float]]) -> Path:
+    """Write report.json, report.md, panel_NN.png and latency.png into ``out_dir``; return report.md."""
+    import cv2
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(result, indent=2))
+    for i, image in enumerate(panels):
+        cv2.imwrite(str(out_dir / f"panel_{i:02d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if any(series.values()):
+        plot_latency(series, out_dir / "latency.png")
+    text = markdown(result)
+    text += "".join(f"![panel {i}](panel_{i:02d}.png)\n" for i in range(len(panels)))
+    if any(series.values()):
+        text += "\n![latency](latency.png)\n"
+    (out_dir / "report.md").write_text(text)
+    return out_dir / "report.md"

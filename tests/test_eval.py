@@ -1,0 +1,75 @@
+"""egsa-eval on the bundled sample bag: offline through the pipeline and live through egsa_node."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from egsa_ros.eval.accumulate import EvalAccumulator
+from egsa_ros.eval.bag_frames import EvalTopics, count_frames, read_bag_frames
+from egsa_ros.eval.cli import main, sample_bag_dir
+
+BAG = sample_bag_dir()
+needs_bag = pytest.mark.skipif(BAG is None, reason="the sample bag data/egsa_sample is missing")
+
+
+@needs_bag
+def test_sample_bag_has_frames_with_ground_truth():
+    assert count_frames(BAG) == 24
+    frames = list(read_bag_frames(BAG, limit=3))
+    assert len(frames) == 3 and frames[0].stamp_ns < frames[1].stamp_ns
+    f = frames[0]
+    assert f.rgb.shape == (240, 320, 3) and f.gt_depth.shape == (240, 320) and f.gt_mask.dtype == bool
+    assert f.gt_mask.any() and np.nanmin(f.gt_depth) > 0.1 and f.K[0, 0] > 0
+    assert f.sensor_depth is not None and np.isnan(f.sensor_depth).any()  # dropout exists
+    with pytest.raises(ValueError, match="no topic /nope"):
+        list(read_bag_frames(BAG, EvalTopics(image="/nope")))
+
+
+def test_accumulator_sums_over_frames_not_means_of_means():
+    acc = EvalAccumulator()
+    gt = np.full((4, 4), 1.0, np.float32)
+    glass = np.zeros((4, 4), bool)
+    glass[0, 0] = True
+    acc.add(np.full((4, 4), 1.0, np.float32), glass.astype(np.uint8), gt, glass, latency_ms=10.0)
+    acc.add(np.full((4, 4), 2.0, np.float32), np.zeros((4, 4), np.uint8), gt, glass, latency_ms=30.0)
+    result = acc.result()
+    assert result["frames"] == 2 and result["depth_all"]["count"] == 32
+    assert result["depth_all"]["delta_1.25"] == pytest.approx(0.5)
+    assert result["mask"]["transparent_iou"] == pytest.approx(0.5)
+    assert result["latency_ms"]["p50"] == pytest.approx(20.0)
+
+
+@needs_bag
+def test_offline_eval_writes_report_metrics_and_panels(tmp_path, capsys):
+    assert main([str(BAG), "--offline", "--model", "tiny", "--backend", "onnxruntime", "--limit", "4",
+                 "--panels", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["frames"] == 4 and report["mode"] == "offline"
+    assert 0 <= report["mask"]["transparent_iou"] <= 1 and report["depth_all"]["count"] > 0
+    assert "depth_completed_transparent" in report and "sensor_depth_transparent" in report
+    assert (tmp_path / "panel_01.png").is_file() and (tmp_path / "latency.png").is_file()
+    assert "transparent IoU" in (tmp_path / "report.md").read_text()
+    assert "egsa-eval: 4 frames (offline" in capsys.readouterr().out
+
+
+@needs_bag
+@pytest.mark.ros
+@pytest.mark.slow
+def test_live_eval_plays_the_bag_into_the_node_and_measures_latency(tmp_path, ros_domain, monkeypatch):
+    monkeypatch.setenv("EGSA_EVAL_DOMAIN", str(ros_domain))
+    assert main([str(BAG), "--model", "tiny", "--backend", "onnxruntime", "--limit", "8", "--panels", "1",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["mode"] == "live" and report["frames_played"] == 8
+    assert report["frames"] + report["dropped_frames"] == 8 and report["frames"] >= 6
+    assert 0 < report["latency_ms"]["p50"] < 2000
+    assert "depth_completed_transparent" in report
+    log = (tmp_path / "egsa_node.log").read_text()
+    assert "ready: model tiny" in log and "Traceback" not in log
+
+
+def test_eval_errors_are_clear(tmp_path, capsys):
+    assert main([str(tmp_path / "missing_bag"), "--offline", "--model", "tiny", "--out", str(tmp_path)]) == 2
+    assert "bag not found" in capsys.readouterr().err
