@@ -177,3 +177,15 @@ def test_masked_points_back_project_with_the_intrinsics():
     assert masked_points(depth, mask, K, stride=2).shape == (2, 3)
     with pytest.raises(ValueError, match="invalid intrinsics"):
         masked_points(depth, mask, np.zeros((3, 3)))
+
+
+def test_conversions_agree_with_cv_bridge_where_it_exists():
+    cv_bridge = pytest.importorskip("cv_bridge", reason="no ROS 2 cv_bridge is installable here (ENVIRONMENT.md)")
+    from egsa_ros.ros.conversions import rgb_from_msg
+
+    bridge = cv_bridge.CvBridge()
+    rng = np.random.default_rng(0)
+    for encoding, channels in (("rgb8", 3), ("bgr8", 3), ("rgba8", 4), ("bgra8", 4), ("mono8", 1)):
+        arr = rng.integers(0, 256, (5, 7, channels) if channels > 1 else (5, 7), dtype=np.uint8)
+        msg = bridge.cv2_to_imgmsg(arr, encoding=encoding)
+        np.testing.assert_array_equal(rgb_from_msg(msg), bridge.imgmsg_to_cv2(msg, "rgb8"))

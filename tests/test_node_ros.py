@@ -168,3 +168,69 @@ def test_node_refuses_invalid_parameters_with_a_clear_message(ros_domain):
     out = proc.communicate(timeout=60)[0].decode(errors="replace")
     assert proc.returncode == 2, out[-2000:]
     assert "invalid egsa_node parameters" in out and "threads: must be >= 1" in out
+
+
+def _set_parameter(node, name, value):
+    """Call egsa_node's set_parameters service; return (successful, reason)."""
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = node.create_client(SetParameters, f"{NS}/egsa_node/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    if isinstance(value, bool):
+        pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    else:
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(value))
+    future = client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
+    rclpy.spin_until_future_complete(node, future, timeout_sec=10)
+    result = future.result().results[0]
+    return result.successful, result.reason
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain):
+    proc = _start_node(["-p", "use_sensor_depth:=false"])
+    rclpy.init()
+    node = rclpy.create_node("egsa_test_params")
+    diag, depth, mask = [], [], []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 10)
+    pub = node.create_publisher(Image, f"{NS}/image", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+
+    def counters():
+        for array in reversed(diag):
+            for status in array.status:
+                return {kv.key: kv.value for kv in status.values}
+        return {}
+
+    def spin(condition, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition() and proc.poll() is None:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        return condition()
+
+    try:
+        assert spin(lambda: diag and pub.get_subscription_count() > 0, 90), "egsa_node never came up"
+        for i in range(3):  # nobody listens to any output: no inference
+            pub.publish(_image(10.0 + i, tabletop_frame(i, H, W)))
+            spin(lambda: False, 0.3)
+        assert spin(lambda: int(counters().get("skipped_no_subscribers", 0)) >= 1, 10), counters()
+        assert "frames_processed" not in counters()
+
+        ok, reason = _set_parameter(node, "publish_mask", False)
+        assert ok, reason
+        ok, reason = _set_parameter(node, "max_rate_hz", -1.0)
+        assert not ok and "must be >= 0.0" in reason
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        node.create_subscription(Image, f"{NS}/depth", depth.append, reliable)
+        node.create_subscription(Image, f"{NS}/mask", mask.append, reliable)
+        spin(lambda: False, 1.0)  # discovery of the new subscriptions
+        for i in range(3):
+            pub.publish(_image(20.0 + i, tabletop_frame(i, H, W)))
+            spin(lambda: len(depth) > i, 10)
+        assert len(depth) >= 2 and not mask, (len(depth), len(mask))
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]

@@ -1,0 +1,197 @@
+"""Soak benchmark: egsa_node (a separate process) fed camera frames at a fixed rate for minutes.
+
+Loopback only, in a private ROS domain, bounded in time and count, stops by itself. Reports
+end-to-end latency over time (receive time minus input stamp), frames in/out (the node
+keeps only the newest frame, so at a rate above its throughput the rest are superseded by
+design, never queued), and the node's resident memory over time (growth after warm-up).
+
+    python -m egsa_ros.bench.soak --rate 60 --duration 180 --size 480x640 --out docs/bench/soak.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+NS = "/egsa_soak"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB (Linux /proc), NaN if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def run(args) -> Dict:
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from tqdm import tqdm
+
+    from ..data.generated import tabletop_frame
+    from ..ros.loopback import loopback_environment
+
+    loopback_environment(os.environ, domain_id=args.domain)
+    height, width = args.size
+    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
+           "-p", f"backend:={args.backend}", "-p", f"threads:={args.threads}",
+           "-p", f"expected_frame_size:={height}x{width}", "-p", "publish_points:=false"]
+    if args.model:
+        cmd += ["-p", f"model:={args.model}"]
+    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    rclpy.init()
+    node = rclpy.create_node("egsa_soak_driver")
+    received: List[tuple] = []  # (receive time s since start, latency ms)
+    diag: List = []
+    start = time.monotonic()
+
+    def on_depth(msg):
+        stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+        received.append((time.monotonic() - start, (node.get_clock().now().nanoseconds - stamp) / 1e6))
+
+    node.create_subscription(Image, f"{NS}/depth", on_depth, QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 10)
+    pub = node.create_publisher(Image, f"{NS}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    frames = [tabletop_frame(i, height, width).tobytes() for i in range(8)]
+    memory: List[tuple] = []
+    sent = 0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (diag and pub.get_subscription_count() > 0):
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if proc.poll() is not None:
+                raise RuntimeError("egsa_node exited:\n" + proc.stdout.read().decode()[-3000:])
+        start = time.monotonic()
+        period = 1.0 / args.rate
+        total = int(args.duration * args.rate)
+        next_rss = 0.0
+        for i in tqdm(range(total), desc=f"soak {args.rate:g} Hz", unit="frame", mininterval=2.0):
+            due = start + i * period
+            while time.monotonic() < due:
+                rclpy.spin_once(node, timeout_sec=max(0.0, min(0.002, due - time.monotonic())))
+            msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
+            msg.header.stamp = node.get_clock().now().to_msg()
+            msg.header.frame_id = "camera_color_optical_frame"
+            msg.data = frames[i % len(frames)]
+            pub.publish(msg)
+            sent += 1
+            if time.monotonic() - start >= next_rss:
+                memory.append((time.monotonic() - start, rss_mb(proc.pid)))
+                next_rss += 1.0
+        settle = time.monotonic() + 2.0
+        while time.monotonic() < settle:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        final_diag = {kv.key: kv.value for a in diag[-1:] for s in a.status for kv in s.values}
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            log = proc.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            log = proc.communicate()[0].decode(errors="replace")
+    return summarise(args, sent, received, memory, final_diag, proc.returncode, log)
+
+
+def summarise(args, sent: int, received: List[tuple], memory: List[tuple], diag: Dict, exit_code: int,
+              log: str) -> Dict:
+    times = np.array([t for t, _ in received])
+    lat = np.array([ms for _, ms in received])
+    warm = args.warmup_s
+    mem = np.array([m for t, m in memory if t >= warm])
+    minutes = []
+    for lo in range(0, int(np.ceil(args.duration / 60.0))):
+        sel = lat[(times >= lo * 60) & (times < (lo + 1) * 60)]
+        if sel.size:
+            minutes.append({"minute": lo, "frames": int(sel.size), "p50_ms": float(np.percentile(sel, 50)),
+                            "p99_ms": float(np.percentile(sel, 99))})
+    slope = float(np.polyfit(times, lat, 1)[0] * 60.0) if lat.size > 10 else float("nan")
+    return {
+        "command": "python -m egsa_ros.bench.soak " + " ".join(sys.argv[1:]),
+        "rate_hz": args.rate, "duration_s": args.duration, "frame_size": list(args.size),
+        "backend": diag.get("backend", args.backend), "model": diag.get("model", args.model or "bundled"),
+        "frames_sent": sent, "frames_out": int(lat.size), "frames_not_processed": sent - int(lat.size),
+        "output_rate_hz": float(lat.size / args.duration),
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)),
+                       "p99": float(np.percentile(lat, 99)), "max": float(lat.max())} if lat.size else {},
+        "latency_trend_ms_per_min": slope, "latency_by_minute": minutes,
+        "rss_mb": {"after_warmup": float(mem[0]) if mem.size else float("nan"),
+                   "end": float(mem[-1]) if mem.size else float("nan"),
+                   "max": float(mem.max()) if mem.size else float("nan")},
+        "rss_growth_pct": float((mem[-1] - mem[0]) / mem[0] * 100) if mem.size > 1 else float("nan"),
+        "node_counters": {k: diag[k] for k in sorted(diag) if k not in ("backend", "model", "providers")},
+        "node_exit_code": exit_code, "node_log_tail": log[-2000:],
+        "series": {"receive_s": times.round(3).tolist(), "latency_ms": lat.round(2).tolist(),
+                   "rss": [[round(t, 1), round(m, 1)] for t, m in memory]},
+    }
+
+
+def plot(result: Dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = result["series"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    ax1.plot(series["receive_s"], series["latency_ms"], lw=0.6)
+    ax1.set_ylabel("end-to-end ms")
+    ax1.set_title(f"egsa_node soak: {result['rate_hz']:g} Hz {result['frame_size'][1]}x{result['frame_size'][0]} "
+                  f"for {result['duration_s']:g} s ({result['backend']})", fontsize=10)
+    rss = np.array(series["rss"]) if series["rss"] else np.zeros((0, 2))
+    ax2.plot(rss[:, 0], rss[:, 1], color="tab:green")
+    ax2.set_ylabel("node RSS (MiB)")
+    ax2.set_xlabel("s")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from ..export.cli import parse_size
+
+    parser = argparse.ArgumentParser(prog="egsa_ros.bench.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=60.0, help="input frames per second")
+    parser.add_argument("--duration", type=float, default=180.0, help="seconds (at most 900)")
+    parser.add_argument("--size", type=parse_size, default=(480, 640))
+    parser.add_argument("--model", help="default: the bundled model")
+    parser.add_argument("--backend", default="onnxruntime")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup-s", type=float, default=10.0, help="memory growth is measured after this")
+    parser.add_argument("--domain", type=int, default=78, help="private ROS_DOMAIN_ID")
+    parser.add_argument("--out", type=Path, default=Path("out/bench/soak.json"))
+    args = parser.parse_args(argv)
+    if not 0 < args.duration <= 900 or not 0 < args.rate <= 200:
+        parser.error("duration must be in (0, 900] s and rate in (0, 200] Hz (bounded by design)")
+    result = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    plot(result, args.out.with_suffix(".png"))
+    lat = result["latency_ms"]
+    print(f"soak: sent {result['frames_sent']}, processed {result['frames_out']} ({result['output_rate_hz']:.1f} Hz), "
+          f"latency p50 {lat.get('p50', float('nan')):.1f} ms p99 {lat.get('p99', float('nan')):.1f} ms, "
+          f"trend {result['latency_trend_ms_per_min']:+.2f} ms/min, RSS {result['rss_mb']['after_warmup']:.0f} -> "
+          f"{result['rss_mb']['end']:.0f} MiB ({result['rss_growth_pct']:+.1f} %), node exit {result['node_exit_code']}")
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    return 0 if result["node_exit_code"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
