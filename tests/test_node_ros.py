@@ -123,8 +123,15 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
             assert np.isfinite(depth).all() and 0.0 < depth.min() and depth.max() <= 10.0
             mask = np.frombuffer(mask_msg.data, np.uint8)
             assert mask_msg.encoding == "mono8" and set(np.unique(mask)) <= {0, 255}
-        completed = depth_from_msg(harness.got["depth_completed"][0])
-        assert np.isfinite(completed[:40]).all() and np.allclose(completed[:40], 0.9)  # sensor kept off glass
+        completed_msg = harness.got["depth_completed"][0]
+        completed = depth_from_msg(completed_msg)
+        same = [m for m in harness.got["mask"] if m.header.stamp == completed_msg.header.stamp]
+        glass = np.frombuffer(same[0].data, np.uint8).reshape(H, W) > 0
+        sensor_valid = np.ones((H, W), bool)
+        sensor_valid[40:80, 60:100] = False
+        np.testing.assert_allclose(completed[~glass & sensor_valid], 0.9, atol=1e-6)  # sensor kept off glass
+        assert np.isfinite(completed[glass]).all()  # glass pixels filled from the prediction
+        assert np.isnan(completed[~glass & ~sensor_valid]).all()  # sensor holes off glass stay unknown
         points = points_from_msg(harness.got["transparent_points"][0])
         assert points.ndim == 2 and points.shape[1] == 3 and np.isfinite(points).all()
 

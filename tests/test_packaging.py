@@ -54,7 +54,8 @@ def test_wheel_declares_the_console_scripts(wheel):
         entry_points = zf.read(ep).decode()
     import importlib
 
-    for script in ("egsa-demo", "egsa-synth", "egsa-train", "egsa-export", "egsa-build-engine", "egsa-bench"):
+    for script in ("egsa-demo", "egsa-synth", "egsa-train", "egsa-export", "egsa-build-engine", "egsa-bench",
+                   "egsa-eval", "egsa_node"):
         assert f"{script} = " in entry_points, script
         module, func = entry_points.split(f"{script} = ")[1].split()[0].split(":")
         assert callable(getattr(importlib.import_module(module), func)), script
