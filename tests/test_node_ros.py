@@ -241,3 +241,33 @@ def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain)
         rclpy.shutdown()
         code, out = _stop(proc)
     assert code == 0, out[-3000:]
+
+
+@pytest.mark.ros
+def test_node_takes_compressed_images(ros_domain):
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    proc = _start_node(["-p", "compressed_input:=true", "-p", "use_sensor_depth:=false"])
+    rclpy.init()
+    node = rclpy.create_node("egsa_test_compressed")
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    depth = []
+    node.create_subscription(Image, f"{NS}/depth", depth.append, reliable)
+    pub = node.create_publisher(CompressedImage, f"{NS}/image/compressed", reliable)
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(tabletop_frame(1, H, W), cv2.COLOR_RGB2BGR))
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not depth and proc.poll() is None:
+            if pub.get_subscription_count() > 0:
+                msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
+                msg.header.stamp.sec = 7
+                pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.2)
+        assert depth, "no depth for a compressed image"
+        assert depth[0].header.stamp.sec == 7 and (depth[0].height, depth[0].width) == (H, W)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
