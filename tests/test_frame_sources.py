@@ -55,14 +55,15 @@ def test_frames_from_a_folder(tmp_path):
         list(iter_frames(tmp_path / "missing"))
 
 
-def test_frames_from_an_mcap_bag(tmp_path):
+@pytest.mark.parametrize("storage", ["MCAP", "SQLITE3"])
+def test_frames_from_a_bag_of_either_storage(tmp_path, storage):
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
     Image, Header, Time = (store.types[n] for n in ("sensor_msgs/msg/Image", "std_msgs/msg/Header",
                                                     "builtin_interfaces/msg/Time"))
-    with Writer(tmp_path / "bag", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with Writer(tmp_path / "bag", version=9, storage_plugin=getattr(StoragePlugin, storage)) as writer:
         color = writer.add_connection("/camera/color/image_raw", Image.__msgtype__, typestore=store)
         other = writer.add_connection("/gt/mask", Image.__msgtype__, typestore=store)
         for i in range(3):
