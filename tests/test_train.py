@@ -236,3 +236,20 @@ def test_report_reads_epochs_and_draws_the_learning_curve(tmp_path):
     assert "| 3 | 3.000 | 0.600 |" in table
     png = plot_learning_curve(records, tmp_path / "lc.png")
     assert png.stat().st_size > 5000
+
+
+def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root, tmp_path):
+    from safetensors.torch import load_file
+
+    _, _, out = one_epoch
+    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "finetune", f"init_from={out / 'last'}"))
+    t = trainer_mod.Trainer(cfg)
+    saved = load_file(str(out / "last" / "model.safetensors"))
+    state = t.model.state_dict()
+    assert t.start_epoch == 0 and t.step == 0  # a new run, not a resume
+    assert all(torch.equal(state[k].contiguous(), v) for k, v in saved.items())
+    t.close()
+    other = load_train_config("default_small", _overrides(data_root, tmp_path / "bad", f"init_from={out / 'last'}",
+                                                          "model.overrides={iterations: 3}"))
+    with pytest.raises(ValueError, match="init_from: the model config"):
+        trainer_mod.Trainer(other)

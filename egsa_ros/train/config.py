@@ -87,6 +87,7 @@ class TrainConfig:
     channels_last: bool = False
     num_threads: Optional[int] = None   # torch.set_num_threads on CPU (null: leave torch's default)
     best_metric: str = "delta_1.05"     # delta_1.05 (all pixels) | transparent_iou
+    init_from: Optional[str] = None     # checkpoint dir whose weights start a new run (fine-tuning)
 
     def validate(self) -> None:
         _one_of("data.kind", self.data.kind, DATASETS)

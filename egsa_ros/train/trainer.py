@@ -248,8 +248,12 @@ class Trainer:
         else:
             info = None
             self.mc_build = self.mc
+            if cfg.init_from:  # fine-tuning: the checkpoint's weights replace the pretrained encoder
+                self.mc_build = self.mc.replace(pretrained=False, backbone_checkpoint=None)
 
         model = build_model(self.mc_build).to(self.device)
+        if cfg.init_from and not resume:
+            self._init_weights_from(model, Path(cfg.init_from))
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -330,6 +334,15 @@ class Trainer:
         return t
 
     # ------------------------------------------------------------------ epochs
+    def _init_weights_from(self, model: torch.nn.Module, directory: Path) -> None:
+        """Load a checkpoint's weights (same architecture required) to start a new run from."""
+        from safetensors.torch import load_file
+
+        saved = model_config_from_info(read_info(directory))
+        if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint) != self.mc:
+            raise ValueError(f"init_from: the model config in {directory} differs from this run's model config")
+        model.load_state_dict(load_file(str(directory / "model.safetensors"), device=str(self.device)), strict=True)
+
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
         cfg = self.cfg
         phase = train_edge_phase(self.mc, epoch, cfg.progressive.switch_epoch)
