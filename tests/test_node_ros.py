@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import glob
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -18,16 +14,16 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
 from egsa_ros.data.generated import tabletop_frame  # noqa: E402
 from egsa_ros.ros.conversions import depth_from_msg, points_from_msg  # noqa: E402
+from egsa_ros.ros.node_process import start_node, stop_node  # noqa: E402
 
 NS = "/egsa_test"
 H, W = 120, 160
 
 
 def _start_node(extra=()):
-    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
-           "-p", "model:=tiny", "-p", "backend:=onnxruntime", "-p", "use_sensor_depth:=true",
-           "-p", "diagnostics_period_s:=0.5", "-p", "points_stride:=1", "-p", f"expected_frame_size:={H}x{W}", *extra]
-    return subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    params = {"model": "tiny", "backend": "onnxruntime", "use_sensor_depth": True, "diagnostics_period_s": 0.5,
+              "points_stride": 1, "expected_frame_size": f"{H}x{W}"}
+    return start_node(NS, params, extra)
 
 
 def _image(stamp_s, frame, encoding="rgb8"):
@@ -89,13 +85,8 @@ class Harness:
 
 
 def _stop(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        out = proc.communicate(timeout=20)[0].decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out = proc.communicate()[0].decode(errors="replace")
-        pytest.fail(f"egsa_node did not exit on SIGINT:\n{out[-3000:]}")
+    out = stop_node(proc, timeout_s=20)
+    assert proc.returncode != -9, f"egsa_node did not exit on SIGINT and was killed:\n{out[-3000:]}"
     return proc.returncode, out
 
 

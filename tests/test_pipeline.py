@@ -134,7 +134,7 @@ def test_demo_on_rendered_frames_reports_accuracy_against_ground_truth(tmp_path,
 
 
 def test_the_bundled_default_model_loads_and_predicts():
-    from egsa_ros.runtime.pipeline import bundled_model_dir
+    from egsa_ros.runtime.model_loading import bundled_model_dir
 
     bundled = bundled_model_dir()
     assert bundled is not None, "models/default_small (the bundled trained model) is missing"

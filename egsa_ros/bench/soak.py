@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,15 +42,15 @@ def run(args) -> Dict:
 
     from ..data.generated import tabletop_frame
     from ..ros.loopback import loopback_environment
+    from ..ros.node_process import start_node, stop_node
 
     loopback_environment(os.environ, domain_id=args.domain)
     height, width = args.size
-    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
-           "-p", f"backend:={args.backend}", "-p", f"threads:={args.threads}",
-           "-p", f"expected_frame_size:={height}x{width}", "-p", "publish_points:=false"]
+    params = {"backend": args.backend, "threads": args.threads, "expected_frame_size": f"{height}x{width}",
+              "publish_points": False}
     if args.model:
-        cmd += ["-p", f"model:={args.model}"]
-    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        params["model"] = args.model
+    proc = start_node(NS, params)
     rclpy.init()
     node = rclpy.create_node("egsa_soak_driver")
     received: List[tuple] = []  # (receive time s since start, latency ms)
@@ -99,13 +97,7 @@ def run(args) -> Dict:
     finally:
         node.destroy_node()
         rclpy.shutdown()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            log = proc.communicate(timeout=30)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            log = proc.communicate()[0].decode(errors="replace")
+        log = stop_node(proc)
     return summarise(args, sent, received, memory, final_diag, proc.returncode, log)
 
 

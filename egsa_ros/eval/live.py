@@ -7,15 +7,13 @@ player gave its input (both this machine's system clock).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..ros.node_process import start_node, stop_node
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, read_bag_frames
 from .report import write_report
@@ -36,17 +34,15 @@ def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics()
         raise ValueError(f"no frames in {bag}")
     has_sensor = any(f.sensor_depth is not None for f in frames)
     height, width = frames[0].rgb.shape[:2]
-    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={NS}",
-           "-p", f"backend:={backend}", "-p", f"threads:={threads}", "-p", f"use_sensor_depth:={str(has_sensor).lower()}",
-           "-p", "input_reliability:=reliable", "-p", "qos_depth:=1",
-           "-p", f"expected_frame_size:={height}x{width}"]
+    params = {"backend": backend, "threads": threads, "use_sensor_depth": has_sensor, "input_reliability": "reliable",
+              "qos_depth": 1, "expected_frame_size": f"{height}x{width}"}
     if model:
-        cmd += ["-p", f"model:={model}"]
-    node_proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        params["model"] = model
+    node_proc = start_node(NS, params)
     try:
         recorded, played, node_name = _run_graph(frames, topics, rate, node_proc, progress, startup_timeout_s)
     finally:
-        node_log = _stop(node_proc)
+        node_log = stop_node(node_proc)
     (Path(out_dir)).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / "egsa_node.log").write_text(node_log)
     return _evaluate(frames, recorded, played, bag, out_dir, panels, model, node_name)
@@ -113,17 +109,6 @@ def _diag_value(diag, key: str) -> str:
                 if kv.key == key:
                     return kv.value
     return ""
-
-
-def _stop(proc) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        out = proc.communicate(timeout=30)[0]
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out = proc.communicate()[0]
-    return out.decode(errors="replace")
 
 
 def _evaluate(frames, recorded, played, bag, out_dir, panels, model, backend) -> Dict:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..model.config import ModelConfig
 from .backends import BACKENDS, Backend, make_backend
-from .model_loading import BUNDLED_MODEL, bundled_model_dir, load_network  # noqa: F401 (re-exported)
+from .model_loading import load_network
 from .prediction import Prediction
 
 LOG = logging.getLogger("egsa_ros.pipeline")

@@ -1,0 +1,34 @@
+"""Start egsa_node as a separate process and stop it cleanly (for egsa-eval, benchmarks, tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Dict, Sequence
+
+
+def start_node(namespace: str, params: Dict[str, object], extra_args: Sequence[str] = ()) -> subprocess.Popen:
+    """``python -m egsa_ros.ros.node`` in ``namespace`` with ``-p name:=value`` for each param.
+
+    The child inherits this process's environment (apply the loopback environment first).
+    stdout and stderr are captured together; read them with :func:`stop_node`.
+    """
+    cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={namespace}"]
+    for name, value in params.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        cmd += ["-p", f"{name}:={text}"]
+    return subprocess.Popen(cmd + list(extra_args), env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:
+    """SIGINT (the node shuts down in order), kill after ``timeout_s``; returns its output."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out = proc.communicate(timeout=timeout_s)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0]
+    return out.decode(errors="replace")
