@@ -262,3 +262,20 @@ def test_node_takes_compressed_images(ros_domain):
         rclpy.shutdown()
         code, out = _stop(proc)
     assert code == 0, out[-3000:]
+
+
+@pytest.mark.ros
+def test_soak_benchmark_smoke_run_is_bounded_and_reports(ros_domain, tmp_path):
+    import json
+
+    from egsa_ros.bench.soak import main
+
+    out = tmp_path / "soak.json"
+    assert main(["--rate", "20", "--duration", "3", "--size", f"{H}x{W}", "--model", "tiny", "--warmup-s", "0",
+                 "--domain", str(ros_domain), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["frames_sent"] == 60 and 0 < result["frames_out"] <= 60
+    assert result["latency_ms"]["p50"] > 0 and result["rss_mb"]["end"] > 100
+    assert out.with_suffix(".png").is_file()
+    with pytest.raises(SystemExit):
+        main(["--duration", "10000"])  # unbounded runs are refused
