@@ -1,8 +1,12 @@
-"""Export the network (normalisation, in-graph Canny, encoder, decoder) to ONNX and check it.
+"""Export to ONNX (opset 17, legacy TorchScript exporter) and check the result.
 
-The graph takes ``rgb`` (B, 3, H, W) float32 with values 0..255 and returns ``depth``
-(B, 1, H, W) metres and ``seg_logits`` (B, K, H, W). The camera-frame graph (uint8 HxWx3 in,
-resize, argmax mask out) wraps this network; see the export issue.
+- :func:`export_frame_onnx`: the deployed camera-frame graph (:mod:`.frame_graph`): ``frame``
+  (H, W, 3) uint8 in; ``depth`` (H, W) metres and ``mask`` (H, W) uint8 out; simplified,
+  checked, with ``egsa.*`` metadata (:func:`read_frame_metadata`); :func:`frame_parity`
+  compares ONNX Runtime with torch.
+- :func:`export_network_onnx`: the bare network, ``rgb`` (B, 3, H, W) float32 0..255 in,
+  ``depth`` (B, 1, H, W) and ``seg_logits`` (B, K, H, W) out (used to test every preset and
+  fusion variant); :func:`onnx_parity` compares it with torch.
 """
 from __future__ import annotations
 
