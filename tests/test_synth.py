@@ -255,3 +255,54 @@ def test_variant_names():
     assert resolve_variant("scalar_rgb") == "scalar_rgb"
     with pytest.raises(ValueError):
         resolve_variant("cuda_rgb_typo")
+
+
+# ------------------------------------------------------------------------ held-out profiles
+
+def test_scene_profile_restricts_shapes_ior_and_count():
+    from egsa_ros.data.synth.scene import DEFAULT_PROFILE, SceneProfile, sample_scene
+
+    profile = SceneProfile(glass_shapes=("flask", "bowl"), ior_range=(1.5, 1.6), glass_count=(4, 6))
+    counts = []
+    for i in range(40):
+        spec = sample_scene(5, i, profile=profile)
+        glass = [o for o in spec.objects if o.category == "transparent"]
+        counts.append(len(glass))
+        assert all(o.shape in ("flask", "bowl") and 1.5 <= o.material["ior"] <= 1.6 for o in glass)
+        assert spec.profile == profile.to_dict()
+    assert max(counts) >= 4  # packing may drop some, but groups are larger than the default 1-4
+    assert sample_scene(5, 3).profile == DEFAULT_PROFILE.to_dict()
+    with pytest.raises(ValueError, match="subset"):
+        SceneProfile(glass_shapes=("teapot",))
+    with pytest.raises(ValueError, match="IOR range"):
+        SceneProfile(ior_range=(1.6, 1.4))
+
+
+def test_cli_profile_options_are_checked(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--frames", "1", "--glass-shapes", "teapot"])
+    assert "unknown glass shapes ['teapot']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--frames", "1", "--ior", "1.7,1.2", "--variant", "scalar_rgb"])
+    assert "IOR range" in capsys.readouterr().err
+
+
+def test_training_data_can_hold_shapes_and_materials_out(tmp_path):
+    import json
+
+    from egsa_ros.data.synthetic import SyntheticDataset
+    from synthetic_fixture import write_synthetic_fixture
+
+    root = write_synthetic_fixture(tmp_path, {"train": 3})
+    frames = sorted((root / "train").iterdir())
+    shown = [[("flask", 1.45)], [("tumbler", 1.55)], [("tumbler", 1.4), ("box", 1.5)]]
+    for frame, objects in zip(frames, shown):
+        meta = json.loads((frame / "meta.json").read_text())
+        meta["objects"] = [{"category": "transparent", "shape": s, "ior": ior} for s, ior in objects]
+        meta["objects"].append({"category": "opaque", "shape": "flask"})  # opaque flasks do not count
+        (frame / "meta.json").write_text(json.dumps(meta))
+    assert len(SyntheticDataset(root, "train")) == 3
+    kept = SyntheticDataset(root, "train", exclude_glass_shapes=["flask"], max_glass_ior=1.5)
+    assert kept.frames == [frames[2]] and kept.excluded == 2
+    with pytest.raises(FileNotFoundError, match="no frame of .* is left"):
+        SyntheticDataset(root, "train", exclude_glass_shapes=["flask", "tumbler"])

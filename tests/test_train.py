@@ -253,3 +253,11 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root
                                                           "model.overrides={iterations: 3}"))
     with pytest.raises(ValueError, match="init_from: the model config"):
         trainer_mod.Trainer(other)
+
+
+def test_held_out_filters_apply_to_synthetic_training_data_only(data_root, tmp_path):
+    with pytest.raises(ValueError, match="filter synthetic data only"):
+        load_train_config("paper_syntodd", [f"data.root={data_root}", "data.exclude_glass_shapes=[flask]"])
+    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "o", "data.exclude_glass_shapes=[flask]",
+                                                        "data.max_glass_ior=1.5"))
+    assert cfg.data.exclude_glass_shapes == ["flask"] and cfg.data.max_glass_ior == 1.5

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch.utils.data
@@ -78,6 +78,19 @@ def read_frame(folder: PathLike) -> Sample:
     return sample
 
 
+def _glass_allowed(frame_dir: Path, excluded_shapes: set, max_ior: Optional[float]) -> bool:
+    """False if the frame shows a transparent object of an excluded shape or with IOR > max_ior."""
+    if not excluded_shapes and max_ior is None:
+        return True
+    meta = json.loads((frame_dir / "meta.json").read_text())
+    for obj in meta.get("objects", []):
+        if obj.get("category") != "transparent":
+            continue
+        if obj.get("shape") in excluded_shapes or (max_ior is not None and obj.get("ior", 0.0) > max_ior):
+            return False
+    return True
+
+
 class SyntheticDataset(torch.utils.data.Dataset):
     """Our rendered frames of one split as sample dicts (see the module docstring).
 
@@ -85,19 +98,30 @@ class SyntheticDataset(torch.utils.data.Dataset):
         root: dataset directory.
         split: sub-directory name (``train``, ``val``...).
         transform: applied to each sample dict; None returns the numpy sample of :func:`read_frame`.
+        exclude_glass_shapes: skip frames showing transparent objects of these shapes.
+        max_glass_ior: skip frames showing glass with a higher refractive index.
+            (Both build training sets that hold shapes/materials out for generalisation tests;
+            ``excluded`` counts the skipped frames.)
     """
 
     def __init__(self, root: PathLike, split: str,
-                 transform: Optional[Callable[[Sample], Any]] = None) -> None:
+                 transform: Optional[Callable[[Sample], Any]] = None, *,
+                 exclude_glass_shapes: Sequence[str] = (), max_glass_ior: Optional[float] = None) -> None:
         self.root = Path(root)
         self.split = split
         self.transform = transform
         split_dir = self.root / split
         if not split_dir.is_dir():
             raise FileNotFoundError(f"no split directory {split_dir}")
-        self.frames: List[Path] = sorted(p for p in split_dir.iterdir() if (p / "meta.json").is_file())
-        if not self.frames:
+        frames = sorted(p for p in split_dir.iterdir() if (p / "meta.json").is_file())
+        if not frames:
             raise FileNotFoundError(f"{split_dir} holds no frame directories with a meta.json")
+        keep = [f for f in frames if _glass_allowed(f, set(exclude_glass_shapes), max_glass_ior)]
+        if not keep:
+            raise FileNotFoundError(f"no frame of {split_dir} is left after excluding glass shapes "
+                                    f"{sorted(exclude_glass_shapes)} and IOR > {max_glass_ior}")
+        self.frames: List[Path] = keep
+        self.excluded = len(frames) - len(keep)
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -36,6 +36,8 @@ class DataConfig:
     num_workers: int = 2
     augment: bool = True                # TrainTransform (crop/flip/rotate/jitter) on the train split
     max_val_samples: Optional[int] = None  # validate on the first N val frames only
+    exclude_glass_shapes: List[str] = field(default_factory=list)  # synthetic train split: hold these out
+    max_glass_ior: Optional[float] = None  # synthetic train split: hold out glass with a higher IOR
 
 
 @dataclass
@@ -91,6 +93,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         _one_of("data.kind", self.data.kind, DATASETS)
+        if (self.data.exclude_glass_shapes or self.data.max_glass_ior is not None) and self.data.kind != "synthetic":
+            raise ValueError("data.exclude_glass_shapes / data.max_glass_ior filter synthetic data only "
+                             f"(data.kind is {self.data.kind!r})")
         _one_of("loss.depth_loss", self.loss.depth_loss, DEPTH_LOSSES)
         _one_of("optim.optimizer", self.optim.optimizer, OPTIMIZERS)
         _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)

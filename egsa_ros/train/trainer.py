@@ -113,7 +113,10 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     kind = cfg.data.kind
     if kind == "synthetic":
         from ..data.synthetic import SyntheticDataset
-        return SyntheticDataset(cfg.data.root, split, transform)
+        if not train:  # held-out shapes/materials are filtered from training only
+            return SyntheticDataset(cfg.data.root, split, transform)
+        return SyntheticDataset(cfg.data.root, split, transform, exclude_glass_shapes=cfg.data.exclude_glass_shapes,
+                                max_glass_ior=cfg.data.max_glass_ior)
     if kind == "syntodd":
         from ..data.syntodd import SynTODDDataset
         return SynTODDDataset(cfg.data.root, split, transform)

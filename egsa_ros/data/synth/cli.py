@@ -50,6 +50,41 @@ def _non_negative(text: str) -> int:
     return v
 
 
+def _shape_list(text: str) -> tuple:
+    from egsa_ros.data.synth.scene import GLASS_SHAPES
+
+    shapes = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = sorted(set(shapes) - set(GLASS_SHAPES))
+    if not shapes or unknown:
+        raise argparse.ArgumentTypeError(f"unknown glass shapes {unknown}; choose from {', '.join(GLASS_SHAPES)}")
+    return shapes
+
+
+def _pair(text: str, kind):
+    try:
+        low, high = (kind(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
+    return low, high
+
+
+def _float_pair(text: str) -> tuple:
+    return _pair(text, float)
+
+
+def _int_pair(text: str) -> tuple:
+    return _pair(text, int)
+
+
+def scene_profile(args):
+    """The SceneProfile of the command line (the default one when no option is given)."""
+    from egsa_ros.data.synth.scene import DEFAULT_PROFILE, SceneProfile
+
+    options = {k: v for k, v in (("glass_shapes", args.glass_shapes), ("ior_range", args.ior),
+                                  ("glass_count", args.glass_count)) if v is not None}
+    return SceneProfile(**options) if options else DEFAULT_PROFILE
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="egsa-synth", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default=(1, 1), type=parse_shard, help="i/n: render every n-th frame from i-1")
     p.add_argument("--variant", default="auto", choices=VARIANTS,
                    help="Mitsuba variant; auto = llvm_ad_rgb if it works here, else scalar_rgb")
+    p.add_argument("--glass-shapes", type=_shape_list, default=None,
+                   help="comma-separated subset of the glass shapes to draw (held-out sets), default all")
+    p.add_argument("--ior", type=_float_pair, default=None, metavar="LOW,HIGH",
+                   help="refractive-index range of the glass, default 1.33,1.6")
+    p.add_argument("--glass-count", type=_int_pair, default=None, metavar="MIN,MAX",
+                   help="glass objects per frame, default 1,4")
     p.add_argument("--bag", type=Path, default=None,
                    help="also write this shard's frames to a ROS 2 bag with MCAP storage "
                         "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)")
@@ -88,6 +129,10 @@ def main(argv=None) -> int:
     from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
     from egsa_ros.data.synth.scene import sample_scene
 
+    try:
+        profile = scene_profile(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     variant = resolve_variant(args.variant)
     set_variant(variant)
     print(f"egsa-synth: Mitsuba variant {variant}", file=sys.stderr)
@@ -102,7 +147,7 @@ def main(argv=None) -> int:
             skipped += 1
             continue
         t0 = time.perf_counter()
-        spec = sample_scene(args.seed, index, args.width, args.height)
+        spec = sample_scene(args.seed, index, args.width, args.height, profile)
         render_frame(spec, frame_dir, spp=args.spp, split=args.split)
         seconds += time.perf_counter() - t0
         rendered += 1

@@ -119,7 +119,7 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
         "semantic_classes": {str(k): v for k, v in SEMANTIC_CLASSES.items()},
         "spp": int(spp), "variant": mi.variant(), "mitsuba_version": mi.__version__,
         "render_seed": render_seed, "objects": objects, "table": spec.table, "wall": spec.wall,
-        "lighting": spec.lighting, "sensor": params.to_dict(),
+        "lighting": spec.lighting, "sensor": params.to_dict(), "scene_profile": spec.profile,
         "render_seconds": round(time.perf_counter() - t0, 3), "complete": True,
     }
     write_json_atomic(frame_dir / "meta.json", meta)

@@ -25,6 +25,46 @@ CLEARANCE_M = 0.005
 """Minimum gap between object footprints on the table."""
 
 
+@dataclass(frozen=True)
+class SceneProfile:
+    """What glass a run draws: shapes, refractive index range and how many per frame.
+
+    The default reproduces the standard distribution draw for draw. Narrower profiles build
+    held-out sets for generalisation tests, e.g. only flasks and bowls of IOR 1.5-1.6 in
+    cluttered groups of 4-6 (``egsa-synth --glass-shapes flask,bowl --ior 1.5,1.6
+    --glass-count 4,6``), against a training set filtered to exclude them
+    (``data.exclude_glass_shapes``, ``data.max_glass_ior`` in egsa-train).
+    """
+
+    glass_shapes: tuple = GLASS_SHAPES
+    ior_range: tuple = IOR_RANGE
+    glass_count: tuple = (1, 4)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.glass_shapes) - set(GLASS_SHAPES)
+        if not self.glass_shapes or unknown:
+            raise ValueError(f"glass shapes must be a non-empty subset of {GLASS_SHAPES}, got {self.glass_shapes}")
+        lo, hi = self.ior_range
+        if not 1.0 < lo <= hi <= 3.0:
+            raise ValueError(f"IOR range must satisfy 1 < low <= high <= 3, got {self.ior_range}")
+        if not 1 <= self.glass_count[0] <= self.glass_count[1] <= 8:
+            raise ValueError(f"glass count must satisfy 1 <= min <= max <= 8, got {self.glass_count}")
+
+    def shape_weights(self) -> np.ndarray:
+        """Draw probabilities of ``glass_shapes`` (the standard weights, renormalised)."""
+        if tuple(self.glass_shapes) == GLASS_SHAPES:
+            return np.array(GLASS_WEIGHTS)  # exactly the standard draws
+        weights = np.array([GLASS_WEIGHTS[GLASS_SHAPES.index(s)] for s in self.glass_shapes])
+        return weights / weights.sum()
+
+    def to_dict(self) -> dict:
+        return {"glass_shapes": list(self.glass_shapes), "ior_range": list(self.ior_range),
+                "glass_count": list(self.glass_count)}
+
+
+DEFAULT_PROFILE = SceneProfile()
+
+
 @dataclass
 class ObjectSpec:
     """One object standing on the table.
@@ -75,6 +115,7 @@ class SceneSpec:
     wall: dict
     lighting: dict
     objects: list = field(default_factory=list)
+    profile: dict = field(default_factory=dict)  # the SceneProfile it was drawn from
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,8 +137,8 @@ def _tint(rng: np.random.Generator) -> list:
     return [float(c) for c in np.clip(1.0 - strength * (1.0 - hue / hue.max()), 0.3, 1.0)]
 
 
-def _glass_material(rng: np.random.Generator) -> dict:
-    mat = {"type": "dielectric", "ior": float(rng.uniform(*IOR_RANGE)), "tint": _tint(rng)}
+def _glass_material(rng: np.random.Generator, ior_range=IOR_RANGE) -> dict:
+    mat = {"type": "dielectric", "ior": float(rng.uniform(*ior_range)), "tint": _tint(rng)}
     if rng.random() < 0.15:
         mat.update(type="roughdielectric", alpha=float(rng.uniform(0.02, 0.12)))
     return mat
@@ -147,19 +188,21 @@ def _pack(rng: np.random.Generator, radii: list, spread: float, tries: int = 200
     return out
 
 
-def sample_scene(seed: int, index: int, width: int = 320, height: int = 240) -> SceneSpec:
+def sample_scene(seed: int, index: int, width: int = 320, height: int = 240,
+                 profile: SceneProfile = DEFAULT_PROFILE) -> SceneSpec:
     """Draw scene ``index`` of run ``seed`` for a ``width`` x ``height`` image.
 
-    1 to 4 glass objects and 0 to 3 opaque distractors stand on a textured table in front
-    of a wall; the camera looks down 20-60 degrees from 0.3-1.5 m at the group.
+    1 to 4 glass objects (``profile``) and 0 to 3 opaque distractors stand on a textured
+    table in front of a wall; the camera looks down 20-60 degrees from 0.3-1.5 m at the group.
     """
     rng = frame_rng(seed, index)
     pitch = float(rng.uniform(*PITCH_RANGE_DEG))
     distance = float(rng.uniform(0.45, 1.3))
     spread = float(np.clip(0.3 * distance, 0.08, 0.3))
 
-    n_glass = int(rng.integers(1, 5))
-    kinds = [("transparent", str(rng.choice(GLASS_SHAPES, p=GLASS_WEIGHTS))) for _ in range(n_glass)]
+    n_glass = int(rng.integers(profile.glass_count[0], profile.glass_count[1] + 1))
+    shapes, weights = profile.glass_shapes, profile.shape_weights()
+    kinds = [("transparent", str(rng.choice(shapes, p=weights))) for _ in range(n_glass)]
     kinds += [("opaque", str(rng.choice(DISTRACTOR_SHAPES))) for _ in range(int(rng.integers(0, 4)))]
     drawn = [_sample_object(rng, shape, cat == "transparent") for cat, shape in kinds]
     # The first glass goes near the middle so every frame has at least one in view.
@@ -184,7 +227,8 @@ def sample_scene(seed: int, index: int, width: int = 320, height: int = 240) -> 
         objects.append(ObjectSpec(
             instance_id=iid, name=f"obj_{iid:02d}", category=cat, shape=shape, position=spot,
             yaw_deg=float(rng.uniform(0, 360)), footprint_radius=d["footprint"], height=d["height"],
-            dims=d["dims"], material=_glass_material(rng) if cat == "transparent" else _opaque_material(rng)))
+            dims=d["dims"], material=_glass_material(rng, profile.ior_range) if cat == "transparent"
+            else _opaque_material(rng)))
 
     back = max((o.position[1] + o.footprint_radius for o in objects), default=0.0)
     back = max(back, 0.0)
@@ -212,4 +256,4 @@ def sample_scene(seed: int, index: int, width: int = 320, height: int = 240) -> 
     camera = CameraSpec(width=int(width), height=int(height), hfov_deg=hfov, c2w=c2w.tolist(),
                         pitch_deg=pitch, distance_m=distance, target=target.tolist())
     return SceneSpec(seed=int(seed), index=int(index), camera=camera, table=table, wall=wall,
-                     lighting=lighting, objects=objects)
+                     lighting=lighting, objects=objects, profile=profile.to_dict())
