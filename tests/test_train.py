@@ -261,3 +261,15 @@ def test_held_out_filters_apply_to_synthetic_training_data_only(data_root, tmp_p
     cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "o", "data.exclude_glass_shapes=[flask]",
                                                         "data.max_glass_ior=1.5"))
     assert cfg.data.exclude_glass_shapes == ["flask"] and cfg.data.max_glass_ior == 1.5
+
+
+def test_evaluate_checkpoint_gives_the_validation_metrics(one_epoch, data_root, tmp_path, capsys):
+    from egsa_ros.train.evaluate import main
+
+    _, _, out = one_epoch
+    assert main([str(out / "last"), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    last_val = [r for r in _records(out) if r["type"] == "epoch"][-1]["val"]
+    assert metrics["frames"] == 2
+    assert metrics["rmse"] == pytest.approx(last_val["rmse"], rel=1e-5)  # same numbers as training's validation
+    assert "transparent IoU" in capsys.readouterr().out
