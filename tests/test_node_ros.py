@@ -168,6 +168,14 @@ def test_node_refuses_invalid_parameters_with_a_clear_message(ros_domain):
     assert "invalid egsa_node parameters" in out and "threads: must be >= 1" in out
 
 
+def _shut_down(node, proc):
+    """Tear down the test's rclpy node, then stop egsa_node and require a clean exit."""
+    node.destroy_node()
+    rclpy.shutdown()
+    code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+
+
 def _set_parameter(node, name, value):
     """Call egsa_node's set_parameters service; return (successful, reason)."""
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -228,10 +236,7 @@ def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain)
             spin(lambda: len(depth) > i, 10)
         assert len(depth) >= 2 and not mask, (len(depth), len(mask))
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        code, out = _stop(proc)
-    assert code == 0, out[-3000:]
+        _shut_down(node, proc)
 
 
 @pytest.mark.ros
@@ -258,10 +263,7 @@ def test_node_takes_compressed_images(ros_domain):
         assert depth, "no depth for a compressed image"
         assert depth[0].header.stamp.sec == 7 and (depth[0].height, depth[0].width) == (H, W)
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        code, out = _stop(proc)
-    assert code == 0, out[-3000:]
+        _shut_down(node, proc)
 
 
 @pytest.mark.ros
