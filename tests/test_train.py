@@ -155,6 +155,33 @@ def test_resume_continues(one_epoch, data_root, tmp_path):
     assert info["epoch"] == 1 and info["step"] == 4
 
 
+def test_lr_factor_warmup_and_cosine():
+    f = trainer_mod.lr_factor
+    assert [f(s, 10) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]                  # constant
+    assert f(0, 10, "constant", warmup_steps=4) == pytest.approx(0.25)       # linear warm-up
+    cos = [f(s, 10, "cosine", warmup_steps=2, min_lr_ratio=0.1) for s in range(10)]
+    assert cos[:3] == pytest.approx([0.5, 1.0, 1.0])
+    assert all(a >= b for a, b in zip(cos[2:], cos[3:]))                    # decays monotonically
+    assert cos[-1] == pytest.approx(0.1) and f(50, 10, "cosine", 0, 0.1) == pytest.approx(0.1)
+
+
+def test_cosine_schedule_sets_group_lrs_and_resume_continues_the_curve(one_epoch, data_root, tmp_path):
+    with pytest.raises(ValueError, match="lr_schedule"):
+        load_train_config("default_small", _overrides(data_root, tmp_path, "optim.lr_schedule=step"))
+    _, _, out = one_epoch
+    run = tmp_path / "cos"
+    shutil.copytree(out, run)   # a checkpoint trained at a constant lr, resumed with a cosine schedule
+    cfg = load_train_config("default_small", _overrides(data_root, run, "optim.epochs=2", "optim.lr_schedule=cosine",
+                                                        "optim.min_lr_ratio=0.1"))
+    t = trainer_mod.Trainer(cfg, resume=True)
+    t.fit()
+    t.close()
+    lrs = [r["lr_encoder"] for r in _records(run) if r["type"] == "train" and r["step"] > 2]
+    total = 2 * t.steps_per_epoch()
+    expected = [cfg.optim.lr_encoder * trainer_mod.lr_factor(s, total, "cosine", 0, 0.1) for s in (2, 3)]
+    assert lrs == pytest.approx(expected) and lrs[-1] == pytest.approx(0.1 * cfg.optim.lr_encoder)
+
+
 # ----------------------------------------------------------------------------- progressive
 
 def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):

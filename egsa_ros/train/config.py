@@ -23,6 +23,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATASETS = ("synthetic", "syntodd", "clearpose")
 DEPTH_LOSSES = ("modest", "weighted", "mse_ot")
 OPTIMIZERS = ("adam", "adamw")
+LR_SCHEDULES = ("constant", "cosine")
 AMP_DTYPES = ("bf16", "fp16")
 BEST_METRICS = ("delta_1.05", "transparent_iou")
 
@@ -55,6 +56,9 @@ class OptimConfig:
     lr_decoder: float = 3e-4            # everything else
     weight_decay: float = 1e-4
     grad_clip: Optional[float] = 1.0    # max grad norm; null disables
+    lr_schedule: str = "constant"       # constant | cosine (per step, over all epochs of this run)
+    warmup_steps: int = 0               # linear warm-up from 0 over the first N steps
+    min_lr_ratio: float = 0.05          # cosine: final lr = ratio * base lr
 
 
 @dataclass
@@ -98,6 +102,9 @@ class TrainConfig:
                              f"(data.kind is {self.data.kind!r})")
         _one_of("loss.depth_loss", self.loss.depth_loss, DEPTH_LOSSES)
         _one_of("optim.optimizer", self.optim.optimizer, OPTIMIZERS)
+        _one_of("optim.lr_schedule", self.optim.lr_schedule, LR_SCHEDULES)
+        if self.optim.warmup_steps < 0 or not 0.0 <= self.optim.min_lr_ratio <= 1.0:
+            raise ValueError("optim.warmup_steps must be >= 0 and optim.min_lr_ratio in [0, 1]")
         _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)
         _one_of("best_metric", self.best_metric, BEST_METRICS)
         if self.optim.epochs < 1 or self.optim.batch_size < 1:

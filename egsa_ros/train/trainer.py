@@ -1,6 +1,9 @@
 """The EGSA training loop (single process, or DDP under ``torchrun``).
 
-- Parameter groups: ``model.backbone`` at ``optim.lr_encoder``, the rest at ``optim.lr_decoder``.
+- Parameter groups: ``model.backbone`` at ``optim.lr_encoder``, the rest at ``optim.lr_decoder``,
+  both scaled per step by :func:`lr_factor` (``optim.lr_schedule``: constant or cosine decay to
+  ``min_lr_ratio`` over the run's total steps, after ``warmup_steps`` of linear warm-up). The
+  factor is a function of the global step only, so ``--resume`` continues the same curve.
 - Edge phase per epoch: ``rgb`` for epoch < ``progressive.switch_epoch`` and ``depth`` after
   when the model's ``edge_source`` is ``progressive``; otherwise the fixed ``edge_source``.
   Validation runs the inference phase (``ModelConfig.inference_edge_phase``), i.e. what the
@@ -142,6 +145,18 @@ def train_edge_phase(mc: ModelConfig, epoch: int, switch_epoch: int) -> str:
     if mc.edge_source == "progressive":
         return "rgb" if epoch < switch_epoch else "depth"
     return mc.edge_source
+
+
+def lr_factor(step: int, total_steps: int, schedule: str = "constant", warmup_steps: int = 0,
+              min_lr_ratio: float = 0.05) -> float:
+    """Learning-rate multiplier for optimiser step ``step`` (0-based) of ``total_steps``."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    span = max(total_steps - warmup_steps - 1, 1)
+    progress = min(max(step - warmup_steps, 0) / span, 1.0)
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> List[Dict[str, Any]]:
@@ -316,6 +331,17 @@ class Trainer:
         cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
         return cls(param_groups(model, self.cfg), weight_decay=o.weight_decay)
 
+    def steps_per_epoch(self) -> int:
+        n = len(self.train_loader)
+        return n if self.cfg.max_steps_per_epoch is None else min(n, self.cfg.max_steps_per_epoch)
+
+    def _set_lr(self) -> None:
+        o = self.cfg.optim
+        f = lr_factor(self.step, o.epochs * self.steps_per_epoch(), o.lr_schedule, o.warmup_steps, o.min_lr_ratio)
+        base = {"encoder": o.lr_encoder, "decoder": o.lr_decoder}  # from the config, also after --resume
+        for group in self.optimizer.param_groups:
+            group["lr"] = base[group["name"]] * f
+
     def _to_device(self, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if self.cfg.channels_last:
@@ -352,9 +378,7 @@ class Trainer:
         self.ddp_model.train()
         if self.train_sampler is not None:
             self.train_sampler.set_epoch(epoch)
-        n_steps = len(self.train_loader)
-        if cfg.max_steps_per_epoch is not None:
-            n_steps = min(n_steps, cfg.max_steps_per_epoch)
+        n_steps = self.steps_per_epoch()
         from tqdm import tqdm
         bar = tqdm(total=n_steps, desc=f"epoch {epoch} [{phase}]", disable=not self.show_progress,
                    dynamic_ncols=True, leave=False)
@@ -372,6 +396,7 @@ class Trainer:
                 raise FloatingPointError(f"non-finite loss at epoch {epoch} step {self.step}: "
                                          f"{ {k: float(v) for k, v in parts.items() if '_' not in k} }")
             self.optimizer.zero_grad(set_to_none=True)
+            self._set_lr()
             self.scaler.scale(total).backward()
             if cfg.optim.grad_clip:
                 self.scaler.unscale_(self.optimizer)
