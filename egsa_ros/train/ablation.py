@@ -1,7 +1,7 @@
 """Fusion x edge-source ablation at one equal training budget, plus a held-out-shape test.
 
     python -m egsa_ros.train.ablation --root DATA --out runs/ablation --input-size 96,128 \\
-        --epochs 8 --steps-per-epoch 64 --switch-epoch 4 \\
+        --epochs 8 --steps-per-epoch 64 --switch-epoch 4 --seeds 0 1 --repeat-variants modest egsa_progressive \\
         --heldout-shapes flask,bowl --eval-splits test general heldout_shapes
 
 Variants (:data:`VARIANTS`): the MODEST fusion (channel + spatial attention), spatial
@@ -79,12 +79,18 @@ class RunSpec:
 
 
 def plan_runs(variants: Sequence[str], seeds: Sequence[int], heldout_shapes: Sequence[str] = (),
-              heldout_variant: str = "egsa_progressive") -> List[RunSpec]:
-    """Run names: ``<variant>`` (seed 0), ``<variant>_seed<n>``, ``heldout_<variant>``."""
-    unknown = [v for v in [*variants, heldout_variant] if v not in VARIANTS]
+              heldout_variant: str = "egsa_progressive",
+              repeat_variants: Optional[Sequence[str]] = None) -> List[RunSpec]:
+    """Run names: ``<variant>`` (seed 0), ``<variant>_seed<n>``, ``heldout_<variant>``.
+
+    The first seed runs every variant; the other seeds run ``repeat_variants`` only (all when None).
+    """
+    repeat = list(variants) if repeat_variants is None else list(repeat_variants)
+    unknown = [v for v in [*variants, *repeat, heldout_variant] if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    runs = [RunSpec(v if s == 0 else f"{v}_seed{s}", v, s) for s in seeds for v in variants]
+    runs = [RunSpec(v if s == 0 else f"{v}_seed{s}", v, s)
+            for i, s in enumerate(seeds) for v in variants if i == 0 or v in repeat]
     if heldout_shapes:
         runs.append(RunSpec(f"heldout_{heldout_variant}", heldout_variant, 0, tuple(heldout_shapes)))
     return runs
@@ -253,6 +259,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="one sub-directory per run + the report")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--repeat-variants", nargs="+", choices=list(VARIANTS),
+                        help="variants that the seeds after the first run (default: all)")
     parser.add_argument("--epochs", type=int, default=Budget.epochs)
     parser.add_argument("--steps-per-epoch", type=int, default=Budget.steps_per_epoch)
     parser.add_argument("--switch-epoch", type=int, default=Budget.switch_epoch)
@@ -266,7 +274,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not 0 < args.switch_epoch < args.epochs:
         parser.error("--switch-epoch must lie strictly between 0 and --epochs")
     budget = Budget(args.epochs, args.steps_per_epoch, args.switch_epoch, args.input_size)
-    runs = plan_runs(args.variants, args.seeds, [s for s in args.heldout_shapes.split(",") if s], args.heldout_variant)
+    runs = plan_runs(args.variants, args.seeds, [s for s in args.heldout_shapes.split(",") if s],
+                     args.heldout_variant, args.repeat_variants)
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         for i, spec in enumerate(runs, 1):
