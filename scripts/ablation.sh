@@ -5,7 +5,7 @@
 #   a second seed of egsa_progressive and modest, and egsa_progressive trained without flasks
 #   and bowls, evaluated on the test, generalisation and flask/bowl-only splits.
 # Uses the frames of scripts/train_default.sh (same DATA) and renders what is missing.
-# On 2 CPU cores: ~12 min per run, ~1 h 40 min in all (plus rendering if DATA is empty).
+# On 2 CPU cores: 7-10 min per run, ~75 min in all (plus rendering if DATA is empty).
 # Resumable: run it again after an interruption; finished runs and evaluations are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
