@@ -80,6 +80,35 @@ def test_config_errors(tmp_path):
         load_train_config(str(path))
 
 
+def test_config_class_weights():
+    cfg = load_train_config("default_small", ["loss.class_weights=[1, 1, 2.5]"])
+    assert cfg.loss.class_weights == [1, 1, 2.5]
+    assert load_train_config("default_small").loss.class_weights is None
+    for bad in ("[1, 2]", "[1, -1, 2]", "[0, 0, 0]", "[1, 1, true]", "3"):
+        with pytest.raises(ValueError, match="loss.class_weights"):
+            load_train_config("default_small", [f"loss.class_weights={bad}"])
+
+
+def test_class_weights_reach_the_segmentation_loss(data_root, tmp_path):
+    """Weights [1, 1, 1] change nothing; up-weighting the (misclassified) transparent class raises
+    the weighted-mean CE term."""
+    def seg_term(*extra):
+        t = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "o", *extra)))
+        torch.manual_seed(0)
+        b = t._to_device(next(iter(t.train_loader)))
+        with torch.no_grad():
+            depth_all, seg_all = t.ddp_model(b["rgb"], edge_phase="rgb")
+            seg_all = torch.zeros_like(seg_all)
+            seg_all[..., 0, :, :] = 4.0  # every pixel called background: glass pixels cost the most
+            _, parts = t._loss(depth_all, seg_all, b)
+        t.close()
+        return float(parts["seg"])
+
+    plain = seg_term()
+    assert seg_term("loss.class_weights=[1, 1, 1]") == pytest.approx(plain, rel=1e-6)
+    assert seg_term("loss.class_weights=[1, 1, 5]") > 1.05 * plain
+
+
 # ----------------------------------------------------------------------------- one epoch
 
 def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):

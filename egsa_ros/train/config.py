@@ -66,6 +66,7 @@ class LossConfig:
     depth_loss: str = "modest"          # modest | weighted | mse_ot
     depth_weight: float = 1.0
     seg_weight: float = 0.1
+    class_weights: Optional[List[float]] = None  # per-class CE weights (K values), e.g. [1, 1, 2]
     deal_weight: float = 0.0
     ot_lambda: float = 0.1              # mse_ot only
 
@@ -115,7 +116,18 @@ class TrainConfig:
             raise ValueError("max_steps_per_epoch must be >= 1 or null")
         if not isinstance(self.model.overrides, dict):
             raise ValueError(f"model.overrides must be a mapping, got {self.model.overrides!r}")
-        self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
+        model_cfg = self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
+        self._validate_class_weights(model_cfg.num_classes)
+
+    def _validate_class_weights(self, num_classes: int) -> None:
+        w = self.loss.class_weights
+        if w is None:
+            return
+        if not isinstance(w, (list, tuple)) or len(w) != num_classes:
+            raise ValueError(f"loss.class_weights must list one weight per class ({num_classes} for this "
+                             f"model), got {w!r}")
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in w) or sum(w) <= 0:
+            raise ValueError(f"loss.class_weights must be non-negative numbers, not all 0, got {w!r}")
 
     def model_config(self) -> ModelConfig:
         """The resolved :class:`ModelConfig` (preset + overrides)."""

@@ -280,6 +280,8 @@ class Trainer:
         self.amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and cfg.amp_dtype == "fp16")
         self.depth_loss = depth_loss_fn(cfg, self.mc)
+        self.class_weights = (None if cfg.loss.class_weights is None else
+                              torch.tensor(cfg.loss.class_weights, dtype=torch.float32, device=self.device))
 
         self.start_epoch = 0
         self.step = 0
@@ -355,7 +357,8 @@ class Trainer:
         return egsa_total_loss(
             depth_all.float(), seg_all.float(), b["depth"], b["labels"], b["valid"], b["K"],
             depth_weight=self.cfg.loss.depth_weight, seg_weight=self.cfg.loss.seg_weight,
-            depth_loss=self.depth_loss, ignore_index=IGNORE_INDEX, deal_weight=self.cfg.loss.deal_weight)
+            depth_loss=self.depth_loss, ignore_index=IGNORE_INDEX, deal_weight=self.cfg.loss.deal_weight,
+            class_weights=self.class_weights)
 
     def _reduce(self, t: torch.Tensor) -> torch.Tensor:
         if self.dist.enabled:
