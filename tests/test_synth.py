@@ -207,6 +207,29 @@ def test_rerun_skips_finished_frame(rendered, capsys):
     assert meta.stat().st_mtime_ns == before
 
 
+@pytest.mark.parametrize("change, setting", [
+    (["--seed", "7"], "seed"), (["--spp", "3"], "spp"), (["--width", "40"], "width"),
+    (["--ior", "1.7,1.8"], "scene_profile"), (["--variant", "llvm_ad_rgb"], "variant")])
+def test_resume_with_other_settings_is_refused(rendered, capsys, change, setting):
+    """Adding frames to a split with another seed / size / spp / profile / variant would mix two
+    distributions in it silently: the CLI refuses before rendering anything."""
+    out, argv = rendered
+    argv = list(argv)
+    argv[argv.index("--frames") + 1] = "2"
+    for i in range(0, len(change), 2):
+        if change[i] in argv:
+            argv[argv.index(change[i]) + 1] = change[i + 1]
+        else:
+            argv += change[i:i + 2]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    msg = capsys.readouterr().err
+    assert "other settings" in msg and f"{setting}:" in msg
+    assert not (out / "val" / "000001").exists()
+
+
 def test_bag_export(rendered, tmp_path):
     pytest.importorskip("rosbags")
     from rosbags.rosbag2 import Reader

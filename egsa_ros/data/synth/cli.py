@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -85,6 +86,27 @@ def scene_profile(args):
     return SceneProfile(**options) if options else DEFAULT_PROFILE
 
 
+def resume_conflicts(split_dir: Path, expected: dict) -> list:
+    """Differences between ``expected`` settings and the frames already complete in ``split_dir``.
+
+    Resuming a split with another seed, size, spp, Mitsuba variant or scene profile would mix
+    two distributions in one split without a trace; each returned string names one setting,
+    e.g. ``"variant: frames on disk have 'scalar_rgb', this run 'llvm_ad_rgb'"``. Checks the
+    first and the last complete frame (sorted by name); [] when the split is new.
+    """
+    from egsa_ros.data.synth.render import frame_complete
+
+    done = sorted(d for d in split_dir.iterdir() if frame_complete(d)) if split_dir.is_dir() else []
+    problems = {}
+    for frame_dir in dict.fromkeys(done[:1] + done[-1:]):
+        meta = json.loads((frame_dir / "meta.json").read_text())
+        for key, want in expected.items():
+            have = meta.get(key)
+            if have != want and key not in problems:
+                problems[key] = f"{key}: frames on disk ({frame_dir.name}) have {have!r}, this run {want!r}"
+    return list(problems.values())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="egsa-synth", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,9 +156,15 @@ def main(argv=None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     variant = resolve_variant(args.variant)
+    split_dir = args.out / args.split
+    conflicts = resume_conflicts(split_dir, {
+        "seed": args.seed, "width": args.width, "height": args.height, "spp": args.spp,
+        "variant": variant, "scene_profile": profile.to_dict()})
+    if conflicts:
+        parser.error(f"{split_dir} holds frames rendered with other settings; resume with the same "
+                     "options (--variant too) or use a new --split / --out:\n  " + "\n  ".join(conflicts))
     set_variant(variant)
     print(f"egsa-synth: Mitsuba variant {variant}", file=sys.stderr)
-    split_dir = args.out / args.split
     indices = shard_indices(args.frames, args.shard)
     rendered = skipped = 0
     seconds = 0.0
