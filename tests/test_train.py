@@ -294,6 +294,25 @@ def test_report_reads_epochs_and_draws_the_learning_curve(tmp_path):
     assert png.stat().st_size > 5000
 
 
+def test_report_stitches_consecutive_stages(tmp_path, capsys):
+    from egsa_ros.train import report
+
+    for stage, n in (("stage1", 2), ("stage2", 3)):
+        (tmp_path / stage).mkdir()
+        recs = [{"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"transparent_iou": 0.1 * (e + 1)}}
+                for e in range(n)]
+        (tmp_path / stage / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    records = report.staged_records([tmp_path / "stage1", tmp_path / "stage2"])
+    assert [(r["stage"], r["epoch"], r["overall_epoch"]) for r in records] == [
+        ("stage1", 0, 0), ("stage1", 1, 1), ("stage2", 0, 2), ("stage2", 1, 3), ("stage2", 2, 4)]
+    assert report.main([str(tmp_path / "stage1"), str(tmp_path / "stage2"), "--png", str(tmp_path / "lc.png")]) == 0
+    table = capsys.readouterr().out
+    assert "| stage2 | 5 | 2.000 |" in table and "| stage1 | 1 | 4.000 |" in table
+    assert (tmp_path / "lc.png").stat().st_size > 5000
+    with pytest.raises(SystemExit):
+        report.main([str(tmp_path / "stage1"), str(tmp_path / "missing")])
+
+
 def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root, tmp_path):
     from safetensors.torch import load_file
 

@@ -1,9 +1,12 @@
 """Learning-curve table and plot of a training run (from its ``metrics.jsonl``).
 
-    python -m egsa_ros.train.report RUN_DIR [--png learning_curve.png]
+    python -m egsa_ros.train.report RUN_DIR [RUN_DIR ...] [--png learning_curve.png]
 
 Prints a Markdown table (one row per epoch: train loss, validation depth and mask metrics)
-and draws the curves, for model cards and notes.
+and draws the curves, for model cards and notes. Several run directories are read as
+consecutive stages of one model (each started from the previous one's weights with
+``init_from``): epochs are numbered on from stage to stage and the plot marks where each
+stage starts.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 COLUMNS = (("delta_1.25", "d<1.25"), ("delta_1.05", "d<1.05"), ("rmse", "RMSE m"), ("rel", "REL"),
            ("t_delta_1.05", "glass d<1.05"), ("t_rmse", "glass RMSE m"), ("transparent_iou", "glass IoU"),
@@ -32,13 +35,31 @@ def epoch_records(run_dir: Path) -> List[Dict]:
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
+def staged_records(run_dirs: Sequence[Path]) -> List[Dict]:
+    """Epoch records of consecutive runs, each tagged with ``stage`` (its directory name) and
+    ``overall_epoch`` (0-based, counting on across the runs)."""
+    out: List[Dict] = []
+    for run_dir in run_dirs:
+        for rec in epoch_records(run_dir):
+            out.append({**rec, "stage": Path(run_dir).name, "overall_epoch": len(out)})
+    return out
+
+
+def _epoch_number(rec: Dict) -> int:
+    return int(rec.get("overall_epoch", rec["epoch"])) + 1
+
+
 def markdown_table(records: List[Dict]) -> str:
-    head = "| epoch | train loss | " + " | ".join(label for _, label in COLUMNS) + " |"
-    rows = [head, "|" + "---:|" * (len(COLUMNS) + 2)]
+    staged = len({r.get("stage") for r in records}) > 1
+    lead = "| stage | epoch | " if staged else "| epoch | "
+    head = lead + "train loss | " + " | ".join(label for _, label in COLUMNS) + " |"
+    rows = [head, "|" + ("---|" if staged else "") + "---:|" * (len(COLUMNS) + 2)]
     for rec in records:
         val = rec.get("val", {})
         cells = [f"{val[key]:.3f}" if isinstance(val.get(key), (int, float)) else "-" for key, _ in COLUMNS]
-        rows.append(f"| {rec['epoch'] + 1} | {rec.get('train_loss', float('nan')):.3f} | " + " | ".join(cells) + " |")
+        first = f"| {rec['stage']} | " if staged else "| "
+        rows.append(f"{first}{_epoch_number(rec)} | {rec.get('train_loss', float('nan')):.3f} | "
+                    + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -48,8 +69,16 @@ def plot_learning_curve(records: List[Dict], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [r["epoch"] + 1 for r in records]
+    epochs = [_epoch_number(r) for r in records]
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.8))
+    starts = [(n, r["stage"]) for n, r, prev in zip(epochs, records, [None] + records[:-1])
+              if "stage" in r and (prev is None or prev.get("stage") != r["stage"])]
+    if len(starts) > 1:
+        for ax in (ax_loss, ax_val):
+            for n, name in starts:
+                ax.axvline(n - 0.5, color="grey", linestyle=":", linewidth=1)
+                ax.text(n - 0.4, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7,
+                        va="top", color="grey")
     ax_loss.plot(epochs, [r.get("train_loss") for r in records], "o-")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("train loss (sum over iterations and scales)")
@@ -57,7 +86,7 @@ def plot_learning_curve(records: List[Dict], out: Path) -> Path:
                        ("t_delta_1.05", "d<1.05 (glass)"), ("transparent_iou", "glass IoU"), ("miou", "mIoU")):
         ax_val.plot(epochs, [r.get("val", {}).get(key) for r in records], "o-", label=label)
     ax_val.set_xlabel("epoch")
-    ax_val.set_ylabel("held-out test split")
+    ax_val.set_ylabel("validation split (the run's data.val_split)")
     ax_val.set_ylim(0, 1)
     ax_val.legend(fontsize=8)
     fig.tight_layout()
@@ -68,10 +97,14 @@ def plot_learning_curve(records: List[Dict], out: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="a run directory; several = consecutive stages of one model")
     parser.add_argument("--png", type=Path, help="write the learning-curve plot here")
     args = parser.parse_args(argv)
-    records = epoch_records(args.run_dir)
+    try:
+        records = staged_records(args.run_dirs) if len(args.run_dirs) > 1 else epoch_records(args.run_dirs[0])
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
     print(markdown_table(records))
     if args.png:
         print(f"wrote {plot_learning_curve(records, args.png)}")
