@@ -11,7 +11,7 @@
 # Then it evaluates the last stage's weights on the held-out test split and on the
 # generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside the
 # training distribution). Override with environment variables, e.g. STAGE3_EPOCHS=20.
-# On 2 CPU cores with libllvm19: 0.5-2.4 s/frame of rendering and 0.8-2.2 s per training step,
+# On 2 CPU cores with libllvm19: 0.5-2.9 s/frame of rendering and 0.8-2.6 s per training step,
 # depending on the host (both measured on our shared 2-core machines): 2-6 hours in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
