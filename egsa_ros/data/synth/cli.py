@@ -2,11 +2,13 @@
 
 Deterministic (a frame depends only on ``--seed`` and its index), shardable
 (``--shard i/n`` renders indices i-1, i-1+n, ...), resumable (frames whose ``meta.json``
-is complete are skipped; ``meta.json`` is written last, atomically).
+is complete are skipped; ``meta.json`` is written last, atomically), and parallel
+(``--jobs N`` renders with N worker processes: Mitsuba compiles each scene's kernels on one
+thread, so a second process keeps the other cores busy; see ``parallel.py``).
 
 Example::
 
-    egsa-synth --out data/synth --split train --frames 1000 --seed 0 --shard 1/4
+    egsa-synth --out data/synth --split train --frames 1000 --seed 0 --shard 1/4 --jobs 2
 """
 from __future__ import annotations
 
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write this shard's frames to a ROS 2 bag with MCAP storage "
                         "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)")
     p.add_argument("--bag-zstd", action="store_true", help="compress the bag's messages with zstd (~2x smaller)")
+    p.add_argument("--jobs", default=1, type=_positive,
+                   help="worker processes rendering this shard at once (default 1; 2 renders "
+                        "~1.4x faster on 2 cores, see the README)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
 
@@ -146,10 +151,7 @@ def main(argv=None) -> int:
             parser.error("--bag needs the rosbags package (pip install rosbags==0.11.9)")
         if bag_directory(args.bag).exists():
             parser.error(f"--bag: {bag_directory(args.bag)} exists already; remove it or pick another path")
-    from tqdm import tqdm
-
-    from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
-    from egsa_ros.data.synth.scene import sample_scene
+    from egsa_ros.data.synth.render import frame_complete, frame_id
 
     try:
         profile = scene_profile(args)
@@ -166,6 +168,37 @@ def main(argv=None) -> int:
     set_variant(variant)
     print(f"egsa-synth: Mitsuba variant {variant}", file=sys.stderr)
     indices = shard_indices(args.frames, args.shard)
+    if args.jobs > 1:
+        from egsa_ros.data.synth.parallel import render_with_workers
+
+        before = sum(frame_complete(split_dir / frame_id(i)) for i in indices)
+        t0 = time.perf_counter()
+        if render_with_workers(args, variant, split_dir, indices, progress=not args.no_progress):
+            return 1
+        seconds = time.perf_counter() - t0
+        rendered = sum(frame_complete(split_dir / frame_id(i)) for i in indices) - before
+        skipped = before
+    else:
+        rendered, skipped, seconds = _render_in_process(args, split_dir, indices, profile)
+    if args.bag is not None:
+        from egsa_ros.data.synth.bag import write_bag
+
+        done = [split_dir / frame_id(i) for i in indices if frame_complete(split_dir / frame_id(i))]
+        print(f"egsa-synth: wrote {len(done)} frames to bag {write_bag(done, args.bag, compress=args.bag_zstd)}")
+    per = seconds / rendered if rendered else float("nan")
+    wall = f" wall clock with {args.jobs} jobs" if args.jobs > 1 else ""
+    print(f"egsa-synth: {rendered} rendered, {skipped} skipped (already complete), "
+          f"{per:.2f} s/frame{wall} at {args.width}x{args.height}, {args.spp} spp, {variant}")
+    return 0
+
+
+def _render_in_process(args, split_dir: Path, indices: list, profile) -> tuple:
+    """Render the missing frames of ``indices`` here; (rendered, skipped, render seconds)."""
+    from tqdm import tqdm
+
+    from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
+    from egsa_ros.data.synth.scene import sample_scene
+
     rendered = skipped = 0
     seconds = 0.0
     for index in tqdm(indices, desc=f"{args.split} {args.shard[0]}/{args.shard[1]}", unit="frame",
@@ -175,19 +208,11 @@ def main(argv=None) -> int:
             skipped += 1
             continue
         t0 = time.perf_counter()
-        spec = sample_scene(args.seed, index, args.width, args.height, profile)
-        render_frame(spec, frame_dir, spp=args.spp, split=args.split)
+        render_frame(sample_scene(args.seed, index, args.width, args.height, profile), frame_dir,
+                     spp=args.spp, split=args.split)
         seconds += time.perf_counter() - t0
         rendered += 1
-    if args.bag is not None:
-        from egsa_ros.data.synth.bag import write_bag
-
-        done = [split_dir / frame_id(i) for i in indices if frame_complete(split_dir / frame_id(i))]
-        print(f"egsa-synth: wrote {len(done)} frames to bag {write_bag(done, args.bag, compress=args.bag_zstd)}")
-    per = seconds / rendered if rendered else float("nan")
-    print(f"egsa-synth: {rendered} rendered, {skipped} skipped (already complete), "
-          f"{per:.2f} s/frame at {args.width}x{args.height}, {args.spp} spp, {variant}")
-    return 0
+    return rendered, skipped, seconds
 
 
 if __name__ == "__main__":  # pragma: no cover
