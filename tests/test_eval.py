@@ -41,6 +41,29 @@ def test_accumulator_sums_over_frames_not_means_of_means():
     assert result["latency_ms"]["p50"] == pytest.approx(20.0)
 
 
+def test_completed_depth_is_compared_with_the_sensor_on_the_same_pixels():
+    """The sensor has values on part of the glass only; its RMSE covers just that part, so
+    depth_completed gets a second section over exactly those pixels (like for like)."""
+    from egsa_ros.eval.report import coverage, markdown
+
+    gt = np.full((2, 4), 1.0, np.float32)
+    glass = np.ones((2, 4), bool)
+    sensor = np.full((2, 4), np.nan, np.float32)
+    sensor[0, :2] = 1.1                                  # 2 of 8 glass pixels, 0.1 m off
+    completed = np.full((2, 4), 1.3, np.float32)         # 0.3 m off where the sensor is missing
+    completed[0, :2] = 1.05                              # 0.05 m off where it has a value
+    acc = EvalAccumulator()
+    acc.add(np.ones((2, 4), np.float32), glass.astype(np.uint8), gt, glass, completed=completed, sensor=sensor)
+    result = acc.result()
+    assert coverage(result["sensor_depth_transparent"]) == pytest.approx(0.25)
+    assert result["sensor_depth_transparent"]["rmse"] == pytest.approx(0.1, abs=1e-6)
+    assert result["depth_completed_transparent"]["rmse"] > 0.25          # all 8 pixels, looks worse
+    same = result["depth_completed_transparent_sensor_valid"]
+    assert same["count"] == 2 and same["rmse"] == pytest.approx(0.05, abs=1e-6)   # is better
+    result.update(frames=1, frames_with_ground_truth=1)
+    assert "where the sensor has a value | 2 | 100.0% |" in markdown(result)
+
+
 @needs_bag
 def test_offline_eval_writes_report_metrics_and_panels(tmp_path, capsys):
     assert main([str(BAG), "--offline", "--model", "tiny", "--backend", "onnxruntime", "--limit", "4",

@@ -22,6 +22,7 @@ class EvalAccumulator:
         self.depth_glass: Dict[str, float] = {}
         self.completed_glass: Dict[str, float] = {}
         self.sensor_glass: Dict[str, float] = {}
+        self.completed_glass_sensor_valid: Dict[str, float] = {}
         self.confusion = np.zeros((2, 2), np.int64)
         self.frames = 0
         self.frames_with_gt = 0
@@ -48,6 +49,10 @@ class EvalAccumulator:
             _add(self.completed_glass, depth_error_sums(completed, gt_depth, mask=glass))
         if sensor is not None:
             _add(self.sensor_glass, depth_error_sums(np.nan_to_num(sensor, nan=0.0), gt_depth, mask=glass))
+            if completed is not None:  # the same pixels as the sensor's RMSE: a like-for-like comparison
+                sensor_valid = np.isfinite(sensor) & (sensor > 0)
+                _add(self.completed_glass_sensor_valid,
+                     depth_error_sums(completed, gt_depth, mask=glass & sensor_valid))
         if gt_mask is not None:
             self.confusion += confusion_matrix((mask > 0).astype(np.int64), gt_mask.astype(np.int64), 2)
 
@@ -60,6 +65,8 @@ class EvalAccumulator:
             out["depth_completed_transparent"] = depth_metrics_from_sums(self.completed_glass)
         if self.sensor_glass:
             out["sensor_depth_transparent"] = depth_metrics_from_sums(self.sensor_glass)
+        if self.completed_glass_sensor_valid:
+            out["depth_completed_transparent_sensor_valid"] = depth_metrics_from_sums(self.completed_glass_sensor_valid)
         if self.confusion.sum():
             seg = segmentation_metrics_from_confusion(self.confusion)
             out["mask"] = {"transparent_iou": seg.get("iou_1", float("nan")), "background_iou": seg.get("iou_0"),

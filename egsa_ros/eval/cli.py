@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .bag_frames import EvalTopics
+from .report import coverage
 
 SAMPLE_BAG = "egsa_sample"
 
@@ -38,9 +39,12 @@ def summary(result: dict) -> str:
         parts.append(f"RMSE {d['rmse']:.3f} m, d<1.25 {d['delta_1.25']:.3f}")
     if "depth_transparent" in result:
         parts.append(f"glass d<1.05 {result['depth_transparent']['delta_1.05']:.3f}")
-    if "sensor_depth_transparent" in result and "depth_completed_transparent" in result:
-        parts.append(f"glass RMSE sensor {result['sensor_depth_transparent']['rmse']:.3f} m -> completed "
-                     f"{result['depth_completed_transparent']['rmse']:.3f} m")
+    if "sensor_depth_transparent" in result and "depth_completed_transparent_sensor_valid" in result:
+        sensor = result["sensor_depth_transparent"]
+        parts.append(f"glass RMSE where the sensor has a value ({coverage(sensor):.0%} of glass): sensor "
+                     f"{sensor['rmse']:.3f} m -> completed "
+                     f"{result['depth_completed_transparent_sensor_valid']['rmse']:.3f} m; completed covers "
+                     f"{coverage(result['depth_completed_transparent']):.0%} of glass")
     key = "latency_ms" if "latency_ms" in result else "inference_ms"
     if key in result:
         parts.append(f"{'end-to-end' if key == 'latency_ms' else 'pipeline'} latency p50 {result[key]['p50']:.1f} ms, "

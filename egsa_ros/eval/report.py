@@ -10,7 +10,15 @@ import numpy as np
 DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
                   ("depth_transparent", "predicted depth, transparent pixels"),
                   ("sensor_depth_transparent", "sensor depth, transparent pixels (what the camera gives)"),
-                  ("depth_completed_transparent", "depth_completed, transparent pixels"))
+                  ("depth_completed_transparent", "depth_completed, transparent pixels"),
+                  ("depth_completed_transparent_sensor_valid",
+                   "depth_completed, transparent pixels where the sensor has a value"))
+
+
+def coverage(metrics: Dict) -> float:
+    """Fraction of a section's pixels that have a depth value (RMSE, MAE and REL use only those;
+    the delta columns count a missing value as a miss)."""
+    return 1.0 - metrics["invalid_pred"] / metrics["count"] if metrics["count"] else float("nan")
 
 
 def markdown(result: Dict) -> str:
@@ -23,12 +31,14 @@ def markdown(result: Dict) -> str:
                   f"dropped {result['dropped_frames']}.", ""]
     rows = [(title, result[key]) for key, title in DEPTH_SECTIONS if key in result]
     if rows:
-        lines += ["| depth | pixels | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| depth | pixels | with a value | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for title, m in rows:
-            lines.append(f"| {title} | {m['count']} | {m['rmse']:.3f} | {m['mae']:.3f} | {m['rel']:.3f} | "
-                         f"{m['delta_1.05']:.3f} | {m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
-        lines.append("")
+            lines.append(f"| {title} | {m['count']} | {coverage(m):.1%} | {m['rmse']:.3f} | {m['mae']:.3f} | "
+                         f"{m['rel']:.3f} | {m['delta_1.05']:.3f} | {m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
+        lines += ["", "RMSE, MAE and REL are over the pixels with a value; the delta columns count a "
+                  "missing value as a miss. Compare the sensor with depth_completed on the same pixels "
+                  "(the last row).", ""]
     if "mask" in result:
         m = result["mask"]
         lines += [f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
