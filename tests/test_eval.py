@@ -86,9 +86,9 @@ def test_bundled_model_keeps_its_accuracy_on_the_sample_bag(tmp_path):
                  "--out", str(tmp_path), "--no-progress"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["frames"] == 24
-    assert report["mask"]["transparent_iou"] >= 0.65, report["mask"]
-    assert report["depth_all"]["delta_1.25"] >= 0.75, report["depth_all"]
-    assert report["depth_all"]["rmse"] <= 0.25, report["depth_all"]
+    assert report["mask"]["transparent_iou"] >= 0.68, report["mask"]          # measured 0.779
+    assert report["depth_all"]["delta_1.25"] >= 0.80, report["depth_all"]     # measured 0.892
+    assert report["depth_all"]["rmse"] <= 0.23, report["depth_all"]           # measured 0.157 m
 
 
 @needs_bag

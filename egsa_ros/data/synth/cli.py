@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)")
     p.add_argument("--bag-zstd", action="store_true", help="compress the bag's messages with zstd (~2x smaller)")
     p.add_argument("--jobs", default=1, type=_positive,
-                   help="worker processes rendering this shard at once (default 1; 2 renders "
-                        "~1.4x faster on 2 cores, see the README)")
+                   help="worker processes rendering this shard at once (default 1; 2 gave 1.1x "
+                        "the frames per hour on a 2-core host, docs/benchmarks.md)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
 
