@@ -1,14 +1,15 @@
 """``egsa-synth --jobs N``: render one shard with N worker processes at once.
 
 Why processes: Mitsuba's LLVM variant compiles a new path-tracing kernel for every scene
-(each frame has other meshes and materials; ~2 s of a ~2.3 s frame at 256x192 / 32 spp), and
-one process leaves cores idle while it compiles. Measured gain: 1.1x the frames per hour
-with 2 jobs on a 2-vCPU host (docs/benchmarks.md); not measured on larger machines.
+(each frame has other meshes and materials; Dr.Jit logs one ~2 s kernel build per frame at
+256x192 / 32 spp, measured on a busy 2-core host), and one process leaves cores idle while it
+compiles. Measured gain: 1.1x the frames per hour with 2 jobs on a 2-vCPU host
+(docs/benchmarks.md); not measured on larger machines.
 
-Each worker is a plain ``egsa-synth`` child process rendering a sub-shard; a frame depends only on the seed and its index, so the output is the same as a
-one-process render (byte-identical with ``scalar_rgb``; ``llvm_ad_rgb`` itself differs from
-run to run by 1 in a handful of RGB pixels, with or without workers), and resuming works as
-before.
+Each worker is a plain ``egsa-synth`` child process rendering a sub-shard; a frame depends
+only on the seed and its index, so the output is the same as a one-process render
+(byte-identical with ``scalar_rgb``; ``llvm_ad_rgb`` itself differs from run to run by 1 in a
+handful of RGB pixels, with or without workers), and resuming works as before.
 
 Sub-shards: shard ``i/n`` split over ``N`` jobs is the shards ``(i + n*(j-1)) / (n*N)`` for
 j = 1..N, which together hold exactly the indices i-1, i-1+n, ... of shard ``i/n``.
