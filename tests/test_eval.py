@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from egsa_ros.data.synthetic import read_frame
 from egsa_ros.eval.accumulate import EvalAccumulator
 from egsa_ros.eval.bag_frames import EvalTopics, count_frames, read_bag_frames
 from egsa_ros.eval.cli import main, sample_bag_dir
+from egsa_ros.eval.report import coverage
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic_fixture import write_synthetic_fixture  # noqa: E402
 
 BAG = sample_bag_dir()
 needs_bag = pytest.mark.skipif(BAG is None, reason="the sample bag data/egsa_sample is missing")
@@ -110,3 +117,40 @@ def test_live_eval_plays_the_bag_into_the_node_and_measures_latency(tmp_path, ro
 def test_eval_errors_are_clear(tmp_path, capsys):
     assert main([str(tmp_path / "missing_bag"), "--offline", "--model", "tiny", "--out", str(tmp_path)]) == 2
     assert "bag not found" in capsys.readouterr().err
+
+
+def test_a_rendered_split_reads_like_the_bag_written_from_it(tmp_path):
+    """read_split_frames gives the same arrays as read_bag_frames on the bag egsa-synth --bag
+    writes from the same frame folders (one truth, two ways in)."""
+    from egsa_ros.data.synth.bag import write_bag
+    from egsa_ros.eval.split_frames import read_split_frames, split_frame_dirs
+
+    split = write_synthetic_fixture(tmp_path / "data", {"test": 3}) / "test"
+    bag = write_bag(split_frame_dirs(split), tmp_path / "bag")
+    from_split = list(read_split_frames(split))
+    from_bag = list(read_bag_frames(bag))
+    assert len(from_split) == len(from_bag) == 3
+    for a, b in zip(from_split, from_bag):
+        assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.gt_mask, b.gt_mask) and a.gt_mask.any()
+        np.testing.assert_array_equal(a.gt_depth, b.gt_depth)            # NaN in the same places
+        np.testing.assert_allclose(a.sensor_depth, b.sensor_depth, rtol=0, atol=1e-6)
+        assert np.isnan(a.sensor_depth[a.gt_mask]).all()                  # the fixture's camera misses glass
+        np.testing.assert_allclose(a.K, b.K)
+
+
+def test_offline_eval_of_a_rendered_split(tmp_path, capsys):
+    split = write_synthetic_fixture(tmp_path / "data", {"test": 3}) / "test"
+    glass_pixels = sum(int((read_frame(d)["labels"] == 2).sum()) for d in sorted(split.iterdir()))
+    out = tmp_path / "out"
+    assert main([str(split), "--model", "tiny", "--backend", "onnxruntime", "--panels", "1",
+                 "--out", str(out), "--no-progress"]) == 0  # a split folder: offline without --offline
+    report = json.loads((out / "report.json").read_text())
+    assert report["mode"] == "offline" and report["frames"] == report["frames_with_ground_truth"] == 3
+    assert report["depth_transparent"]["count"] == glass_pixels
+    assert report["sensor_depth_transparent"]["count"] == glass_pixels
+    assert coverage(report["sensor_depth_transparent"]) == 0.0           # no camera value on glass
+    assert report["depth_completed_transparent"]["count"] == glass_pixels
+    assert "egsa-eval: 3 frames (offline" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([str(split), "--live", "--model", "tiny", "--out", str(out)])
+    assert "use --offline" in capsys.readouterr().err

@@ -409,3 +409,47 @@ def test_egsa_total_loss_pluggable_depth_loss_deal_and_module():
     assert val(t2) == pytest.approx(val(t0))
     with pytest.raises(ValueError):
         egsa_total_loss(depth_all, seg_all.repeat(2, 1, 1, 1, 1, 1), target, labels, valid, None, depth_loss=fn)
+
+
+def test_transparent_depth_term_by_hand_and_only_glass_errors_count():
+    """The term is the depth loss over transparent pixels (per-image mean); errors elsewhere
+    leave it unchanged, errors on glass raise it, an image without glass adds nothing."""
+    b, k = 2, 3
+    depth, target, valid, noise = scene(b=b, hole_frac=0.0)
+    labels = torch.zeros((b, H, W), dtype=torch.long)
+    labels[0, 4:10, 5:9] = 2  # glass in image 0 only
+    glass = (labels == 2).unsqueeze(1)
+    seg_all = torch.zeros(1, 1, b, k, H, W)
+    off_glass = torch.where(glass, depth, depth + 0.3)  # wrong everywhere except on the glass
+    on_glass = torch.where(glass, depth + 0.3, depth)   # wrong on the glass only
+
+    def glass_part(pred, fn=depth_mse, **kw):
+        total, parts = egsa_total_loss(pred.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None,
+                                       depth_loss=fn, transparent_depth_weight=2.0, **kw)
+        plain, _ = egsa_total_loss(pred.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None, depth_loss=fn)
+        assert val(total) == pytest.approx(val(plain) + 2.0 * val(parts["glassdepth"]), rel=1e-6)
+        return val(parts["glassdepth"])
+
+    assert glass_part(off_glass) == pytest.approx(0.0, abs=1e-10)
+    # Only image 0 has glass: the mean is over that image's 24 glass pixels, 0.3^2 each.
+    assert glass_part(on_glass) == pytest.approx(0.09, rel=1e-5)
+    assert glass_part(on_glass, transparent_class=1) == 0.0  # no pixel of class 1
+    _, parts = egsa_total_loss(on_glass.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None,
+                               depth_loss=depth_mse)
+    assert "glassdepth" not in parts  # off by default: not computed
+
+
+def test_transparent_depth_term_respects_invalid_depth_and_has_gradient_on_glass_only():
+    b, k = 1, 3
+    depth, target, valid, noise = scene(b=b, hole_frac=0.3)
+    labels = torch.zeros((b, H, W), dtype=torch.long)
+    labels[0, 2:14, 3:17] = 2
+    pred = (depth + 0.1 * noise).view(1, 1, b, 1, H, W).requires_grad_()
+    seg_all = torch.zeros(1, 1, b, k, H, W)
+    module = MultiScaleLoss(depth_weight=0.0, seg_weight=0.0, depth_loss=depth_mse, transparent_depth_weight=1.0)
+    total, _ = module(pred, seg_all, target, labels, valid)
+    assert math.isfinite(val(total)) and val(total) > 0
+    total.backward()
+    touched = pred.grad[0, 0, 0, 0] != 0
+    used = (labels[0] == 2) & valid[0, 0]
+    assert torch.equal(touched, used)

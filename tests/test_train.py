@@ -109,6 +109,30 @@ def test_class_weights_reach_the_segmentation_loss(data_root, tmp_path):
     assert seg_term("loss.class_weights=[1, 1, 5]") > 1.05 * plain
 
 
+def test_transparent_depth_weight_config_and_reaches_the_loss(data_root, tmp_path):
+    """The option validates, is off by default, and adds weight * (depth loss on glass pixels)."""
+    assert load_train_config("default_small").loss.transparent_depth_weight == 0.0
+    for bad in ("-1", ".nan", ".inf", "true"):
+        with pytest.raises(ValueError, match="loss.transparent_depth_weight"):
+            load_train_config("default_small", [f"loss.transparent_depth_weight={bad}"])
+
+    def parts_with(*extra):
+        t = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "o", *extra)))
+        torch.manual_seed(0)
+        b = t._to_device(next(iter(t.train_loader)))
+        assert (b["labels"] == t.mc.transparent_class).any()  # the fixture has glass
+        with torch.no_grad():
+            depth_all, seg_all = t.ddp_model(b["rgb"], edge_phase="rgb")
+            _, parts = t._loss(depth_all, seg_all, b)
+        t.close()
+        return parts
+
+    plain = parts_with()
+    weighted = parts_with("loss.transparent_depth_weight=3")
+    assert "glassdepth" not in plain and float(weighted["glassdepth"]) > 0
+    assert float(weighted["total"]) == pytest.approx(float(plain["total"]) + 3 * float(weighted["glassdepth"]), rel=1e-5)
+
+
 # ----------------------------------------------------------------------------- one epoch
 
 def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):

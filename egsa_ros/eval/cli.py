@@ -3,10 +3,13 @@
     egsa-eval                                  # the bundled sample bag, live through egsa_node
     egsa-eval my_robot_bag/ --offline          # any bag (sqlite3 or MCAP), pipeline only
     egsa-eval my_bag/ --image-topic /cam/color/image_raw --gt-depth-topic '' --gt-mask-topic ''
+    egsa-eval data/synthetic/test --model runs/x/last   # a split rendered by egsa-synth (offline)
 
 Live mode starts egsa_node as a separate process on a private loopback ROS domain, plays the
 bag with its original timing and records the node's outputs: end-to-end latency (receive
-time minus input stamp), dropped frames, metrics. Offline mode runs the pipeline directly.
+time minus input stamp), dropped frames, metrics. Offline mode runs the pipeline directly;
+it is the only mode for a folder of rendered frames (``egsa-synth --out ROOT --split S`` writes
+``ROOT/S``), which scores a held-out split with the simulated depth camera and depth_completed.
 Writes report.json, report.md, panel PNGs and a latency plot to --out.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Optional, Sequence
 
 from .bag_frames import EvalTopics
 from .report import coverage
+from .split_frames import is_split_folder
 
 SAMPLE_BAG = "egsa_sample"
 
@@ -58,7 +62,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="egsa-eval", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("bag", nargs="?", type=Path, help="bag directory or .mcap/.db3 (default: the sample bag)")
+    parser.add_argument("bag", nargs="?", type=Path,
+                        help="bag directory or .mcap/.db3, or a folder of frames rendered by egsa-synth "
+                             "(default: the sample bag)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true", help="run the pipeline directly (default: live)")
     mode.add_argument("--live", action="store_true", help="through egsa_node in a live ROS 2 graph (default)")
@@ -81,8 +87,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("no bag given and the sample bag is not installed")
     topics = replace(defaults, **{n: getattr(args, f"{n}_topic") or "\0unused"
                                   for n in ("image", "camera_info", "sensor_depth", "gt_depth", "gt_mask")})
+    offline = args.offline
+    if is_split_folder(bag):
+        if args.live:
+            parser.error(f"{bag} is a folder of rendered frames: live mode plays a bag (write one with "
+                         "egsa-synth --bag), use --offline")
+        offline = True
     try:
-        if args.offline:
+        if offline:
             from ..runtime.pipeline import load_pipeline
             from .offline import evaluate_offline
 

@@ -1,4 +1,5 @@
-"""Offline replay: every frame of a bag through the pipeline, metrics against ground truth."""
+"""Offline replay: every frame of a bag (or of a rendered split folder) through the pipeline,
+metrics against ground truth."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +8,13 @@ from typing import Dict, Optional
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
 from .report import write_report
+from .split_frames import is_split_folder, read_split_frames, split_frame_dirs
 
 
 def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics = EvalTopics(),
                      panels: int = 4, limit: Optional[int] = None, progress: bool = True) -> Dict:
-    """Run ``pipeline`` on the bag's frames; write the report; return the result dict."""
+    """Run ``pipeline`` on the frames of ``bag`` (a ROS 2 bag, or a folder of frames rendered by
+    ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
     from tqdm import tqdm
 
     from ..demo import panel
@@ -20,9 +23,12 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
     acc = EvalAccumulator()
     images, series = [], {"pipeline total": []}
     cfg = pipeline.config
-    total = count_frames(bag, topics)
+    if is_split_folder(bag):
+        total, frames = len(split_frame_dirs(bag)), read_split_frames(bag, limit=limit)
+    else:
+        total, frames = count_frames(bag, topics), read_bag_frames(bag, topics, limit=limit)
     total = min(total, limit) if limit else total
-    for frame in tqdm(read_bag_frames(bag, topics, limit=limit), total=total, desc="egsa-eval offline",
+    for frame in tqdm(frames, total=total, desc="egsa-eval offline",
                       unit="frame", disable=not progress):
         if not series["pipeline total"]:
             pipeline.prepare(frame.rgb.shape[:2])  # build the graph for this size outside the timing

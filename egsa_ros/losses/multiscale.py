@@ -2,7 +2,14 @@
 
 ``total = depth_weight * sum_{i,s} depth_loss(depth_all[i, s], ...)
         + seg_weight   * sum_{i,s} CE(seg_all[i, s], labels)
-        + deal_weight  * sum_{i,s} DEAL(seg_all[i, s], depth_all[i, s])``   (DEAL off by default)
+        + deal_weight  * sum_{i,s} DEAL(seg_all[i, s], depth_all[i, s])      (DEAL off by default)
+        + transparent_depth_weight * sum_{i,s} depth_loss(depth_all[i, s], ...) on transparent
+          pixels only``                                                        (off by default)
+
+The transparent-pixel term is the same depth loss with ``valid`` narrowed to the pixels labelled
+``transparent_class``; it is a per-image mean over those pixels, so a glass that covers 5 % of
+the image weighs as much in it as one that covers half. It up-weights depth on glass, where a
+depth camera fails and the all-pixel mean is dominated by table and wall.
 
 The sums run over iterations and scales (they are not averaged), as in the paper.
 """
@@ -85,6 +92,8 @@ def egsa_total_loss(
     deal_weight: float = 0.0,
     deal_mu: float = 2.5,
     class_weights: Optional[torch.Tensor] = None,
+    transparent_depth_weight: float = 0.0,
+    transparent_class: int = 2,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Multi-iteration, multi-scale EGSA loss.
 
@@ -109,12 +118,16 @@ def egsa_total_loss(
             ``labels``. Gradients flow into both predictions.
         deal_mu: ``mu`` of :func:`~egsa_ros.losses.deal.deal_loss`.
         class_weights: optional (K,) CE class weights.
+        transparent_depth_weight: weight of the summed depth loss over transparent pixels only
+            (0 disables it; it is then not computed). Images without a valid transparent pixel add
+            nothing to it (see :func:`~egsa_ros.losses.depth.masked_image_mean`).
+        transparent_class: label of the transparent class in ``labels``.
 
     Returns:
         ``(total, parts)``: ``total`` a scalar tensor with gradient; ``parts`` a dict of detached
         scalar tensors: ``"total"``, ``"depth"`` and ``"seg"`` (unweighted sums over i, s),
-        ``"deal"`` when enabled, and per-prediction ``"depth_i{i}_s{s}"`` / ``"seg_i{i}_s{s}"``
-        (and ``"deal_i{i}_s{s}"``).
+        ``"deal"`` and ``"glassdepth"`` when enabled, and per-prediction ``"depth_i{i}_s{s}"`` /
+        ``"seg_i{i}_s{s}"`` (and ``"deal_i{i}_s{s}"``, ``"glassdepth_i{i}_s{s}"``).
     """
     n_i, n_s = _shape_is(depth_all)
     if _shape_is(seg_all) != (n_i, n_s):
@@ -125,7 +138,11 @@ def egsa_total_loss(
     depth_sum = None
     seg_sum = None
     deal_sum = None
+    glass_sum = None
     y = None
+    glass_valid = None
+    if transparent_depth_weight:
+        glass_valid = valid.to(torch.bool) & (labels == transparent_class).unsqueeze(1)
     if deal_weight:
         y = image_level_labels(labels, int(_at(seg_all, 0, 0).shape[1]), ignore_index)
     for i in range(n_i):
@@ -142,10 +159,17 @@ def egsa_total_loss(
                 lq = deal_loss(g, d, y, mu=deal_mu)  # predicted depth is dense: no mask
                 parts[f"deal_i{i}_s{s}"] = lq.detach()
                 deal_sum = lq if deal_sum is None else deal_sum + lq
+            if glass_valid is not None:
+                lg = depth_loss(d, target_depth, glass_valid, K)
+                parts[f"glassdepth_i{i}_s{s}"] = lg.detach()
+                glass_sum = lg if glass_sum is None else glass_sum + lg
     total = depth_weight * depth_sum + seg_weight * seg_sum
     if deal_sum is not None:
         total = total + deal_weight * deal_sum
         parts["deal"] = deal_sum.detach()
+    if glass_sum is not None:
+        total = total + transparent_depth_weight * glass_sum
+        parts["glassdepth"] = glass_sum.detach()
     parts["depth"] = depth_sum.detach()
     parts["seg"] = seg_sum.detach()
     parts["total"] = total.detach()
@@ -168,8 +192,12 @@ class MultiScaleLoss(nn.Module):
         deal_weight: float = 0.0,
         deal_mu: float = 2.5,
         class_weights: Optional[torch.Tensor] = None,
+        transparent_depth_weight: float = 0.0,
+        transparent_class: int = 2,
     ) -> None:
         super().__init__()
+        self.transparent_depth_weight = float(transparent_depth_weight)
+        self.transparent_class = int(transparent_class)
         self.depth_weight = float(depth_weight)
         self.seg_weight = float(seg_weight)
         self.depth_loss = depth_loss
@@ -204,4 +232,6 @@ class MultiScaleLoss(nn.Module):
             deal_weight=self.deal_weight,
             deal_mu=self.deal_mu,
             class_weights=self.class_weights,
+            transparent_depth_weight=self.transparent_depth_weight,
+            transparent_class=self.transparent_class,
         )

@@ -10,6 +10,7 @@ without ``.yaml``) or a path; every override is a dotted key and a value parsed 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class LossConfig:
     depth_weight: float = 1.0
     seg_weight: float = 0.1
     class_weights: Optional[List[float]] = None  # per-class CE weights (K values), e.g. [1, 1, 2]
+    transparent_depth_weight: float = 0.0  # extra depth loss over transparent pixels only (0: off)
     deal_weight: float = 0.0
     ot_lambda: float = 0.1              # mse_ot only
 
@@ -108,6 +110,9 @@ class TrainConfig:
             raise ValueError("optim.warmup_steps must be >= 0 and optim.min_lr_ratio in [0, 1]")
         _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)
         _one_of("best_metric", self.best_metric, BEST_METRICS)
+        tdw = self.loss.transparent_depth_weight
+        if isinstance(tdw, bool) or not isinstance(tdw, (int, float)) or not 0.0 <= tdw < math.inf:
+            raise ValueError(f"loss.transparent_depth_weight must be a finite number >= 0, got {tdw!r}")
         if self.optim.epochs < 1 or self.optim.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
         if self.val_every < 1 or self.log_every < 1:

@@ -358,7 +358,8 @@ class Trainer:
             depth_all.float(), seg_all.float(), b["depth"], b["labels"], b["valid"], b["K"],
             depth_weight=self.cfg.loss.depth_weight, seg_weight=self.cfg.loss.seg_weight,
             depth_loss=self.depth_loss, ignore_index=IGNORE_INDEX, deal_weight=self.cfg.loss.deal_weight,
-            class_weights=self.class_weights)
+            class_weights=self.class_weights, transparent_depth_weight=self.cfg.loss.transparent_depth_weight,
+            transparent_class=self.mc.transparent_class)
 
     def _reduce(self, t: torch.Tensor) -> torch.Tensor:
         if self.dist.enabled:
@@ -418,6 +419,8 @@ class Trainer:
                 rec = {"type": "train", "epoch": epoch, "step": self.step, "edge_phase": phase,
                        "loss": total_value, "depth": float(parts["depth"]), "seg": float(parts["seg"]),
                        "lr_encoder": self.optimizer.param_groups[0]["lr"], "step_time_s": step_times[-1]}
+                if "glassdepth" in parts:
+                    rec["glassdepth"] = float(parts["glassdepth"])
                 self.logger.write(rec)
                 self.logger.scalars("train", rec, self.step)
         bar.close()
