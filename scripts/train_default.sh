@@ -8,8 +8,8 @@
 #   4. the train split extended to 2208 frames (frames 0-2207 of seed 1), 8 epochs with cosine
 #      learning-rate decay, same loss as stage 3 (STAGE4_EPOCHS=0 stops after stage 3).
 # Stages 3-4 watch a validation split (seed 2000); the test split (seed 1000) is only reported.
-# Then it evaluates the last stage's weights on the held-out test split and on the
-# generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside the
+# Then it evaluates the last stage's weights (train.evaluate, and egsa-eval for the depth-camera
+# rows) on the held-out test split and on the generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside the
 # training distribution). Override with environment variables, e.g. STAGE3_EPOCHS=20.
 # On 2 CPU cores with libllvm19: 0.5-2.9 s/frame of rendering and 0.8-2.6 s per training step,
 # depending on the host (both measured on our shared 2-core machines): 3-8 hours in all.
@@ -55,5 +55,8 @@ if [ "$STAGE4_EPOCHS" -gt 0 ]; then
 fi
 for split in test general; do
   "$PY" -m egsa_ros.train.evaluate "$LAST/last" --root "$DATA" --split "$split"
+  # The same frames through the deployed graph, with the simulated depth camera and depth_completed.
+  "$PY" -m egsa_ros.eval.cli "$DATA/$split" --model "$LAST/last" --backend onnxruntime --panels 4 \
+    --out "$OUT/eval_$split" --no-progress
 done
 echo "last checkpoint: $LAST/last (copy model.safetensors and checkpoint.json to models/default_small to bundle it)"
