@@ -337,6 +337,24 @@ def test_report_stitches_consecutive_stages(tmp_path, capsys):
         report.main([str(tmp_path / "stage1"), str(tmp_path / "missing")])
 
 
+def test_report_compares_alternative_runs(tmp_path, capsys):
+    from egsa_ros.train import report
+
+    for run, rmse in (("a/stage5", 0.3), ("b/stage5", 0.2)):
+        (tmp_path / run).mkdir(parents=True)
+        recs = [{"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"t_rmse": rmse - 0.01 * e}}
+                for e in range(2)]
+        (tmp_path / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    runs = [str(tmp_path / "a/stage5"), str(tmp_path / "b/stage5")]
+    assert report.main(["--compare", *runs, "--png", str(tmp_path / "ab.png")]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| run | epoch |")
+    assert "| a/stage5 | 2 | 3.000 |" in table and "| b/stage5 | 1 | 4.000 |" in table  # epochs per run
+    assert (tmp_path / "ab.png").stat().st_size > 5000
+    with pytest.raises(SystemExit):
+        report.main(["--compare", runs[0]])
+
+
 def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root, tmp_path):
     from safetensors.torch import load_file
 
