@@ -126,10 +126,11 @@ def test_a_rendered_split_reads_like_the_bag_written_from_it(tmp_path):
     """read_split_frames gives the same arrays as read_bag_frames on the bag egsa-synth --bag
     writes from the same frame folders (one truth, two ways in)."""
     from egsa_ros.data.synth.bag import write_bag
-    from egsa_ros.eval.split_frames import read_split_frames, split_frame_dirs
+    from egsa_ros.data.synthetic import frame_dirs
+    from egsa_ros.eval.split_frames import read_split_frames
 
     split = write_synthetic_fixture(tmp_path / "data", {"test": 3}) / "test"
-    bag = write_bag(split_frame_dirs(split), tmp_path / "bag")
+    bag = write_bag(frame_dirs(split), tmp_path / "bag")
     from_split = list(read_split_frames(split))
     from_bag = list(read_bag_frames(bag))
     assert len(from_split) == len(from_bag) == 3

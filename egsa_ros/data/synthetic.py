@@ -48,6 +48,15 @@ def map_semantic(semantic: np.ndarray) -> np.ndarray:
     return lut[semantic]
 
 
+def frame_dirs(split_dir: PathLike) -> List[Path]:
+    """The frame directories of a split that have a ``meta.json``, sorted by name ([] if
+    ``split_dir`` is not a directory)."""
+    split_dir = Path(split_dir)
+    if not split_dir.is_dir():
+        return []
+    return sorted(p for p in split_dir.iterdir() if (p / "meta.json").is_file())
+
+
 def read_frame(folder: PathLike) -> Sample:
     """One frame directory -> sample dict: ``rgb`` (H, W, 3) uint8, ``depth`` (ground truth)
     and ``depth_sensor`` (H, W) float32 m (0 = none), ``labels`` and ``instance`` (H, W)
@@ -113,7 +122,7 @@ class SyntheticDataset(torch.utils.data.Dataset):
         split_dir = self.root / split
         if not split_dir.is_dir():
             raise FileNotFoundError(f"no split directory {split_dir}")
-        frames = sorted(p for p in split_dir.iterdir() if (p / "meta.json").is_file())
+        frames = frame_dirs(split_dir)
         if not frames:
             raise FileNotFoundError(f"{split_dir} holds no frame directories with a meta.json")
         keep = [f for f in frames if _glass_allowed(f, set(exclude_glass_shapes), max_glass_ior)]

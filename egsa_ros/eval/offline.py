@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Optional
 
+from ..data.synthetic import frame_dirs
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
 from .report import write_report
-from .split_frames import is_split_folder, read_split_frames, split_frame_dirs
+from .split_frames import is_split_folder, read_split_frames
 
 
 def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics = EvalTopics(),
@@ -24,7 +25,7 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
     images, series = [], {"pipeline total": []}
     cfg = pipeline.config
     if is_split_folder(bag):
-        total, frames = len(split_frame_dirs(bag)), read_split_frames(bag, limit=limit)
+        total, frames = len(frame_dirs(bag)), read_split_frames(bag, limit=limit)
     else:
         total, frames = count_frames(bag, topics), read_bag_frames(bag, topics, limit=limit)
     total = min(total, limit) if limit else total

@@ -9,33 +9,25 @@ transparent-pixel mask and the intrinsics.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
-from ..data.synthetic import SYNTHETIC_CLASSES, read_frame
+from ..data.synthetic import SYNTHETIC_CLASSES, frame_dirs, read_frame
 from .bag_frames import BagFrame
 
 TRANSPARENT_CLASS = SYNTHETIC_CLASSES.index("transparent")
 
 
-def split_frame_dirs(folder: Path) -> List[Path]:
-    """The complete frame directories (those with a ``meta.json``) of a split, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if (p / "meta.json").is_file())
-
-
 def is_split_folder(path: Path) -> bool:
     """True when ``path`` is a directory of rendered frames (not a bag)."""
     path = Path(path)
-    return path.is_dir() and not (path / "metadata.yaml").is_file() and bool(split_frame_dirs(path))
+    return path.is_dir() and not (path / "metadata.yaml").is_file() and bool(frame_dirs(path))
 
 
 def read_split_frames(folder: Path, *, limit: Optional[int] = None) -> Iterator[BagFrame]:
     """Yield the split's frames in name order; ``stamp_ns`` is the frame's index."""
-    dirs = split_frame_dirs(folder)
+    dirs = frame_dirs(folder)
     if not dirs:
         raise FileNotFoundError(f"{folder} holds no rendered frame directories (each with a meta.json)")
     for index, frame_dir in enumerate(dirs[:limit] if limit else dirs):
