@@ -197,3 +197,71 @@ def test_up_project_commutes_conv_and_bilinear_resize():
     x = torch.randn(2, 6, 5, 7)
     resized_first = up.proj(F.interpolate(x, size=(10, 14), mode="bilinear", align_corners=False))
     torch.testing.assert_close(up(x, (10, 14)), resized_first, atol=1e-5, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- seg refiner
+
+def _with_refiner(base):
+    """``base`` plus a SegRefiner, every other weight copied from ``base``."""
+    refined = build_model(base.config.replace(seg_refine=True))
+    missing, unexpected = refined.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("seg_refiner.") for k in missing)
+    return refined
+
+
+def test_seg_refiner_starts_as_no_correction_then_changes_only_the_finest_mask():
+    base = _build("tiny")
+    refined = _with_refiner(base)
+    rgb = _rgb(2, SMALL_SIZES["tiny"], seed=11)
+    for mode in ("eval", "train"):
+        getattr(base, mode)(), getattr(refined, mode)()
+        with torch.no_grad():
+            (d0, s0), (d1, s1) = base(rgb), refined(rgb)
+        assert torch.equal(d0, d1) and torch.allclose(s0, s1, atol=1e-5), mode
+    # One SGD step: the zero-initialised output layer gets a gradient first.
+    refined.train()
+    _, seg_all = refined(rgb)
+    with torch.no_grad():
+        base(rgb)  # the same BatchNorm running-statistics update in both
+    seg_all[:, 0].square().mean().backward()
+    assert refined.seg_refiner.correction.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        for p in refined.seg_refiner.parameters():
+            if p.grad is not None:
+                p -= 10.0 * p.grad
+    refined.eval(), base.eval()
+    with torch.no_grad():
+        (d0, s0), (d1, s1) = base(rgb), refined(rgb)
+    assert torch.equal(d0, d1)  # depth untouched
+    assert (s1 - s0).abs().max() > 1e-3
+    refined.train(), base.train()
+    with torch.no_grad():
+        (_, a0), (_, a1) = base(rgb), refined(rgb)  # both update their statistics alike
+    assert torch.allclose(a0[:, 1:], a1[:, 1:], atol=1e-5)  # coarser scales untouched
+    assert not torch.allclose(a0[:, 0], a1[:, 0], atol=1e-3)
+
+
+def test_seg_refiner_checks_its_edge_input():
+    from egsa_ros.model.seg_refine import SegRefiner
+
+    ref = SegRefiner(8, 3, edge_channels=1)
+    logits, feats, image = torch.zeros(1, 3, 16, 24), torch.zeros(1, 8, 16, 24), torch.zeros(1, 3, 64, 96)
+    assert ref(logits, feats, image, torch.ones(1, 1, 64, 96)).shape == (1, 3, 64, 96)
+    with pytest.raises(ValueError, match="edge_channels=1"):
+        ref(logits, feats, image)
+    with pytest.raises(ValueError, match="edge_channels must be 0 or 1"):
+        SegRefiner(8, 3, edge_channels=2)
+
+
+@pytest.mark.parametrize("fusion", ["sa", "egsa"])  # sa: no edge input
+def test_refined_model_exports_to_onnx_and_matches_torch(tmp_path, fusion):
+    from egsa_ros.export import export_network_onnx, onnx_parity
+    from egsa_ros.export.tensorrt_check import check_tensorrt_compat
+
+    model = _with_refiner(_build("tiny", fusion=fusion))
+    torch.nn.init.normal_(model.seg_refiner.correction.weight, std=0.5)  # a correction that matters
+    model.eval()
+    path = export_network_onnx(model, tmp_path / "net.onnx")
+    parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES["tiny"], seed=5))
+    assert parity["depth_max_abs_m"] <= 1e-4 and parity["mask_agreement"] > 0.999, parity
+    assert check_tensorrt_compat(path) == []

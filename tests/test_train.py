@@ -372,6 +372,47 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root
         trainer_mod.Trainer(other)
 
 
+def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch, data_root, tmp_path):
+    from safetensors.torch import load_file
+
+    _, _, out = one_epoch
+    run = tmp_path / "refine"
+    cfg = load_train_config("default_small", _overrides(
+        data_root, run, f"init_from={out / 'last'}", 'model.overrides={"seg_refine": true}',
+        "optim.train_only=[seg_refiner]", "optim.lr_decoder=1e-2"))
+    t = trainer_mod.Trainer(cfg)
+    assert [g["name"] for g in t.optimizer.param_groups] == ["decoder"]
+    assert {n.split(".")[0] for g in t.optimizer.param_groups for p in g["params"]
+            for n, q in t.model.named_parameters() if q is p} == {"seg_refiner"}
+    t.fit()
+    t.close()
+    saved = load_file(str(out / "last" / "model.safetensors"))
+    after = load_file(str(run / "last" / "model.safetensors"))
+    changed = [k for k, v in saved.items() if not torch.equal(after[k], v)]
+    assert not changed, f"frozen tensors changed (weights or BatchNorm statistics): {changed[:5]}"
+    assert after["seg_refiner.correction.weight"].abs().sum() > 0  # it started at zero and trained
+    train_recs = [r for r in _records(run) if r["type"] == "train"]
+    assert train_recs and all("lr_decoder" in r and "lr_encoder" not in r for r in train_recs)
+    model, _ = ckpt.load_checkpoint(run / "last")
+    assert model.config.seg_refine
+    # Dropping a refiner is not "adding" one: refused like any other architecture change.
+    with pytest.raises(ValueError, match="init_from: the model config"):
+        trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "back",
+                                                                          f"init_from={run / 'last'}")))
+
+
+def test_train_only_config_errors():
+    with pytest.raises(ValueError, match="optim.train_only must be a non-empty list of model parts"):
+        load_train_config("default_small", ["optim.train_only=[head]"])
+    with pytest.raises(ValueError, match="optim.train_only must be"):
+        load_train_config("default_small", ["optim.train_only=[]"])
+    with pytest.raises(ValueError, match="names seg_refiner but the model has none"):
+        load_train_config("default_small", ["optim.train_only=[seg_refiner]"])
+    cfg = load_train_config("default_small", ["optim.train_only=[seg_refiner, decoder]",
+                                              'model.overrides={"seg_refine": true}'])
+    assert cfg.optim.train_only == ["seg_refiner", "decoder"]
+
+
 def test_held_out_filters_apply_to_synthetic_training_data_only(data_root, tmp_path):
     with pytest.raises(ValueError, match="filter synthetic data only"):
         load_train_config("paper_syntodd", [f"data.root={data_root}", "data.exclude_glass_shapes=[flask]"])

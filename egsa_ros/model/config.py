@@ -50,6 +50,9 @@ class ModelConfig:
         hysteresis_rounds: rounds of the in-graph Canny hysteresis (see docs/benchmarks).
         vit_readout: how a ViT's class token is used when reassembling (``project``,
             ``add``, ``ignore``).
+        seg_refine: refine the finest-scale segmentation at half the input resolution from the
+            image, its edges and the decoder's segmentation stream
+            (:class:`~egsa_ros.model.seg_refine.SegRefiner`).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -74,6 +77,7 @@ class ModelConfig:
     depth_canny_high: float = 0.05
     hysteresis_rounds: int = 32
     vit_readout: str = "project"
+    seg_refine: bool = False
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self) -> None:

@@ -110,4 +110,9 @@ class IterativeDecoder(nn.Module):
 
     def segmentation(self, streams: Sequence[Streams], scale: int) -> torch.Tensor:
         """Logits (B, K, h, w) at one scale from its segmentation stream."""
-        return self.stages[scale].seg_head(streams[scale][1])
+        return self.stages[scale].seg_head(self.segmentation_features(streams, scale))
+
+    @staticmethod
+    def segmentation_features(streams: Sequence[Streams], scale: int) -> torch.Tensor:
+        """The segmentation stream (B, C, h, w) of one scale."""
+        return streams[scale][1]

@@ -12,6 +12,7 @@ from ..edges import DepthCanny, RGBCanny
 from .backbones import build_backbone
 from .config import ModelConfig
 from .decoder import IterativeDecoder
+from .seg_refine import SegRefiner
 
 EDGE_PHASES = ("rgb", "depth")
 
@@ -52,6 +53,9 @@ class EGSANet(nn.Module):
                                       hysteresis_rounds=config.hysteresis_rounds, blur=config.canny_blur)
             self.depth_canny = DepthCanny(low=config.depth_canny_low, high=config.depth_canny_high,
                                           hysteresis_rounds=config.hysteresis_rounds)
+        self.seg_refiner = (SegRefiner(config.decoder_channels[0], config.num_classes,
+                                       edge_channels=int(config.uses_edges))
+                            if config.seg_refine else None)
 
     # ------------------------------------------------------------------ helpers
     def check_input(self, rgb: torch.Tensor) -> None:
@@ -73,8 +77,18 @@ class EGSANet(nn.Module):
 
     def encode(self, rgb: torch.Tensor) -> List[torch.Tensor]:
         """rgb (B, 3, H, W) 0..255 -> 4 decoder-width feature maps, finest first."""
-        feats = self.backbone(self.backbone.normalise(rgb))
-        return [proj(f) for proj, f in zip(self.reassemble, feats)]
+        return self._encode_normalised(self.backbone.normalise(rgb))
+
+    def _encode_normalised(self, image: torch.Tensor) -> List[torch.Tensor]:
+        return [proj(f) for proj, f in zip(self.reassemble, self.backbone(image))]
+
+    def _segmentation(self, streams, scale: int, image: torch.Tensor,
+                      rgb_edge_map: Optional[torch.Tensor]) -> torch.Tensor:
+        """Logits of one scale; the finest goes through the refiner when there is one."""
+        logits = self.decoder.segmentation(streams, scale)
+        if scale == 0 and self.seg_refiner is not None:
+            logits = self.seg_refiner(logits, self.decoder.segmentation_features(streams, 0), image, rgb_edge_map)
+        return logits
 
     # ------------------------------------------------------------------ forward
     def forward(self, rgb: torch.Tensor, edge_phase: Optional[str] = None,
@@ -85,9 +99,10 @@ class EGSANet(nn.Module):
         self.check_input(rgb)
         phase = self.resolve_edge_phase(edge_phase)
         size = rgb.shape[-2:]
-        feats = self.encode(rgb)
+        image = self.backbone.normalise(rgb)
+        feats = self._encode_normalised(image)
         scale_sizes = [f.shape[-2:] for f in feats]
-        edges = None
+        edges = rgb_edge_map = None
         if self.config.uses_edges:
             rgb_edge_map = self.rgb_canny(rgb) if rgb_edges is None else rgb_edges.to(rgb.dtype)
             edges = edge_pyramid(rgb_edge_map, scale_sizes)
@@ -105,12 +120,13 @@ class EGSANet(nn.Module):
             streams = self.decoder.iterate(feats, edges, streams)
             if all_scales:
                 depths.append([_upsample(self.decoder.depth(streams, s), size) for s in range(len(feats))])
-                segs.append([_upsample(self.decoder.segmentation(streams, s), size) for s in range(len(feats))])
+                segs.append([_upsample(self._segmentation(streams, s, image, rgb_edge_map), size)
+                             for s in range(len(feats))])
 
         if all_scales:
             return torch.stack([torch.stack(d) for d in depths]), torch.stack([torch.stack(s) for s in segs])
         depth = _upsample(self.decoder.depth(streams, 0), size)
-        seg = _upsample(self.decoder.segmentation(streams, 0), size)
+        seg = _upsample(self._segmentation(streams, 0, image, rgb_edge_map), size)
         return depth, seg
 
 

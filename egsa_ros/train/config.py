@@ -27,6 +27,8 @@ OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
 AMP_DTYPES = ("bf16", "fp16")
 BEST_METRICS = ("delta_1.05", "transparent_iou")
+#: Top-level parts of EGSANet that ``optim.train_only`` can name (the Canny modules have no weights).
+MODEL_PARTS = ("backbone", "reassemble", "decoder", "seg_refiner")
 
 
 @dataclass
@@ -60,6 +62,7 @@ class OptimConfig:
     lr_schedule: str = "constant"       # constant | cosine (per step, over all epochs of this run)
     warmup_steps: int = 0               # linear warm-up from 0 over the first N steps
     min_lr_ratio: float = 0.05          # cosine: final lr = ratio * base lr
+    train_only: Optional[List[str]] = None  # e.g. [seg_refiner]: train these model parts, freeze the rest
 
 
 @dataclass
@@ -123,6 +126,19 @@ class TrainConfig:
             raise ValueError(f"model.overrides must be a mapping, got {self.model.overrides!r}")
         model_cfg = self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
         self._validate_class_weights(model_cfg.num_classes)
+        self._validate_train_only(model_cfg)
+
+    def _validate_train_only(self, model_cfg: ModelConfig) -> None:
+        parts = self.optim.train_only
+        if parts is None:
+            return
+        if (not isinstance(parts, (list, tuple)) or not parts
+                or any(not isinstance(p, str) or p not in MODEL_PARTS for p in parts)):
+            raise ValueError(f"optim.train_only must be a non-empty list of model parts {list(MODEL_PARTS)}, "
+                             f"got {parts!r}")
+        if "seg_refiner" in parts and not model_cfg.seg_refine:
+            raise ValueError("optim.train_only names seg_refiner but the model has none "
+                             "(add model.overrides={\"seg_refine\": true})")
 
     def _validate_class_weights(self, num_classes: int) -> None:
         w = self.loss.class_weights

@@ -4,6 +4,8 @@
   both scaled per step by :func:`lr_factor` (``optim.lr_schedule``: constant or cosine decay to
   ``min_lr_ratio`` over the run's total steps, after ``warmup_steps`` of linear warm-up). The
   factor is a function of the global step only, so ``--resume`` continues the same curve.
+  ``optim.train_only`` (e.g. ``[seg_refiner]``) trains the named model parts and freezes the
+  rest, BatchNorm statistics included.
 - Edge phase per epoch: ``rgb`` for epoch < ``progressive.switch_epoch`` and ``depth`` after
   when the model's ``edge_source`` is ``progressive``; otherwise the fixed ``edge_source``.
   Validation runs the inference phase (``ModelConfig.inference_edge_phase``), i.e. what the
@@ -31,7 +33,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -55,6 +57,7 @@ from .checkpoint import (
     read_info,
     save_checkpoint,
     set_rng_state,
+    unwrap,
 )
 from .config import TrainConfig
 
@@ -166,8 +169,29 @@ def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> List[Dict[str, Any
     groups = []
     if enc:
         groups.append({"name": "encoder", "params": enc, "lr": cfg.optim.lr_encoder})
-    groups.append({"name": "decoder", "params": rest, "lr": cfg.optim.lr_decoder})
+    if rest or not enc:
+        groups.append({"name": "decoder", "params": rest, "lr": cfg.optim.lr_decoder})
     return groups
+
+
+def freeze_parts(model: torch.nn.Module, train_only: Optional[Sequence[str]]) -> None:
+    """Turn gradients off for every top-level part of ``model`` not named in ``train_only``
+    (``optim.train_only``; None trains everything)."""
+    if train_only is None:
+        return
+    for name, part in model.named_children():
+        if name not in train_only:
+            part.requires_grad_(False)
+
+
+def frozen_parts_to_eval(model: torch.nn.Module, train_only: Optional[Sequence[str]]) -> None:
+    """After ``model.train()``: put the frozen parts back in eval mode, so their BatchNorm
+    layers keep the loaded running statistics and normalise with them."""
+    if train_only is None:
+        return
+    for name, part in model.named_children():
+        if name not in train_only:
+            part.eval()
 
 
 def unused_parameters(model: torch.nn.Module, mc: ModelConfig, device: torch.device) -> List[str]:
@@ -274,6 +298,7 @@ class Trainer:
             self._init_weights_from(model, Path(cfg.init_from))
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        freeze_parts(model, cfg.optim.train_only)
         self.model = model
         self.optimizer = self._make_optimizer(model)
         self.amp = bool(cfg.amp and self.device.type == "cuda")
@@ -368,18 +393,33 @@ class Trainer:
 
     # ------------------------------------------------------------------ epochs
     def _init_weights_from(self, model: torch.nn.Module, directory: Path) -> None:
-        """Load a checkpoint's weights (same architecture required) to start a new run from."""
+        """Load a checkpoint's weights to start a new run from.
+
+        The architecture must be the same, except that this run may add a segmentation refiner
+        (``model.overrides={"seg_refine": true}``) to a checkpoint without one: every saved
+        tensor is loaded and the refiner starts as its zero correction (the checkpoint's
+        predictions, unchanged)."""
         from safetensors.torch import load_file
 
         saved = model_config_from_info(read_info(directory))
-        if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint) != self.mc:
+        adds_refiner = self.mc.seg_refine and not saved.seg_refine
+        if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint,
+                         seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
             raise ValueError(f"init_from: the model config in {directory} differs from this run's model config")
-        model.load_state_dict(load_file(str(directory / "model.safetensors"), device=str(self.device)), strict=True)
+        state = load_file(str(directory / "model.safetensors"), device=str(self.device))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        new = [k for k in missing if adds_refiner and k.startswith("seg_refiner.")]
+        if unexpected or len(new) != len(missing):
+            raise ValueError(f"init_from: {directory}/model.safetensors does not fit this model: "
+                             f"missing {sorted(set(missing) - set(new))[:5]}, unexpected {sorted(unexpected)[:5]}")
+        if new and self.is_main:
+            print(f"init_from {directory}: {len(new)} seg_refiner tensors start fresh (zero correction)", flush=True)
 
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
         cfg = self.cfg
         phase = train_edge_phase(self.mc, epoch, cfg.progressive.switch_epoch)
         self.ddp_model.train()
+        frozen_parts_to_eval(unwrap(self.ddp_model), cfg.optim.train_only)
         if self.train_sampler is not None:
             self.train_sampler.set_epoch(epoch)
         n_steps = self.steps_per_epoch()
@@ -418,7 +458,8 @@ class Trainer:
             if self.step % cfg.log_every == 0 and self.is_main:
                 rec = {"type": "train", "epoch": epoch, "step": self.step, "edge_phase": phase,
                        "loss": total_value, "depth": float(parts["depth"]), "seg": float(parts["seg"]),
-                       "lr_encoder": self.optimizer.param_groups[0]["lr"], "step_time_s": step_times[-1]}
+                       "step_time_s": step_times[-1],
+                       **{f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups}}
                 if "glassdepth" in parts:
                     rec["glassdepth"] = float(parts["glassdepth"])
                 self.logger.write(rec)
