@@ -35,10 +35,12 @@ import torch
 import torch.nn.functional as F
 
 from ..data.image_io import read_single_channel
-from ..data.synthetic import frame_dirs, read_frame
+from ..data.synthetic import SYNTHETIC_CLASSES, frame_dirs, read_frame
+from .split_frames import TRANSPARENT_CLASS
 
-#: Rendered semantic ids (``semantic.png``), see :mod:`egsa_ros.data.synthetic`.
-RENDERED_BACKGROUND, RENDERED_TABLE, RENDERED_GLASS, RENDERED_OPAQUE = 0, 1, 2, 3
+#: Rendered semantic ids (``semantic.png``) the false positives are split by, see
+#: :mod:`egsa_ros.data.synthetic` (2 is glass).
+RENDERED_BACKGROUND, RENDERED_TABLE, RENDERED_OPAQUE = 0, 1, 3
 #: Visible-pixel bins of the per-object recall (upper bounds, exclusive).
 SIZE_BINS = ((100, "< 100 px"), (400, "100-399 px"), (1500, "400-1499 px"), (None, ">= 1500 px"))
 #: Strides of the resolution ceiling.
@@ -72,19 +74,21 @@ def object_groups(obj: Mapping[str, Any], visible_px: int) -> Dict[str, str]:
     size = next(name for bound, name in SIZE_BINS if bound is None or visible_px < bound)
     tint = obj.get("tint")
     ior = obj.get("ior")
+    ior_bin = None if ior is None else np.floor(float(ior) * 10) / 10  # 0.1-wide bins
     return {
         "shape": str(obj.get("shape", "?")),
         "visible size": size,
         "surface": "frosted" if float(obj.get("roughness") or 0.0) > 0 else "clear",
         "tint": "tinted" if tint is not None and min(tint) < 0.9 else "clear",
-        "IOR": "?" if ior is None else f"{np.floor(float(ior) * 10) / 10:.1f}-{np.floor(float(ior) * 10) / 10 + 0.1:.1f}",
+        "IOR": "?" if ior_bin is None else f"{ior_bin:.1f}-{ior_bin + 0.1:.1f}",
     }
 
 
 class MaskErrorTally:
     """Accumulates one split's mask errors frame by frame; :meth:`report` pools them."""
 
-    def __init__(self, *, band_px: int = 1, transparent_class: int = 2, num_classes: int = 3) -> None:
+    def __init__(self, *, band_px: int = 1, transparent_class: int = TRANSPARENT_CLASS,
+                 num_classes: int = len(SYNTHETIC_CLASSES)) -> None:
         self.band_px = band_px
         self.transparent_class = transparent_class
         self.num_classes = num_classes
