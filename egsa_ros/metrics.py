@@ -38,6 +38,7 @@ __all__ = [
     "depth_metrics_from_sums",
     "depth_metrics",
     "depth_metrics_report",
+    "median_scale_ratio",
     "confusion_matrix",
     "iou_from_confusion",
     "segmentation_metrics_from_confusion",
@@ -114,6 +115,24 @@ def depth_error_sums(
     for t in thresholds:
         out[_delta_key(t) + "_hits"] = int(np.sum(ratio < t))
     return out
+
+
+def median_scale_ratio(pred, gt, valid=None) -> float:
+    """Median of predicted / true depth over one image's pixels where both are finite and > 0
+    (NaN if none): how far the whole frame's metric scale is off (1.0 = right scale, 1.3 =
+    everything 30 % too far). Monocular depth can be right in shape and wrong in scale.
+
+    Args:
+        pred: predicted depth, metres, any shape (numpy or torch).
+        gt: ground-truth depth, metres, same number of elements as ``pred``.
+        valid: optional bool array, same size as ``gt``.
+    """
+    g = _np(gt)
+    p = _same_shape(_np(pred), g, "pred")
+    sel = np.isfinite(g) & (g > 0) & np.isfinite(p) & (p > 0)
+    if valid is not None:
+        sel &= _same_shape(_np(valid, None).astype(bool), g, "valid")
+    return float(np.median(p[sel] / g[sel])) if sel.any() else float("nan")
 
 
 def depth_metrics_from_sums(sums: Dict[str, float], thresholds: Sequence[float] = DELTA_THRESHOLDS) -> Dict[str, float]:

@@ -48,6 +48,31 @@ def test_accumulator_sums_over_frames_not_means_of_means():
     assert result["latency_ms"]["p50"] == pytest.approx(20.0)
 
 
+def test_whole_frame_scale_failures_are_counted_and_separated_from_shape(tmp_path):
+    """A frame predicted 1.4x too far everywhere is a scale failure: it misses delta<1.25 on
+    every pixel, yet after dividing by its own median ratio it is perfect."""
+    from egsa_ros.eval.report import markdown, write_report
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0.5, 1.5, (6, 8)).astype(np.float32)
+    no_glass = np.zeros((6, 8), bool)
+    acc = EvalAccumulator()
+    acc.add(gt.copy(), no_glass.astype(np.uint8), gt, no_glass)            # right
+    acc.add(1.4 * gt, no_glass.astype(np.uint8), gt, no_glass)             # too far
+    acc.add(gt / 1.3, no_glass.astype(np.uint8), gt, no_glass)             # too near
+    acc.add(1.15 * gt, no_glass.astype(np.uint8), gt, no_glass)            # off, but under 25 %
+    result = dict(acc.result(), frames=4, frames_with_ground_truth=4)
+    scale = result["frame_scale"]
+    assert (scale["frames"], scale["failures"], scale["too_far"], scale["too_near"], scale["off_by_10pct"]) == (4, 2, 1, 1, 3)
+    assert scale["ratios"] == pytest.approx([1.0, 1.4, 1 / 1.3, 1.15], rel=1e-5)
+    assert result["depth_all"]["delta_1.25"] == pytest.approx(0.5)
+    assert result["depth_all_scale_aligned"]["delta_1.05"] == pytest.approx(1.0)
+    assert result["depth_all_scale_aligned"]["rmse"] == pytest.approx(0.0, abs=1e-6)
+    assert "**2 of 4 frames** off by more than 25 % (1 too far, 1 too near)" in markdown(result)
+    write_report(tmp_path, result, [], {})
+    assert (tmp_path / "scale.png").stat().st_size > 0 and "scale.png" in (tmp_path / "report.md").read_text()
+
+
 def test_completed_depth_is_compared_with_the_sensor_on_the_same_pixels():
     """The sensor has values on part of the glass only; its RMSE covers just that part, so
     depth_completed gets a second section over exactly those pixels (like for like)."""
@@ -154,7 +179,33 @@ def test_offline_eval_of_a_rendered_split(tmp_path, capsys):
     assert report["sensor_depth_transparent"]["count"] == glass_pixels
     assert coverage(report["sensor_depth_transparent"]) == 0.0           # no camera value on glass
     assert report["depth_completed_transparent"]["count"] == glass_pixels
+    assert report["frame_scale"]["frames"] == 3 and "depth_all_scale_aligned" in report
+    assert "support_plane" not in report                                 # the fixture has no camera pose
     assert "egsa-eval: 3 frames (offline" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main([str(split), "--live", "--model", "tiny", "--out", str(out)])
     assert "use --offline" in capsys.readouterr().err
+
+
+def test_rendered_frames_with_a_camera_pose_get_depth_scaled_from_the_support_plane(tmp_path):
+    """meta.json camera_to_world (the table is the world's z = 0 plane) reaches the frames and
+    the report gets the support-plane rows over the same pixels as the unscaled ones."""
+    from egsa_ros.data.synthetic import frame_dirs
+    from egsa_ros.eval.split_frames import read_split_frames
+
+    split = write_synthetic_fixture(tmp_path / "data", {"test": 2}) / "test"
+    pose = np.eye(4)
+    pose[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]   # looking along +y, level
+    pose[2, 3] = 0.5
+    for folder in frame_dirs(split):
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps(dict(meta, camera_to_world=pose.tolist())))
+    np.testing.assert_array_equal(next(read_split_frames(split)).camera_in_support, pose)
+    out = tmp_path / "out"
+    assert main([str(split), "--model", "tiny", "--backend", "onnxruntime", "--panels", "0",
+                 "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["support_plane"]["frames"] == 2 and 0 <= report["support_plane"]["refused"] <= 2
+    assert report["depth_transparent_support_plane"]["count"] == report["depth_transparent"]["count"] > 0
+    assert report["depth_all_support_plane"]["count"] == report["depth_all"]["count"]
+    assert "known height above the table, transparent pixels" in (out / "report.md").read_text()

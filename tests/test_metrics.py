@@ -12,6 +12,7 @@ from egsa_ros.metrics import (
     depth_metrics_from_sums,
     depth_metrics_report,
     iou_from_confusion,
+    median_scale_ratio,
     segmentation_metrics,
     segmentation_metrics_from_confusion,
 )
@@ -113,6 +114,16 @@ def test_depth_metrics_report_transparent_subset():
     assert multi["transparent"]["count"] == 3
     none = depth_metrics_report(pred, gt, np.zeros((2, 2), int))
     assert none["transparent"]["count"] == 0 and math.isnan(none["transparent"]["rmse"])
+
+
+def test_median_scale_ratio_skips_missing_pixels():
+    gt = np.array([[1.0, 2.0, 0.0], [4.0, np.nan, 2.0]])
+    pred = np.array([[1.5, 3.0, 9.0], [6.0, 1.0, np.nan]])   # 1.5x where both are known
+    assert median_scale_ratio(pred, gt) == pytest.approx(1.5)
+    assert median_scale_ratio(torch.tensor(pred), torch.tensor(gt)) == pytest.approx(1.5)
+    valid = np.array([[True, False, False], [False, False, False]])
+    assert median_scale_ratio(pred * np.array([[1.0, 2.0, 1.0], [1.0, 1.0, 1.0]]), gt, valid) == pytest.approx(1.5)
+    assert math.isnan(median_scale_ratio(np.full((2, 3), np.nan), gt))
 
 
 def test_segmentation_by_hand_with_ignore():

@@ -30,7 +30,9 @@ class BagFrame:
     """One camera frame and what the bag has about it (None when a topic is absent).
 
     ``rgb`` (H, W, 3) uint8; depths (H, W) float32 metres with NaN unknown; ``gt_mask``
-    (H, W) bool, True on transparent pixels; ``K`` (3, 3).
+    (H, W) bool, True on transparent pixels; ``K`` (3, 3); ``camera_in_support`` (4, 4) the
+    camera's pose (OpenCV axes) in a frame whose z = 0 plane is the table, z up (rendered
+    splits have it; bags do not).
     """
 
     stamp_ns: int
@@ -39,6 +41,7 @@ class BagFrame:
     gt_mask: Optional[np.ndarray] = None
     sensor_depth: Optional[np.ndarray] = None
     K: Optional[np.ndarray] = None
+    camera_in_support: Optional[np.ndarray] = None
     raw: Dict[str, bytes] = field(default_factory=dict)
 
 

@@ -41,6 +41,12 @@ def summary(result: dict) -> str:
     if "depth_all" in result:
         d = result["depth_all"]
         parts.append(f"RMSE {d['rmse']:.3f} m, d<1.25 {d['delta_1.25']:.3f}")
+    if "frame_scale" in result:
+        parts.append(f"scale off > 25 % in {result['frame_scale']['failures']}/{result['frame_scale']['frames']} frames")
+    if "depth_transparent_support_plane" in result:
+        plane = result["depth_transparent_support_plane"]
+        parts.append(f"with scale from the known camera height: d<1.25 "
+                     f"{result['depth_all_support_plane']['delta_1.25']:.3f}, glass d<1.05 {plane['delta_1.05']:.3f}")
     if "depth_transparent" in result:
         parts.append(f"glass d<1.05 {result['depth_transparent']['delta_1.05']:.3f}")
     if "sensor_depth_transparent" in result and "depth_completed_transparent_sensor_valid" in result:

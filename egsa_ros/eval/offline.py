@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Optional
 
+import numpy as np
+
 from ..data.synthetic import frame_dirs
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
@@ -20,6 +22,7 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
 
     from ..demo import panel
     from ..runtime.depth_completion import complete_depth
+    from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scale
 
     acc = EvalAccumulator()
     images, series = [], {"pipeline total": []}
@@ -39,6 +42,10 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
             completed = complete_depth(frame.sensor_depth, pred.depth, pred.mask)
         acc.add(pred.depth, pred.mask, frame.gt_depth, frame.gt_mask, inference_ms=pred.timings["total"],
                 completed=completed, sensor=frame.sensor_depth)
+        if frame.camera_in_support is not None and frame.K is not None and frame.gt_depth is not None:
+            up, height = pose_up_and_height(frame.camera_in_support)
+            estimate = support_plane_scale(pred.depth, frame.K, up, height, exclude=pred.mask > 0)
+            acc.add_support_plane(pred.depth * np.float32(estimate.scale), estimate.ok, frame.gt_depth, frame.gt_mask)
         series["pipeline total"].append(pred.timings["total"])
         if len(images) < panels:
             images.append(panel(frame.rgb, pred.depth, pred.mask, cfg.d_min, cfg.d_max, frame.gt_depth))

@@ -8,7 +8,13 @@ from typing import Dict, List
 import numpy as np
 
 DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
+                  ("depth_all_scale_aligned", "predicted depth, all pixels, each frame divided by its "
+                   "median scale ratio (a diagnostic: needs the true depth)"),
                   ("depth_transparent", "predicted depth, transparent pixels"),
+                  ("depth_all_support_plane", "predicted depth x scale from the camera's known height above "
+                   "the table, all pixels"),
+                  ("depth_transparent_support_plane", "predicted depth x scale from the camera's known height "
+                   "above the table, transparent pixels"),
                   ("sensor_depth_transparent", "sensor depth, transparent pixels (what the camera gives)"),
                   ("depth_completed_transparent", "depth_completed, transparent pixels"),
                   ("depth_completed_transparent_sensor_valid",
@@ -39,6 +45,13 @@ def markdown(result: Dict) -> str:
         lines += ["", "RMSE, MAE and REL are over the pixels with a value; the delta columns count a "
                   "missing value as a miss. Compare the sensor with depth_completed on the same pixels "
                   "(the last row).", ""]
+    if "frame_scale" in result:
+        lines += [scale_sentence(result["frame_scale"]), ""]
+    if "support_plane" in result:
+        plane = result["support_plane"]
+        lines += [f"Scale from the support plane (egsa_ros.runtime.support_plane_scale, camera pose from the "
+                  f"frames' metadata): refused on {plane['refused']} of {plane['frames']} frames (scored "
+                  "unscaled).", ""]
     if "mask" in result:
         m = result["mask"]
         lines += [f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
@@ -50,6 +63,39 @@ def markdown(result: Dict) -> str:
                          f"max {s['max']:.1f} over {s['count']} frames.")
     lines += ["", "Panels: RGB | predicted depth | ground-truth depth | predicted mask over RGB.", ""]
     return "\n".join(lines)
+
+
+def scale_sentence(scale: Dict) -> str:
+    """One Markdown paragraph on the per-frame metric scale (see ``EvalAccumulator``)."""
+    return (f"Metric scale per frame (median predicted / true depth): p5 {scale['p05']:.2f}, "
+            f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; **{scale['failures']} of {scale['frames']} "
+            f"frames** off by more than 25 % ({scale['too_far']} too far, {scale['too_near']} too near), "
+            f"{scale['off_by_10pct']} by more than 10 %. A frame with the wrong scale misses delta<1.25 on "
+            "most of its pixels even when its shape is right (compare the scale-aligned row); on a robot "
+            "with a depth camera, depth_completed takes the scale from the sensor.")
+
+
+def plot_scale(ratios: List[float], out: Path) -> Path:
+    """Histogram of the per-frame median predicted / true depth ratio (log x axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.0))
+    bins = np.geomspace(0.5, 2.0, 41)
+    ax.hist(np.clip(ratios, bins[0], bins[-1]), bins=bins, color="tab:blue")
+    for x in (1 / 1.25, 1.25):
+        ax.axvline(x, color="red", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xticks([0.5, 0.8, 1.0, 1.25, 1.5, 2.0], ["0.5", "0.8", "1", "1.25", "1.5", "2"])
+    ax.set_xlabel("median predicted / true depth in the frame")
+    ax.set_ylabel("frames")
+    ax.set_title("egsa-eval metric scale per frame (outside the red lines: scale failure)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
@@ -85,9 +131,14 @@ def write_report(out_dir: Path, result: Dict, panels: List[np.ndarray], series: 
         cv2.imwrite(str(out_dir / f"panel_{i:02d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if any(series.values()):
         plot_latency(series, out_dir / "latency.png")
+    ratios = result.get("frame_scale", {}).get("ratios", [])
+    if ratios:
+        plot_scale(ratios, out_dir / "scale.png")
     text = markdown(result)
     text += "".join(f"![panel {i}](panel_{i:02d}.png)\n" for i in range(len(panels)))
     if any(series.values()):
         text += "\n![latency](latency.png)\n"
+    if ratios:
+        text += "\n![metric scale per frame](scale.png)\n"
     (out_dir / "report.md").write_text(text)
     return out_dir / "report.md"

@@ -4,12 +4,15 @@ split (sensor depth and ``depth_completed`` included) without writing a bag firs
 
 The frames carry what a bag written by ``egsa-synth --bag`` would: RGB, ground-truth depth (NaN
 where the renderer saw nothing), the simulated depth camera (NaN where it has no value), the
-transparent-pixel mask and the intrinsics.
+transparent-pixel mask and the intrinsics; and, unlike a bag, the camera's pose above the table
+(``meta.json`` ``camera_to_world``: the world's z = 0 plane is the table top).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator, Optional
+
+import json
 
 import numpy as np
 
@@ -32,6 +35,8 @@ def read_split_frames(folder: Path, *, limit: Optional[int] = None) -> Iterator[
         raise FileNotFoundError(f"{folder} holds no rendered frame directories (each with a meta.json)")
     for index, frame_dir in enumerate(dirs[:limit] if limit else dirs):
         sample = read_frame(frame_dir)
+        with open(frame_dir / "meta.json") as fh:
+            pose = json.load(fh).get("camera_to_world")
         yield BagFrame(
             stamp_ns=index,
             rgb=sample["rgb"],
@@ -39,4 +44,5 @@ def read_split_frames(folder: Path, *, limit: Optional[int] = None) -> Iterator[
             gt_mask=sample["labels"] == TRANSPARENT_CLASS,
             sensor_depth=np.where(sample["depth_sensor"] > 0, sample["depth_sensor"], np.nan).astype(np.float32),
             K=sample["K"],
+            camera_in_support=None if pose is None else np.asarray(pose, np.float64),
         )
