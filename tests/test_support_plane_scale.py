@@ -93,6 +93,8 @@ def test_shape_errors_off_the_table_do_not_move_the_factor():
     estimate = support_plane_scale(pred, K, up, height, exclude=glass)
     assert estimate.ok and estimate.scale * 1.2 == pytest.approx(1.0, abs=0.015)
     assert support_plane_scale(pred, K, up, height).scale == pytest.approx(estimate.scale, rel=0.02)
+    every_pixel = support_plane_scale(pred, K, up, height, exclude=glass, config=SupportPlaneConfig(stride=1))
+    assert every_pixel.ok and every_pixel.scale == pytest.approx(estimate.scale, rel=0.005)
 
 
 def test_doubtful_estimates_are_refused_with_a_reason():
