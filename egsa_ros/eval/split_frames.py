@@ -9,10 +9,9 @@ transparent-pixel mask and the intrinsics; and, unlike a bag, the camera's pose 
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator, Optional
-
-import json
 
 import numpy as np
 
