@@ -240,6 +240,52 @@ def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain)
 
 
 @pytest.mark.ros
+@pytest.mark.slow
+def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
+    """scale_from_table switched on at run time: the same frame's depth comes back multiplied by
+    exactly the factor support_plane_scale finds on the unscaled depth; an impossible camera
+    height is refused, counted and logged, and the depth is left as it was."""
+    from egsa_ros.runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
+
+    proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_height_m:=0.5",
+                        "-p", "camera_pitch_deg:=45.0"])   # the bundled model: it sees the table
+    harness = Harness()
+
+    def depth_of(stamp_s):
+        count = len(harness.got["depth"])
+        harness.send_frame(stamp_s, seed=0)
+        assert harness.spin_until(lambda: len(harness.got["depth"]) > count, 30, proc), "no depth came back"
+        assert harness.spin_until(lambda: len(harness.got["mask"]) > count, 10, proc), "no mask came back"
+        return depth_from_msg(harness.got["depth"][-1]), np.frombuffer(harness.got["mask"][-1].data, np.uint8)
+
+    try:
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        depth_off, mask = depth_of(10.0)
+        K = np.array([[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]])
+        expected = support_plane_scale(depth_off, K, up_from_pitch_roll(45.0), 0.5, exclude=mask.reshape(H, W) > 0)
+        assert expected.ok and abs(expected.scale - 1.0) > 0.05, expected
+        ok, reason = _set_parameter(harness.node, "scale_from_table", True)
+        assert ok, reason
+        depth_on, _ = depth_of(11.0)
+        np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
+        assert harness.spin_until(lambda: "table_scale" in harness.last_diag(), 5, proc), harness.last_diag()
+        assert harness.last_diag()["table_scale"] == f"{expected.scale:.2f}"   # diagnostics print 2 decimals
+
+        ok, reason = _set_parameter(harness.node, "camera_height_m", 50.0)   # factor ~75: refused
+        assert ok, reason
+        depth_refused, _ = depth_of(12.0)
+        np.testing.assert_array_equal(depth_refused, depth_off)
+        assert harness.spin_until(lambda: int(harness.last_diag().get("table_scale_refused", 0)) >= 1, 5, proc)
+        ok, reason = _set_parameter(harness.node, "camera_pitch_deg", 120.0)
+        assert not ok and "must be in [-90.0, 90.0]" in reason
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+    assert "scale_from_table refused: factor" in out and "Traceback" not in out, out[-3000:]
+
+
+@pytest.mark.ros
 def test_node_takes_compressed_images(ros_domain):
     import cv2
     from sensor_msgs.msg import CompressedImage

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from egsa_ros.runtime.support_plane_scale import (ScaleEstimate, SupportPlaneConfig, pose_up_and_height,
-                                                  support_plane_scale)
+                                                  support_plane_scale, up_from_pitch_roll)
 
 HEIGHT_M = 0.6
 K = np.array([[110.0, 0.0, 63.5], [0.0, 110.0, 47.5], [0.0, 0.0, 1.0]])
@@ -63,6 +63,13 @@ def test_pose_gives_up_in_the_camera_frame_and_height():
     np.testing.assert_allclose(up, [0.0, -1.0, 0.0], atol=1e-12)
     with pytest.raises(ValueError, match="4x4"):
         pose_up_and_height(np.eye(3))
+
+
+@pytest.mark.parametrize("pitch", [0.0, 30.0, 90.0])
+def test_pitch_and_roll_give_the_same_up_as_the_pose(pitch):
+    np.testing.assert_allclose(up_from_pitch_roll(pitch), pose_up_and_height(camera_pose(pitch))[0], atol=1e-12)
+    rolled = up_from_pitch_roll(30.0, 20.0)
+    assert np.linalg.norm(rolled) == pytest.approx(1.0) and rolled[0] < 0   # world up leans to the image's left
 
 
 @pytest.mark.parametrize("pitch", [25.0, 45.0, 60.0])

@@ -3,7 +3,9 @@
 Topics (relative, remap them): sub ``image`` (or ``image/compressed``), ``camera_info``,
 optional ``sensor_depth``; pub ``depth`` (32FC1 m, NaN unknown), ``mask`` (mono8, 255 =
 transparent), ``depth_completed``, ``transparent_points`` (PointCloud2, optical frame) and
-``/diagnostics``. Every output carries the input image's header.
+``/diagnostics``. Every output carries the input image's header. With ``scale_from_table``
+the depth (and everything made from it) is rescaled so the table lies at the camera's known
+height below it (a camera fixed above the table; the last factor is in the diagnostics).
 
 Threads: the subscription callbacks only store the newest message (latest-frame slot);
 one worker thread decodes, runs the pipeline and publishes, so callbacks never block and
@@ -160,6 +162,8 @@ class EGSANode(Node):
         self.last_processed = now
         rgb = rgb_from_msg(msg)
         pred = self.pipeline(rgb)
+        if self.p["scale_from_table"]:
+            self._scale_from_table(pred)
         header = msg.header
         if wanted["depth"]:
             self.pub_depth.publish(depth_msg(header, pred.depth))
@@ -172,6 +176,28 @@ class EGSANode(Node):
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(header)) / 1e6
         self.stats.frame_done(latency_ms, pred.timings["total"])
         self.stats.set("superseded", self.slot.superseded)
+
+    def _scale_from_table(self, pred) -> None:
+        """Rescale ``pred.depth`` so the table lies ``camera_height_m`` below the camera (see
+        ``egsa_ros.runtime.support_plane_scale``); unchanged, counted and logged when refused."""
+        from ..runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
+
+        info = self.camera_info
+        if info is None or (info.height, info.width) != pred.depth.shape:
+            self.stats.count("table_scale_skipped")
+            self.get_logger().warning("scale_from_table needs camera_info of the image's size: depth left unscaled",
+                                      throttle_duration_sec=THROTTLE_S)
+            return
+        up = up_from_pitch_roll(self.p["camera_pitch_deg"], self.p["camera_roll_deg"])
+        estimate = support_plane_scale(pred.depth, np.array(info.k), up, self.p["camera_height_m"],
+                                       exclude=pred.mask > 0)
+        if not estimate.ok:
+            self.stats.count("table_scale_refused")
+            self.get_logger().warning(f"scale_from_table refused: {estimate.reason}; depth left unscaled",
+                                      throttle_duration_sec=THROTTLE_S)
+            return
+        pred.depth = pred.depth * np.float32(estimate.scale)
+        self.stats.set("table_scale", float(estimate.scale))
 
     def _publish_completed(self, header, pred) -> None:
         from ..runtime.depth_completion import CompletionConfig, complete_depth

@@ -30,6 +30,10 @@ def _at_least(low):
     return lambda v: None if v >= low else f"must be >= {low}, got {v!r}"
 
 
+def _between(low, high):
+    return lambda v: None if low <= v <= high else f"must be in [{low}, {high}], got {v!r}"
+
+
 def _size_error(value: str) -> Optional[str]:
     if value == "":
         return None
@@ -65,6 +69,14 @@ PARAMS = [
               dynamic=True, check=_at_least(1)),
     ParamSpec("completion_ring_px", 8, "ring around each transparent object used to align predicted to sensor depth, px",
               dynamic=True, check=_at_least(1)),
+    ParamSpec("scale_from_table", False, "rescale depth so the table lies camera_height_m below the camera "
+              "(a camera fixed above the table; needs camera_info)", dynamic=True),
+    ParamSpec("camera_height_m", 0.0, "height of the camera above the table top, m (for scale_from_table)",
+              dynamic=True, check=_at_least(0.0)),
+    ParamSpec("camera_pitch_deg", 45.0, "how far the optical axis points below horizontal, degrees (90 = straight "
+              "down; for scale_from_table)", dynamic=True, check=_between(-90.0, 90.0)),
+    ParamSpec("camera_roll_deg", 0.0, "camera roll about its optical axis, degrees (positive: world up leans to the "
+              "image's left; for scale_from_table)", dynamic=True, check=_between(-180.0, 180.0)),
     ParamSpec("input_reliability", "best_effort", "QoS reliability of the input subscriptions",
               check=_choice(RELIABILITY_CHOICES)),
     ParamSpec("output_reliability", "reliable", "QoS reliability of the output publishers",

@@ -77,6 +77,14 @@ def pose_up_and_height(camera_in_support: np.ndarray) -> Tuple[np.ndarray, float
     return up / np.linalg.norm(up), float(pose[2, 3])
 
 
+def up_from_pitch_roll(pitch_down_deg: float, roll_deg: float = 0.0) -> np.ndarray:
+    """(3,) up direction in the optical frame of a camera whose axis points ``pitch_down_deg``
+    below horizontal (90 = straight down) and that is rolled by ``roll_deg`` about its axis
+    (positive: world up leans towards the image's left edge). Level and unrolled: (0, -1, 0)."""
+    pitch, roll = np.radians(pitch_down_deg), np.radians(roll_deg)
+    return np.array([-np.sin(roll) * np.cos(pitch), -np.cos(roll) * np.cos(pitch), -np.sin(pitch)])
+
+
 def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarray, camera_height_m: float,
                         exclude: Optional[np.ndarray] = None,
                         config: Optional[SupportPlaneConfig] = None) -> ScaleEstimate:
@@ -86,7 +94,7 @@ def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarr
         depth: (H, W) float32 predicted z-depth, metres (NaN or <= 0 where unknown).
         K: (3, 3) intrinsics of the (H, W) image.
         up_in_camera: (3,) direction of "up" (against gravity, the support plane's normal) in
-            the camera's optical frame; see :func:`pose_up_and_height`.
+            the camera's optical frame; see :func:`pose_up_and_height` and :func:`up_from_pitch_roll`.
         camera_height_m: the camera's true height above the support surface, metres (> 0).
         exclude: optional (H, W) mask of pixels not to use (e.g. the transparent mask).
         config: bins and acceptance checks.
