@@ -223,3 +223,23 @@ def test_egsa_export_errors_are_clear(tmp_path, capsys):
     assert "neither a checkpoint directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--frame-size", "480by640"])
+
+
+def test_flip_averaged_export_passes_the_checks_and_pipelines_refuse_a_mismatch(tiny_static, tmp_path, capsys):
+    """``egsa-export --flip-average`` builds mirrored averaging into the graph (parity with torch,
+    TensorRT rules); asking a pipeline for the other setting than a graph has is an error."""
+    from egsa_ros import load_pipeline
+    from egsa_ros.export.cli import main
+
+    out = tmp_path / "tiny_flip.onnx"
+    assert main(["--model", "tiny", "--frame-size", "120x160", "--flip-average", "--out", str(out),
+                 "--json", str(tmp_path / "report.json")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ok"] and report["tensorrt_violations"] == [] and "flip-averaged" in report["model"]
+    assert json.loads(read_frame_metadata(out)["egsa.model_config"])["flip_average"] is True
+    pipe = load_pipeline(str(out), flip_average=True)
+    assert pipe.config.flip_average and pipe(tabletop_frame(3, 120, 160)).depth.shape == (120, 160)
+    with pytest.raises(ValueError, match="re-export"):
+        load_pipeline(str(out), flip_average=False)
+    with pytest.raises(ValueError, match=r"flip_average=False: re-export.*--flip-average"):
+        load_pipeline(str(tiny_static), flip_average=True)

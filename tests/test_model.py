@@ -265,3 +265,48 @@ def test_refined_model_exports_to_onnx_and_matches_torch(tmp_path, fusion):
     parity = onnx_parity(model, path, _rgb(1, SMALL_SIZES["tiny"], seed=5))
     assert parity["depth_max_abs_m"] <= 1e-4 and parity["mask_agreement"] > 0.999, parity
     assert check_tensorrt_compat(path) == []
+
+
+# ----------------------------------------------------------------------------- test-time options
+
+def test_flip_average_is_the_mean_of_the_image_and_its_mirror_image():
+    plain = _build("tiny").eval()
+    flipped = _build("tiny", flip_average=True).eval()
+    flipped.load_state_dict(plain.state_dict())
+    rgb = _rgb(2, SMALL_SIZES["tiny"], seed=5)
+    with torch.no_grad():
+        d, s = plain(rgb)
+        dm, sm = plain(torch.flip(rgb, dims=[3]))
+        d_avg, s_avg = flipped(rgb)
+    torch.testing.assert_close(d_avg, 0.5 * (d + torch.flip(dm, dims=[3])), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(s_avg, 0.5 * (s + torch.flip(sm, dims=[3])), atol=1e-5, rtol=1e-5)
+    assert (d_avg - d).abs().max() > 1e-4  # the mirror image really contributed
+    # Training is untouched: deep supervision shapes of one pass.
+    flipped.train()
+    depth_all, _ = flipped(rgb)
+    assert depth_all.shape[2] == 2
+
+
+def test_transparent_logit_bias_shifts_one_class_in_eval_only():
+    plain = _build("tiny")
+    biased = _build("tiny", transparent_logit_bias=-0.75)
+    biased.load_state_dict(plain.state_dict())
+    rgb = _rgb(1, SMALL_SIZES["tiny"], seed=6)
+    tc = plain.config.transparent_class
+    plain.eval(), biased.eval()
+    with torch.no_grad():
+        (d0, s0), (d1, s1) = plain(rgb), biased(rgb)
+    assert torch.equal(d0, d1)
+    shift = s1 - s0
+    assert torch.allclose(shift[:, tc], torch.full_like(shift[:, tc], -0.75))
+    others = [c for c in range(plain.config.num_classes) if c != tc]
+    assert torch.equal(shift[:, others], torch.zeros_like(shift[:, others]))
+    plain.train(), biased.train()
+    with torch.no_grad():
+        (_, a0), (_, a1) = plain(rgb), biased(rgb)
+    assert torch.equal(a0, a1)  # the training loss sees the logits as trained
+
+
+def test_transparent_logit_bias_must_be_finite():
+    with pytest.raises(ValueError, match="transparent_logit_bias"):
+        ModelConfig(transparent_logit_bias=float("nan"))

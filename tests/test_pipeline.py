@@ -86,6 +86,12 @@ def test_load_pipeline_loads_a_checkpoint_directory_and_the_bundled_default(tmp_
     pipe = load_pipeline(tmp_path / "ckpt", backend="torch")
     assert "trained 5 epochs" in pipe.model_name
     np.testing.assert_allclose(pipe(rgb).depth, expected[0, 0].numpy(), atol=1e-5)
+    # flip_average=True: the mean of the frame's and the mirrored frame's depth.
+    with torch.no_grad():
+        mirrored, _ = net(torch.from_numpy(rgb[:, ::-1].copy()).permute(2, 0, 1)[None].float())
+    flipped = load_pipeline(tmp_path / "ckpt", backend="torch", flip_average=True)
+    assert flipped.config.flip_average and "flip-averaged" in flipped.model_name
+    np.testing.assert_allclose(flipped(rgb).depth, 0.5 * (expected + mirrored.flip(-1))[0, 0].numpy(), atol=1e-5)
     monkeypatch.setenv("EGSA_MODEL", str(tmp_path / "ckpt"))
     assert loading.bundled_model_dir() == tmp_path / "ckpt"
     assert "trained 5 epochs" in load_pipeline(backend="torch").model_name

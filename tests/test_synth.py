@@ -230,6 +230,24 @@ def test_resume_with_other_settings_is_refused(rendered, capsys, change, setting
     assert not (out / "val" / "000001").exists()
 
 
+def test_fallback_to_scalar_variant_is_announced(rendered, capsys, monkeypatch):
+    """With no usable LLVM, ``--variant auto`` renders with scalar_rgb and says so (its pixels
+    differ slightly from the llvm_ad_rgb frames the model card was measured on); asking for
+    scalar_rgb explicitly gives no warning."""
+    import egsa_ros.data.synth.cli as cli
+
+    out, argv = rendered  # resuming the rendered split: nothing is rendered again
+    monkeypatch.setattr(cli, "resolve_variant", lambda name: "scalar_rgb" if name == "auto" else name)
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "no usable LLVM" not in capsys.readouterr().err
+    auto = list(argv)
+    auto[auto.index("--variant") + 1] = "auto"
+    assert main(auto) == 0
+    err = capsys.readouterr().err
+    assert "variant scalar_rgb" in err and "no usable LLVM" in err and "libllvm19" in err
+
+
 def test_bag_export(rendered, tmp_path):
     pytest.importorskip("rosbags")
     from rosbags.rosbag2 import Reader

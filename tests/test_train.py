@@ -421,6 +421,54 @@ def test_held_out_filters_apply_to_synthetic_training_data_only(data_root, tmp_p
     assert cfg.data.exclude_glass_shapes == ["flask"] and cfg.data.max_glass_ior == 1.5
 
 
+def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch, data_root, tmp_path, capsys):
+    """The calibrated copy scores, through the trainer's own validation, exactly what the sweep
+    reported for the chosen bias; weights are copied unchanged. A bias of +-20 marks every or no
+    pixel as glass, so the sweep's rows differ whatever a one-epoch network predicts."""
+    from egsa_ros.train.calibrate import main as calibrate, write_calibrated
+    from egsa_ros.train.evaluate import main as evaluate
+
+    _, _, out = one_epoch
+    dst = tmp_path / "calibrated"
+    assert calibrate([str(out / "last"), "--root", str(data_root), "--split", "val", "--out", str(dst),
+                      "--grid=-20,0,20", "--max-miou-drop", "1"]) == 0
+    info = json.loads((dst / "checkpoint.json").read_text())
+    record = info["calibration"]
+    rows = {r["bias"]: r for r in record["table"]}
+    assert set(rows) == {-20.0, 0.0, 20.0} and record["frames"] == 2
+    assert len({r["transparent_iou"] for r in rows.values()}) > 1
+    chosen = record["chosen"]
+    assert info["model_config"]["transparent_logit_bias"] == chosen
+    assert rows[chosen]["transparent_iou"] == max(r["transparent_iou"] for r in rows.values())
+    assert (dst / "model.safetensors").read_bytes() == (out / "last" / "model.safetensors").read_bytes()
+    assert "<- chosen" in capsys.readouterr().out
+    # Every row of the sweep is what the checkpoint scores with that bias written into it.
+    for bias in rows:
+        copy = dst if bias == chosen else tmp_path / f"bias{bias:+.0f}"
+        if copy != dst:
+            write_calibrated(out / "last", copy, bias, {})
+        assert evaluate([str(copy), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]) == 0
+        metrics = json.loads((tmp_path / "m.json").read_text())
+        assert metrics["transparent_iou"] == pytest.approx(rows[bias]["transparent_iou"], abs=1e-9), bias
+        assert metrics["miou"] == pytest.approx(rows[bias]["miou"], abs=1e-9), bias
+
+
+def test_calibrate_keeps_miou_within_the_allowed_drop():
+    import numpy as np
+    from egsa_ros.train.calibrate import choose_bias
+
+    def cm(tp, fp_from_table):  # 3 classes; transparent = 2; rows = truth, columns = prediction
+        return np.array([[1000, 0, 0], [0, 30 - fp_from_table, fp_from_table], [0, 100 - tp, tp]], dtype=np.int64)
+
+    # glass IoU / mIoU: 0.60 / 0.676, 0.68 / 0.710, 0.72 / 0.615 (best glass, table ruined)
+    cms = {0.0: cm(60, 0), 0.5: cm(70, 3), 1.0: cm(90, 25)}
+    result = choose_bias(cms, transparent_class=2, max_miou_drop=0.01)
+    assert result["chosen"] == 0.5
+    assert choose_bias(cms, transparent_class=2, max_miou_drop=1.0)["chosen"] == 1.0
+    with pytest.raises(ValueError, match="contain 0"):
+        choose_bias({0.5: cm(14, 2)}, transparent_class=2, max_miou_drop=0.01)
+
+
 def test_evaluate_checkpoint_gives_the_validation_metrics(one_epoch, data_root, tmp_path, capsys):
     from egsa_ros.train.evaluate import main
 

@@ -77,6 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", help="checkpoint directory, .onnx or preset (default: the bundled model)")
     parser.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "torch", "tensorrt"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--flip-average", action="store_true",
+                        help="also run each mirrored frame and average (the node's flip_average; ~2x network time)")
     parser.add_argument("--rate", type=float, default=1.0, help="live playback speed factor")
     parser.add_argument("--limit", type=int, help="first N frames only")
     parser.add_argument("--panels", type=int, default=4, help="PNG panels to write")
@@ -104,14 +106,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from ..runtime.pipeline import load_pipeline
             from .offline import evaluate_offline
 
-            pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None)
+            pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None,
+                                     flip_average=True if args.flip_average else None)
             result = evaluate_offline(bag, pipeline, args.out, topics=topics, panels=args.panels, limit=args.limit,
                                       progress=not args.no_progress)
         else:
             from .live import evaluate_live
 
             result = evaluate_live(bag, args.out, topics=topics, model=args.model, backend=args.backend,
-                                   threads=args.threads, rate=args.rate, panels=args.panels, limit=args.limit,
+                                   threads=args.threads, flip_average=args.flip_average, rate=args.rate,
+                                   panels=args.panels, limit=args.limit,
                                    progress=not args.no_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"egsa-eval: error: {exc}", file=sys.stderr)

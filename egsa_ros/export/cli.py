@@ -45,8 +45,11 @@ def parity_frame(frame_size: Tuple[int, int]) -> np.ndarray:
 
 def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int], *, dynamic: bool = False,
                      net_size: Optional[Tuple[int, int]] = None, edge_phase: Optional[str] = None,
-                     simplify: bool = True, threads: int = 2) -> dict:
+                     simplify: bool = True, threads: int = 2, flip_average: Optional[bool] = None) -> dict:
     """Export, then run the checker (inside the export), parity and TensorRT checks.
+
+    ``flip_average``: build mirrored test-time averaging into the graph (True), leave it out
+    (False) or keep the model's setting (None).
 
     Returns a report dict with ``ok`` (all checks passed) and each check's numbers.
     """
@@ -57,7 +60,7 @@ def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int
     from .onnx_export import export_frame_onnx, frame_parity, onnx_op_types
     from .tensorrt_check import check_tensorrt_compat
 
-    network, name = load_network(model)
+    network, name = load_network(model, flip_average=flip_average)
     start = time.perf_counter()
     path = export_frame_onnx(network, out, frame_size, dynamic=dynamic, net_size=net_size,
                              edge_phase=edge_phase, simplify=simplify, model_name=name)
@@ -90,6 +93,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--net-size", type=parse_size, help="network HxW (default: the size it was trained at; "
                         "must be a multiple of the encoder stride)")
     parser.add_argument("--edge-phase", choices=["rgb", "depth"], help="override the config's inference edge phase")
+    parser.add_argument("--flip-average", action="store_true",
+                        help="also run the mirrored frame and average depth and logits (~2x network time)")
     parser.add_argument("--out", type=Path, help="output .onnx (default out/export/<model>_<H>x<W>.onnx)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
@@ -100,7 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = args.out or Path("out/export") / f"{stem}_{'dynamic' if args.dynamic else '{}x{}'.format(*args.frame_size)}.onnx"
     try:
         report = export_and_check(args.model, out, args.frame_size, dynamic=args.dynamic, net_size=args.net_size,
-                                  edge_phase=args.edge_phase, simplify=not args.no_simplify, threads=args.threads)
+                                  edge_phase=args.edge_phase, simplify=not args.no_simplify, threads=args.threads,
+                                  flip_average=True if args.flip_average else None)
     except (ValueError, FileNotFoundError) as exc:
         print(f"egsa-export: error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ config is saved with every checkpoint (``to_dict``) and rebuilt with ``from_dict
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
@@ -53,6 +54,12 @@ class ModelConfig:
         seg_refine: refine the finest-scale segmentation at half the input resolution from the
             image, its edges and the decoder's segmentation stream
             (:class:`~egsa_ros.model.seg_refine.SegRefiner`).
+        transparent_logit_bias: added to the transparent class's logit in eval mode (not in
+            training), before any argmax: a decision threshold chosen after training on a
+            validation split (``python -m egsa_ros.train.calibrate``); 0 leaves the logits as trained.
+        flip_average: in eval mode, also run the horizontally mirrored image and average the
+            two depths and logits (test-time augmentation: the network runs on a batch twice
+            as large, so about twice the latency).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -78,6 +85,8 @@ class ModelConfig:
     hysteresis_rounds: int = 32
     vit_readout: str = "project"
     seg_refine: bool = False
+    transparent_logit_bias: float = 0.0
+    flip_average: bool = False
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self) -> None:
@@ -115,6 +124,8 @@ class ModelConfig:
             raise ValueError("hysteresis_rounds must be >= 0")
         if self.edge_beta < 0:
             raise ValueError("edge_beta must be >= 0")
+        if not math.isfinite(self.transparent_logit_bias):
+            raise ValueError(f"transparent_logit_bias must be finite, got {self.transparent_logit_bias}")
 
     @property
     def uses_edges(self) -> bool:

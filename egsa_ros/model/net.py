@@ -27,7 +27,9 @@ class EGSANet(nn.Module):
     Output of ``forward``:
 
     - eval mode: ``(depth, seg_logits)``: depth (B, 1, H, W) in metres within
-      [d_min, d_max] and logits (B, K, H, W), from the last iteration's finest scale.
+      [d_min, d_max] and logits (B, K, H, W), from the last iteration's finest scale; with
+      ``config.flip_average`` the mean of the image's and its mirror image's outputs, and with
+      ``config.transparent_logit_bias`` that bias added to the transparent class's logits.
     - training mode: ``(depth_all, seg_all)`` of shapes (I, S, B, 1, H, W) and
       (I, S, B, K, H, W): every iteration I and scale S (index 0 = finest), each upsampled
       bilinearly to the input size, for deep supervision.
@@ -97,6 +99,27 @@ class EGSANet(nn.Module):
         ``rgb`` computed outside (e.g. ``cv2.Canny`` on the CPU) in place of the in-graph
         RGB Canny; used to compare the two deployments."""
         self.check_input(rgb)
+        if self.training:
+            return self._forward_once(rgb, edge_phase, rgb_edges)
+        if self.config.flip_average:
+            n = rgb.shape[0]
+            both = torch.cat([rgb, torch.flip(rgb, dims=[3])])
+            edges = None if rgb_edges is None else torch.cat([rgb_edges, torch.flip(rgb_edges, dims=[3])])
+            depth2, seg2 = self._forward_once(both, edge_phase, edges)
+            depth = 0.5 * (depth2[:n] + torch.flip(depth2[n:], dims=[3]))
+            seg = 0.5 * (seg2[:n] + torch.flip(seg2[n:], dims=[3]))
+        else:
+            depth, seg = self._forward_once(rgb, edge_phase, rgb_edges)
+        bias = float(self.config.transparent_logit_bias)
+        if bias != 0.0:
+            offset = torch.zeros(self.config.num_classes, dtype=seg.dtype, device=seg.device)
+            offset[self.config.transparent_class] = bias
+            seg = seg + offset.view(1, -1, 1, 1)
+        return depth, seg
+
+    def _forward_once(self, rgb: torch.Tensor, edge_phase: Optional[str],
+                      rgb_edges: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One pass of the network (no test-time options); see :meth:`forward`."""
         phase = self.resolve_edge_phase(edge_phase)
         size = rgb.shape[-2:]
         image = self.backbone.normalise(rgb)

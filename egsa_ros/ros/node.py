@@ -91,7 +91,8 @@ class EGSANode(Node):
         if self.p["backend"] == "tensorrt" and not engine:
             raise ValueError("backend 'tensorrt' needs the 'engine' parameter (a .engine built by build_engine.py)")
         return load_pipeline(model, backend=self.p["backend"], threads=self.p["threads"], engine=engine,
-                             frame_size=parse_frame_size(self.p["expected_frame_size"]))
+                             frame_size=parse_frame_size(self.p["expected_frame_size"]),
+                             flip_average=True if self.p["flip_average"] else None)
 
     @staticmethod
     def _reliability(name: str) -> ReliabilityPolicy:

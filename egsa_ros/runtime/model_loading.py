@@ -31,14 +31,25 @@ def bundled_model_dir() -> Optional[Path]:
     return None
 
 
-def load_network(model: Optional[Union[str, Path]]) -> Tuple[torch.nn.Module, str]:
+def load_network(model: Optional[Union[str, Path]], *,
+                 flip_average: Optional[bool] = None) -> Tuple[torch.nn.Module, str]:
     """(network in eval mode, human-readable description) for a model argument.
 
     Args:
         model: None for the bundled default (see :func:`bundled_model_dir`; without one, a
             randomly initialised ``default_small`` with a warning); a checkpoint directory
             written by ``egsa-train``; or a preset name for a randomly initialised network.
+        flip_average: True / False to switch mirrored test-time averaging on / off
+            (``ModelConfig.flip_average``, ~2x the network's latency); None keeps the model's.
     """
+    network, name = _load_network(model)
+    if flip_average is not None and bool(flip_average) != network.config.flip_average:
+        network.config = network.config.replace(flip_average=bool(flip_average))
+        name += ", flip-averaged" if flip_average else ", flip averaging off"
+    return network, name
+
+
+def _load_network(model: Optional[Union[str, Path]]) -> Tuple[torch.nn.Module, str]:
     from ..model.config import PRESETS, get_preset
     from ..model.net import build_model
     from ..train.checkpoint import load_checkpoint

@@ -53,7 +53,8 @@ class Pipeline:
 
 def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto", *,
                   threads: Optional[int] = None, frame_size: Optional[Tuple[int, int]] = DEFAULT_FRAME_SIZE,
-                  engine: Optional[Union[str, Path]] = None, **backend_options) -> Pipeline:
+                  engine: Optional[Union[str, Path]] = None, flip_average: Optional[bool] = None,
+                  **backend_options) -> Pipeline:
     """Load a model on a backend and return a ready :class:`Pipeline`.
 
     Args:
@@ -67,6 +68,10 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
         threads: CPU threads for the backend (None: library default).
         frame_size: (H, W) to prepare at load time (None: prepare on the first frame).
         engine: TensorRT engine file (same as passing it as ``model``).
+        flip_average: True to also run the mirrored frame and average (``ModelConfig.flip_average``:
+            ~+0.01 glass IoU for the bundled model, ~2x the network's latency), False to switch
+            it off, None to keep the model's setting. An exported graph or engine has it built
+            in: asking for the other setting raises ``ValueError`` (re-export instead).
         backend_options: passed to the backend (e.g. ``device='cuda'``, ``fp16=True``,
             ``cuda_graphs=True`` for torch; ``rebuild=True, onnx=PATH`` for tensorrt).
 
@@ -89,9 +94,12 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
         config = ModelConfig.from_dict(json.loads(loaded.metadata["egsa.model_config"]))
         name = f"{Path(model).name} ({loaded.metadata.get('egsa.model_name', '')})"
     else:
-        network, name = load_network(model)
+        network, name = load_network(model, flip_average=flip_average)
         loaded = make_backend(chosen, network, threads=threads, **backend_options)
         config = network.config
+    if flip_average is not None and bool(flip_average) != config.flip_average:
+        raise ValueError(f"{name} was exported with flip_average={config.flip_average}: re-export it "
+                         f"(egsa-export{' --flip-average' if flip_average else ''}) to change that")
     pipeline = Pipeline(loaded, config, model_name=name)
     graph_size = getattr(loaded, "graph_frame_size", None)  # a static exported graph: its own size
     if graph_size is not None or frame_size is not None:

@@ -167,6 +167,10 @@ def main(argv=None) -> int:
                      "options (--variant too) or use a new --split / --out:\n  " + "\n  ".join(conflicts))
     set_variant(variant)
     print(f"egsa-synth: Mitsuba variant {variant}", file=sys.stderr)
+    if args.variant == "auto" and variant == "scalar_rgb":
+        print("egsa-synth: warning: no usable LLVM >= 16 found, so the slower scalar_rgb renders these "
+              "frames; its pixels differ slightly from llvm_ad_rgb's, which the bundled model card's "
+              "splits used (Debian: apt-get install libllvm19)", file=sys.stderr)
     indices = shard_indices(args.frames, args.shard)
     if args.jobs > 1:
         from egsa_ros.data.synth.parallel import render_with_workers
