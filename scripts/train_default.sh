@@ -10,7 +10,10 @@
 #   5. a segmentation refiner added (model.overrides={"seg_refine": true}): 3 epochs training it
 #      alone on the frozen stage 4 (optim.train_only=[seg_refiner], lr 1e-3), then 7 epochs of the
 #      whole network, cosine decay from lr 5e-5 / 1.5e-4 after 100 warm-up steps, same loss
-#      (STAGE5=0 stops after stage 4).
+#      (STAGE5=0 stops after stage 4);
+#   6. the transparent-class decision bias chosen on the validation split
+#      (python -m egsa_ros.train.calibrate: weights unchanged, model config gets
+#      transparent_logit_bias; CALIBRATE=0 skips it).
 # Stages 3-4 watch a validation split (seed 2000); the test split (seed 1000) is only reported.
 # Then it evaluates the last stage's weights (train.evaluate, and egsa-eval for the depth-camera
 # rows) on the held-out test split and on the generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside the
@@ -32,6 +35,7 @@ STAGE3_EPOCHS=${STAGE3_EPOCHS:-12}
 STAGE4_FRAMES=${STAGE4_FRAMES:-2208}
 STAGE4_EPOCHS=${STAGE4_EPOCHS:-8}
 STAGE5=${STAGE5:-1}
+CALIBRATE=${CALIBRATE:-1}
 TEST_FRAMES=${TEST_FRAMES:-100}
 SPP=${SPP:-32}
 JOBS=${JOBS:-2}   # egsa-synth worker processes (2 on 2 cores: 1.1x the frames per hour of 1)
@@ -69,10 +73,16 @@ if [ "$STAGE4_EPOCHS" -gt 0 ]; then
     LAST="$OUT/stage5"
   fi
 fi
+if [ "$CALIBRATE" -gt 0 ]; then
+  "$PY" -m egsa_ros.train.calibrate "$LAST/last" --root "$DATA" --split val --out "$OUT/calibrated"
+  LAST_CKPT="$OUT/calibrated"
+else
+  LAST_CKPT="$LAST/last"
+fi
 for split in test general; do
-  "$PY" -m egsa_ros.train.evaluate "$LAST/last" --root "$DATA" --split "$split"
+  "$PY" -m egsa_ros.train.evaluate "$LAST_CKPT" --root "$DATA" --split "$split"
   # The same frames through the deployed graph, with the simulated depth camera and depth_completed.
-  "$PY" -m egsa_ros.eval.cli "$DATA/$split" --model "$LAST/last" --backend onnxruntime --panels 4 \
+  "$PY" -m egsa_ros.eval.cli "$DATA/$split" --model "$LAST_CKPT" --backend onnxruntime --panels 4 \
     --out "$OUT/eval_$split" --no-progress
 done
-echo "last checkpoint: $LAST/last (copy model.safetensors and checkpoint.json to models/default_small to bundle it)"
+echo "last checkpoint: $LAST_CKPT (copy model.safetensors and checkpoint.json to models/default_small to bundle it)"

@@ -372,6 +372,20 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root
         trainer_mod.Trainer(other)
 
 
+def test_init_from_a_calibrated_checkpoint_drops_its_decision_bias(one_epoch, data_root, tmp_path, capsys):
+    """A test-time bias is not architecture: fine-tuning a calibrated model trains and validates
+    with this run's bias (0 unless asked) and says so."""
+    from egsa_ros.train.calibrate import write_calibrated
+
+    _, _, out = one_epoch
+    write_calibrated(out / "last", tmp_path / "calibrated", -0.5, {})
+    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "ft", f"init_from={tmp_path / 'calibrated'}"))
+    t = trainer_mod.Trainer(cfg)
+    assert t.mc.transparent_logit_bias == 0.0
+    t.close()
+    assert "transparent_logit_bias -0.50" in capsys.readouterr().out
+
+
 def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch, data_root, tmp_path):
     from safetensors.torch import load_file
 

@@ -402,6 +402,11 @@ class Trainer:
         from safetensors.torch import load_file
 
         saved = model_config_from_info(read_info(directory))
+        if saved.transparent_logit_bias != self.mc.transparent_logit_bias and self.is_main:
+            print(f"init_from {directory}: its transparent_logit_bias {saved.transparent_logit_bias:+.2f} (a test-time "
+                  f"decision bias) is not carried over; recalibrate after training", flush=True)
+        # Test-time options are not architecture: this run's own apply.
+        saved = saved.replace(transparent_logit_bias=self.mc.transparent_logit_bias, flip_average=self.mc.flip_average)
         adds_refiner = self.mc.seg_refine and not saved.seg_refine
         if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint,
                          seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
