@@ -286,6 +286,71 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
 
 
 @pytest.mark.ros
+def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
+    """camera_pose_source topic (a camera on an arm): the pose stamped like the image sets the
+    factor, exactly as support_plane_scale computes it locally for that pose; an image with no
+    pose within pose_tolerance_ms, or a pose that is not a rotation, leaves the depth unscaled and
+    is counted."""
+    from geometry_msgs.msg import PoseStamped
+    from scipy.spatial.transform import Rotation
+
+    from egsa_ros.runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
+
+    proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_pose_source:=topic"])
+    harness = Harness()
+    pub_pose = harness.node.create_publisher(PoseStamped, f"{NS}/camera_pose",
+                                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+
+    def send_pose(stamp_s, quaternion_xyzw, height_m=0.5):
+        pose = PoseStamped()
+        pose.header.stamp.sec = int(stamp_s)
+        pose.header.frame_id = "table"
+        pose.pose.position.z = height_m
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
+         pose.pose.orientation.w) = (float(v) for v in quaternion_xyzw)
+        pub_pose.publish(pose)
+        harness.spin_until(lambda: False, 0.5, proc)   # let it arrive before the image
+
+    def depth_of(stamp_s):
+        count = len(harness.got["depth"])
+        harness.send_frame(stamp_s, seed=0)
+        assert harness.spin_until(lambda: len(harness.got["mask"]) > count and len(harness.got["depth"]) > count,
+                                  30, proc), "no depth came back"
+        return depth_from_msg(harness.got["depth"][-1]), np.frombuffer(harness.got["mask"][-1].data, np.uint8)
+
+    # The camera 45 degrees down (OpenCV axes: x right, y down, z forward) in a z-up table frame.
+    forward = np.array([0.0, np.cos(np.pi / 4), -np.sin(np.pi / 4)])
+    right = np.array([1.0, 0.0, 0.0])
+    rotation = np.stack([right, np.cross(forward, right), forward], axis=1)
+    quaternion = Rotation.from_matrix(rotation).as_quat()
+    try:
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        depth_off, mask = depth_of(10.0)
+        K = np.array([[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]])
+        expected = support_plane_scale(depth_off, K, up_from_pitch_roll(45.0), 0.5, exclude=mask.reshape(H, W) > 0)
+        assert expected.ok and abs(expected.scale - 1.0) > 0.05, expected
+        ok, reason = _set_parameter(harness.node, "scale_from_table", True)
+        assert ok, reason
+        send_pose(11.0, quaternion)
+        depth_on, _ = depth_of(11.0)
+        np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
+
+        depth_no_pose, _ = depth_of(12.0)   # the newest pose is 1 s older than this image
+        np.testing.assert_array_equal(depth_no_pose, depth_off)
+        assert harness.spin_until(lambda: int(harness.last_diag().get("table_scale_no_pose", 0)) >= 1, 5, proc)
+        send_pose(13.0, [0.0, 0.0, 0.0, 0.0])   # a default-constructed orientation
+        depth_bad_pose, _ = depth_of(13.0)
+        np.testing.assert_array_equal(depth_bad_pose, depth_off)
+        assert harness.spin_until(lambda: int(harness.last_diag().get("bad_camera_pose", 0)) >= 1, 5, proc)
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+    assert "no camera_pose within pose_tolerance_ms" in out and "not a rotation" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+
+
+@pytest.mark.ros
 def test_node_takes_compressed_images(ros_domain):
     import cv2
     from sensor_msgs.msg import CompressedImage

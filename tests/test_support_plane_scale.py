@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egsa_ros.runtime.support_plane_scale import (ScaleEstimate, SupportPlaneConfig, pose_up_and_height,
-                                                  support_plane_scale, up_from_pitch_roll)
+from egsa_ros.runtime.support_plane_scale import (ScaleEstimate, SupportPlaneConfig, pose_matrix,
+                                                  pose_up_and_height, support_plane_scale, up_from_pitch_roll)
 
 HEIGHT_M = 0.6
 K = np.array([[110.0, 0.0, 63.5], [0.0, 110.0, 47.5], [0.0, 0.0, 1.0]])
@@ -63,6 +63,27 @@ def test_pose_gives_up_in_the_camera_frame_and_height():
     np.testing.assert_allclose(up, [0.0, -1.0, 0.0], atol=1e-12)
     with pytest.raises(ValueError, match="4x4"):
         pose_up_and_height(np.eye(3))
+
+
+@pytest.mark.parametrize("pitch, quaternion_xyzw", [
+    (90.0, [1.0, 0.0, 0.0, 0.0]),                        # straight down: 180 degrees about x
+    (0.0, [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]),     # level: -90 degrees about x
+])
+def test_a_geometry_msgs_pose_gives_the_same_matrix(pitch, quaternion_xyzw):
+    pose = pose_matrix([0.0, 0.0, HEIGHT_M], quaternion_xyzw)
+    np.testing.assert_allclose(pose, camera_pose(pitch), atol=1e-12)
+    slightly_off = pose_matrix([0.0, 0.0, HEIGHT_M], 1.05 * np.asarray(quaternion_xyzw))   # normalised
+    np.testing.assert_allclose(slightly_off, camera_pose(pitch), atol=1e-12)
+
+
+@pytest.mark.parametrize("position, quaternion, message", [
+    ([0, 0, 1], [0, 0, 0, 0], "not a rotation"),        # a default-constructed Pose
+    ([0, 0, 1], [0, 0, 0, 2], "not a rotation"),
+    ([0, np.nan, 1], [0, 0, 0, 1], "non-finite"),
+])
+def test_bad_poses_raise(position, quaternion, message):
+    with pytest.raises(ValueError, match=message):
+        pose_matrix(position, quaternion)
 
 
 @pytest.mark.parametrize("pitch", [0.0, 30.0, 90.0])

@@ -5,7 +5,9 @@ optional ``sensor_depth``; pub ``depth`` (32FC1 m, NaN unknown), ``mask`` (mono8
 transparent), ``depth_completed``, ``transparent_points`` (PointCloud2, optical frame) and
 ``/diagnostics``. Every output carries the input image's header. With ``scale_from_table``
 the depth (and everything made from it) is rescaled so the table lies at the camera's known
-height below it (a camera fixed above the table; the last factor is in the diagnostics).
+height below it: fixed parameters for a fixed camera, or, with ``camera_pose_source: topic``, a
+``camera_pose`` (geometry_msgs/PoseStamped) paired with each image by stamp for a moving one
+(the last factor is in the diagnostics).
 
 Threads: the subscription callbacks only store the newest message (latest-frame slot);
 one worker thread decodes, runs the pipeline and publishes, so callbacks never block and
@@ -22,6 +24,7 @@ from typing import Optional
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped  # comes with sensor_msgs, whose messages use it
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -54,6 +57,7 @@ class EGSANode(Node):
         self.pipeline = self._load_pipeline()
         self.camera_info: Optional[CameraInfo] = None
         self.sensor_depths: deque = deque(maxlen=10)
+        self.camera_poses: deque = deque(maxlen=100)
         self.slot = LatestFrameSlot()
         self.last_processed = 0.0
 
@@ -74,6 +78,10 @@ class EGSANode(Node):
             depth_qos = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                                    reliability=self._reliability(self.p["input_reliability"]))
             self.create_subscription(Image, "sensor_depth", self._on_sensor_depth, depth_qos)
+        if self.p["camera_pose_source"] == "topic":
+            self.create_subscription(PoseStamped, "camera_pose", self._on_camera_pose,
+                                     QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
+                                                reliability=self._reliability(self.p["input_reliability"])))
         self.create_timer(self.p["diagnostics_period_s"], self._publish_diagnostics)
 
         self.worker = threading.Thread(target=self._work, name="egsa_inference", daemon=True)
@@ -122,6 +130,9 @@ class EGSANode(Node):
     def _on_sensor_depth(self, msg: Image) -> None:
         self.sensor_depths.append(msg)
 
+    def _on_camera_pose(self, msg: PoseStamped) -> None:
+        self.camera_poses.append(msg)
+
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
         while True:
@@ -163,9 +174,9 @@ class EGSANode(Node):
         self.last_processed = now
         rgb = rgb_from_msg(msg)
         pred = self.pipeline(rgb)
-        if self.p["scale_from_table"]:
-            self._scale_from_table(pred)
         header = msg.header
+        if self.p["scale_from_table"]:
+            self._scale_from_table(pred, stamp_ns(header))
         if wanted["depth"]:
             self.pub_depth.publish(depth_msg(header, pred.depth))
         if wanted["mask"]:
@@ -178,10 +189,10 @@ class EGSANode(Node):
         self.stats.frame_done(latency_ms, pred.timings["total"])
         self.stats.set("superseded", self.slot.superseded)
 
-    def _scale_from_table(self, pred) -> None:
-        """Rescale ``pred.depth`` so the table lies ``camera_height_m`` below the camera (see
+    def _scale_from_table(self, pred, image_ns: int) -> None:
+        """Rescale ``pred.depth`` so the table lies at the camera's height below it (see
         ``egsa_ros.runtime.support_plane_scale``); unchanged, counted and logged when refused."""
-        from ..runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
+        from ..runtime.support_plane_scale import support_plane_scale
 
         info = self.camera_info
         if info is None or (info.height, info.width) != pred.depth.shape:
@@ -189,9 +200,11 @@ class EGSANode(Node):
             self.get_logger().warning("scale_from_table needs camera_info of the image's size: depth left unscaled",
                                       throttle_duration_sec=THROTTLE_S)
             return
-        up = up_from_pitch_roll(self.p["camera_pitch_deg"], self.p["camera_roll_deg"])
-        estimate = support_plane_scale(pred.depth, np.array(info.k), up, self.p["camera_height_m"],
-                                       exclude=pred.mask > 0)
+        pose = self._camera_up_and_height(image_ns)
+        if pose is None:
+            return
+        up, height = pose
+        estimate = support_plane_scale(pred.depth, np.array(info.k), up, height, exclude=pred.mask > 0)
         if not estimate.ok:
             self.stats.count("table_scale_refused")
             self.get_logger().warning(f"scale_from_table refused: {estimate.reason}; depth left unscaled",
@@ -199,6 +212,28 @@ class EGSANode(Node):
             return
         pred.depth = pred.depth * np.float32(estimate.scale)
         self.stats.set("table_scale", float(estimate.scale))
+
+    def _camera_up_and_height(self, image_ns: int):
+        """(up in the optical frame, height above the table, m) for the image at ``image_ns``, or
+        None (counted and logged) when the pose topic has nothing usable for it."""
+        from ..runtime.support_plane_scale import pose_matrix, pose_up_and_height, up_from_pitch_roll
+
+        if self.p["camera_pose_source"] == "fixed":
+            return up_from_pitch_roll(self.p["camera_pitch_deg"], self.p["camera_roll_deg"]), self.p["camera_height_m"]
+        msg = nearest_by_stamp(self.camera_poses, image_ns, self.p["pose_tolerance_ms"] * 1e6)
+        if msg is None:
+            self.stats.count("table_scale_no_pose")
+            self.get_logger().warning("scale_from_table: no camera_pose within pose_tolerance_ms of the image: depth "
+                                      "left unscaled", throttle_duration_sec=THROTTLE_S)
+            return None
+        p, q = msg.pose.position, msg.pose.orientation
+        try:
+            return pose_up_and_height(pose_matrix([p.x, p.y, p.z], [q.x, q.y, q.z, q.w]))
+        except ValueError as exc:
+            self.stats.count("bad_camera_pose")
+            self.get_logger().warning(f"scale_from_table: bad camera_pose ({exc}): depth left unscaled",
+                                      throttle_duration_sec=THROTTLE_S)
+            return None
 
     def _publish_completed(self, header, pred) -> None:
         from ..runtime.depth_completion import CompletionConfig, complete_depth
@@ -225,11 +260,7 @@ class EGSANode(Node):
         self.pub_completed.publish(depth_msg(header, completed))
 
     def _paired_sensor_depth(self, image_ns: int):
-        tolerance = self.p["sync_tolerance_ms"] * 1e6
-        best = min(self.sensor_depths, key=lambda m: abs(stamp_ns(m.header) - image_ns), default=None)
-        if best is None or abs(stamp_ns(best.header) - image_ns) > tolerance:
-            return None
-        return best
+        return nearest_by_stamp(self.sensor_depths, image_ns, self.p["sync_tolerance_ms"] * 1e6)
 
     def _publish_points(self, header, pred) -> None:
         from ..runtime.point_cloud import masked_points
@@ -266,12 +297,24 @@ class EGSANode(Node):
         self.pub_diag.publish(array)
 
     def destroy_node(self) -> None:
-        """Stop the worker before the node's publishers go away, then free the model."""
-        self.slot.close()
-        if self.worker.is_alive():
-            self.worker.join(timeout=10.0)
+        """Stop the worker before the node's publishers go away, then free the model. Safe on a
+        node whose construction failed part-way (rclpy may destroy it at shutdown)."""
+        slot, worker = getattr(self, "slot", None), getattr(self, "worker", None)
+        if slot is not None:
+            slot.close()
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=10.0)
         self.pipeline = None
         super().destroy_node()
+
+
+def nearest_by_stamp(messages, stamp: int, tolerance_ns: float):
+    """The message of ``messages`` (each with a ``header``) whose stamp is nearest ``stamp`` (ns),
+    or None if there is none within ``tolerance_ns``."""
+    best = min(list(messages), key=lambda m: abs(stamp_ns(m.header) - stamp), default=None)
+    if best is None or abs(stamp_ns(best.header) - stamp) > tolerance_ns:
+        return None
+    return best
 
 
 def main(args=None) -> int:

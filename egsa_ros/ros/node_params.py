@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional
 
 BACKEND_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt")
 RELIABILITY_CHOICES = ("reliable", "best_effort")
+POSE_SOURCE_CHOICES = ("fixed", "topic")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,14 @@ PARAMS = [
               dynamic=True, check=_at_least(1)),
     ParamSpec("completion_ring_px", 8, "ring around each transparent object used to align predicted to sensor depth, px",
               dynamic=True, check=_at_least(1)),
-    ParamSpec("scale_from_table", False, "rescale depth so the table lies camera_height_m below the camera "
-              "(a camera fixed above the table; needs camera_info)", dynamic=True),
+    ParamSpec("scale_from_table", False, "rescale depth so the table lies at the camera's known height below it "
+              "(needs camera_info; the camera's pose from camera_pose_source)", dynamic=True),
+    ParamSpec("camera_pose_source", "fixed", "where scale_from_table gets the camera's pose: fixed (camera_height_m, "
+              "camera_pitch_deg, camera_roll_deg) or topic (camera_pose, geometry_msgs/PoseStamped: the camera's "
+              "optical frame, x right y down z forward, in a frame whose z = 0 plane is the table top, z up; "
+              "paired with each image by stamp)", check=_choice(POSE_SOURCE_CHOICES)),
+    ParamSpec("pose_tolerance_ms", 50.0, "largest stamp difference between an image and its camera_pose, ms",
+              dynamic=True, check=_at_least(0.0)),
     ParamSpec("camera_height_m", 0.0, "height of the camera above the table top, m (for scale_from_table)",
               dynamic=True, check=_at_least(0.0)),
     ParamSpec("camera_pitch_deg", 45.0, "how far the optical axis points below horizontal, degrees (90 = straight "

@@ -77,6 +77,25 @@ def pose_up_and_height(camera_in_support: np.ndarray) -> Tuple[np.ndarray, float
     return up / np.linalg.norm(up), float(pose[2, 3])
 
 
+def pose_matrix(position, quaternion_xyzw) -> np.ndarray:
+    """4x4 pose from a translation (3,) in metres and a unit quaternion (x, y, z, w), as in
+    ``geometry_msgs/Pose``. Raises ``ValueError`` for non-finite values or a quaternion far from
+    unit length (|q| outside [0.9, 1.1]: not a rotation, e.g. an all-zero default message)."""
+    from scipy.spatial.transform import Rotation
+
+    t = np.asarray(position, dtype=np.float64).reshape(3)
+    q = np.asarray(quaternion_xyzw, dtype=np.float64).reshape(4)
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(q))):
+        raise ValueError("pose has non-finite values")
+    norm = float(np.linalg.norm(q))
+    if not 0.9 <= norm <= 1.1:
+        raise ValueError(f"orientation quaternion has length {norm:.3g}, not 1: not a rotation")
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_quat(q / norm).as_matrix()
+    pose[:3, 3] = t
+    return pose
+
+
 def up_from_pitch_roll(pitch_down_deg: float, roll_deg: float = 0.0) -> np.ndarray:
     """(3,) up direction in the optical frame of a camera whose axis points ``pitch_down_deg``
     below horizontal (90 = straight down) and that is rolled by ``roll_deg`` about its axis
