@@ -69,9 +69,10 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
         frame_size: (H, W) to prepare at load time (None: prepare on the first frame).
         engine: TensorRT engine file (same as passing it as ``model``).
         flip_average: True to also run the mirrored frame and average (``ModelConfig.flip_average``:
-            ~+0.01 glass IoU for the bundled model, ~2x the network's latency), False to switch
-            it off, None to keep the model's setting. An exported graph or engine has it built
-            in: asking for the other setting raises ``ValueError`` (re-export instead).
+            ~+0.01 glass IoU for the bundled model; the network runs twice, ~1.5x the frame's
+            latency on 2 CPU threads), False to switch it off, None to keep the model's setting.
+            An exported graph or engine has it built in: asking for the other setting raises
+            ``ValueError`` (re-export instead).
         backend_options: passed to the backend (e.g. ``device='cuda'``, ``fp16=True``,
             ``cuda_graphs=True`` for torch; ``rebuild=True, onnx=PATH`` for tensorrt).
 
