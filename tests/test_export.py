@@ -241,5 +241,42 @@ def test_flip_averaged_export_passes_the_checks_and_pipelines_refuse_a_mismatch(
     assert pipe.config.flip_average and pipe(tabletop_frame(3, 120, 160)).depth.shape == (120, 160)
     with pytest.raises(ValueError, match="re-export"):
         load_pipeline(str(out), flip_average=False)
-    with pytest.raises(ValueError, match=r"flip_average=False: re-export.*--flip-average"):
+    with pytest.raises(ValueError, match=r"exported with \{'flip_average': False\}.*re-export"):
         load_pipeline(str(tiny_static), flip_average=True)
+
+
+def test_mask_from_a_second_pass_at_mask_input_size(tiny_net):
+    """With ``mask_input_size`` the mask is the second pass's (frame resized as training resizes,
+    network, argmax, nearest upsampling) and the depth stays the first pass's."""
+    import cv2
+
+    from egsa_ros.data.transforms import resize_rgb, to_network_input
+
+    frame = tabletop_frame(6, 240, 320)
+    two_pass = build_model(tiny_net.config.replace(mask_input_size=(128, 192))).eval()
+    two_pass.load_state_dict(tiny_net.state_dict())
+    with torch.no_grad():
+        depth1, _ = CameraFrameModel(tiny_net, (240, 320))(torch.from_numpy(frame))
+        depth2, mask2 = CameraFrameModel(two_pass, (240, 320))(torch.from_numpy(frame))
+        _, logits = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (128, 192)))))
+    assert torch.equal(depth1, depth2)
+    expected_mask = cv2.resize((logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240),
+                               interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(mask2.numpy(), expected_mask)
+    with pytest.raises(ValueError, match="mask_input_size 100x150 is not a multiple"):
+        CameraFrameModel(build_model(tiny_net.config.replace(mask_input_size=(100, 150))), (240, 320))
+
+
+def test_egsa_export_with_a_mask_pass_passes_the_checks(tmp_path):
+    from egsa_ros import load_pipeline
+    from egsa_ros.export.cli import main
+
+    out = tmp_path / "tiny_mask.onnx"
+    assert main(["--model", "tiny", "--frame-size", "240x320", "--mask-net-size", "128x192", "--out", str(out),
+                 "--json", str(tmp_path / "report.json")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ok"] and report["tensorrt_violations"] == [] and "mask at 128x192" in report["model"]
+    assert json.loads(read_frame_metadata(out)["egsa.model_config"])["mask_input_size"] == [128, 192]
+    assert load_pipeline(str(out), mask_input_size=(128, 192)).config.mask_input_size == (128, 192)
+    with pytest.raises(ValueError, match="re-export"):
+        load_pipeline(str(out), mask_input_size=(64, 96))

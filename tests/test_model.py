@@ -310,3 +310,11 @@ def test_transparent_logit_bias_shifts_one_class_in_eval_only():
 def test_transparent_logit_bias_must_be_finite():
     with pytest.raises(ValueError, match="transparent_logit_bias"):
         ModelConfig(transparent_logit_bias=float("nan"))
+
+
+def test_mask_input_size_is_stored_as_a_pair_or_none():
+    assert ModelConfig(mask_input_size=[384, 512]).mask_input_size == (384, 512)
+    assert ModelConfig.from_dict(ModelConfig(mask_input_size=(384, 512)).to_dict()).mask_input_size == (384, 512)
+    assert ModelConfig().mask_input_size is None
+    with pytest.raises(ValueError, match="mask_input_size"):
+        ModelConfig(mask_input_size=(0, 512))

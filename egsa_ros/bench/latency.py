@@ -242,7 +242,8 @@ def run(args) -> Dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    network, model_name = load_network(args.model, flip_average=True if args.flip_average else None)
+    network, model_name = load_network(args.model, flip_average=True if args.flip_average else None,
+                                       mask_input_size=args.mask_net_size)
     results: Dict = {"environment": environment(args), "model": model_name, "rows": [], "ratios": {}}
     with tempfile.TemporaryDirectory(prefix="egsa_bench_") as workdir:
         groups = build_candidates(args, network, Path(workdir))
@@ -346,6 +347,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", help="checkpoint directory or preset (default: the bundled model)")
     parser.add_argument("--flip-average", action="store_true",
                         help="measure the model with mirrored test-time averaging (ModelConfig.flip_average)")
+    parser.add_argument("--mask-net-size", type=parse_size,
+                        help="measure the model with its mask from a second pass at this HxW (mask_input_size)")
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(480, 640)], help="frame sizes HxW")
     parser.add_argument("--frames", type=int, default=200, help="frames per size and candidate")
     parser.add_argument("--peer-frames", type=int, default=10, help="frames for the MODEST peer (0: skip)")

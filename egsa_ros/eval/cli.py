@@ -65,6 +65,8 @@ def summary(result: dict) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from ..export.cli import parse_size
+
     parser = argparse.ArgumentParser(prog="egsa-eval", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
@@ -79,6 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--flip-average", action="store_true",
                         help="also run each mirrored frame and average (the node's flip_average; ~2x network time)")
+    parser.add_argument("--mask-net-size", type=parse_size,
+                        help="take the mask from a second network pass at this HxW (the node's mask_input_size)")
     parser.add_argument("--rate", type=float, default=1.0, help="live playback speed factor")
     parser.add_argument("--limit", type=int, help="first N frames only")
     parser.add_argument("--panels", type=int, default=4, help="PNG panels to write")
@@ -107,14 +111,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .offline import evaluate_offline
 
             pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None,
-                                     flip_average=True if args.flip_average else None)
+                                     flip_average=True if args.flip_average else None,
+                                     mask_input_size=args.mask_net_size)
             result = evaluate_offline(bag, pipeline, args.out, topics=topics, panels=args.panels, limit=args.limit,
                                       progress=not args.no_progress)
         else:
             from .live import evaluate_live
 
             result = evaluate_live(bag, args.out, topics=topics, model=args.model, backend=args.backend,
-                                   threads=args.threads, flip_average=args.flip_average, rate=args.rate,
+                                   threads=args.threads, flip_average=args.flip_average,
+                                   mask_input_size=args.mask_net_size, rate=args.rate,
                                    panels=args.panels, limit=args.limit,
                                    progress=not args.no_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:

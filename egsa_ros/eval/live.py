@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,8 +23,8 @@ DEFAULT_DOMAIN = 77
 
 
 def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics(), model: Optional[str] = None,
-                  backend: str = "auto", threads: int = 2, flip_average: bool = False, rate: float = 1.0,
-                  panels: int = 4,
+                  backend: str = "auto", threads: int = 2, flip_average: bool = False,
+                  mask_input_size: Optional[Tuple[int, int]] = None, rate: float = 1.0, panels: int = 4,
                   limit: Optional[int] = None, progress: bool = True, startup_timeout_s: float = 120.0) -> Dict:
     """Play ``bag`` into egsa_node (a subprocess) and evaluate what it publishes."""
     from ..ros.loopback import loopback_environment
@@ -36,7 +36,8 @@ def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics()
     has_sensor = any(f.sensor_depth is not None for f in frames)
     height, width = frames[0].rgb.shape[:2]
     params = {"backend": backend, "threads": threads, "use_sensor_depth": has_sensor, "input_reliability": "reliable",
-              "qos_depth": 1, "expected_frame_size": f"{height}x{width}", "flip_average": bool(flip_average)}
+              "qos_depth": 1, "expected_frame_size": f"{height}x{width}", "flip_average": bool(flip_average),
+              "mask_input_size": "{}x{}".format(*mask_input_size) if mask_input_size else ""}
     if model:
         params["model"] = model
     node_proc = start_node(NS, params)

@@ -45,11 +45,13 @@ def parity_frame(frame_size: Tuple[int, int]) -> np.ndarray:
 
 def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int], *, dynamic: bool = False,
                      net_size: Optional[Tuple[int, int]] = None, edge_phase: Optional[str] = None,
-                     simplify: bool = True, threads: int = 2, flip_average: Optional[bool] = None) -> dict:
+                     simplify: bool = True, threads: int = 2, flip_average: Optional[bool] = None,
+                     mask_net_size: Optional[Tuple[int, int]] = None) -> dict:
     """Export, then run the checker (inside the export), parity and TensorRT checks.
 
     ``flip_average``: build mirrored test-time averaging into the graph (True), leave it out
-    (False) or keep the model's setting (None).
+    (False) or keep the model's setting (None). ``mask_net_size``: (h, w) of a second network
+    pass that the mask comes from (``ModelConfig.mask_input_size``), None to keep the model's.
 
     Returns a report dict with ``ok`` (all checks passed) and each check's numbers.
     """
@@ -60,7 +62,7 @@ def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int
     from .onnx_export import export_frame_onnx, frame_parity, onnx_op_types
     from .tensorrt_check import check_tensorrt_compat
 
-    network, name = load_network(model, flip_average=flip_average)
+    network, name = load_network(model, flip_average=flip_average, mask_input_size=mask_net_size)
     start = time.perf_counter()
     path = export_frame_onnx(network, out, frame_size, dynamic=dynamic, net_size=net_size,
                              edge_phase=edge_phase, simplify=simplify, model_name=name)
@@ -95,6 +97,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--edge-phase", choices=["rgb", "depth"], help="override the config's inference edge phase")
     parser.add_argument("--flip-average", action="store_true",
                         help="also run the mirrored frame and average depth and logits (~2x network time)")
+    parser.add_argument("--mask-net-size", type=parse_size,
+                        help="take the mask from a second network pass at this HxW (e.g. 384x512 for 480x640 "
+                             "frames: finer glass outlines, ~4x network time)")
     parser.add_argument("--out", type=Path, help="output .onnx (default out/export/<model>_<H>x<W>.onnx)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
@@ -106,7 +111,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         report = export_and_check(args.model, out, args.frame_size, dynamic=args.dynamic, net_size=args.net_size,
                                   edge_phase=args.edge_phase, simplify=not args.no_simplify, threads=args.threads,
-                                  flip_average=True if args.flip_average else None)
+                                  flip_average=True if args.flip_average else None,
+                                  mask_net_size=args.mask_net_size)
     except (ValueError, FileNotFoundError) as exc:
         print(f"egsa-export: error: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ deployed graph needs, as tensor ops that export to one ONNX graph (and a TensorR
    uint8 output is (bit-exact for 480x640 -> 192x256), bilinear along growing axes;
 3. the network (normalisation, Canny, encoder, iterative decoder);
 4. depth upsampled bilinearly to (H, W) in metres; mask = argmax class == transparent class
-   at (h, w), upsampled nearest (``cv2.INTER_NEAREST``'s floor rule) to (H, W), as uint8 0/1.
+   at (h, w), upsampled nearest (``cv2.INTER_NEAREST``'s floor rule) to (H, W), as uint8 0/1
+   (with the config's ``mask_input_size``, from a second pass of the network at that size).
 
 Static shapes by default. ``dynamic=True`` accepts any frame size at run time: the area
 resize then builds its matrices from the frame's shape inside the graph (two MatMuls;
@@ -80,49 +81,29 @@ def traced_area_weights(src: Tensor, dst: int) -> Tensor:
     return torch.clamp(overlap, min=0.0) / scale
 
 
-class CameraFrameModel(nn.Module):
-    """Camera frame -> (depth, mask), the graph that is exported and deployed.
+class FrameResize(nn.Module):
+    """(H, W, 3) uint8 camera frame -> (1, 3, h, w) float32 integer values 0..255, as
+    :func:`egsa_ros.data.transforms.resize_rgb` does it (``cv2.INTER_AREA`` along shrinking axes,
+    rounded as OpenCV's uint8 output is; bilinear along growing axes).
 
     Args:
-        network: a trained :class:`EGSANet`; used in eval mode.
-        frame_size: (H, W) camera frame size in pixels (the static input shape; with
-            ``dynamic=True`` only the size traced for export).
-        edge_phase: ``rgb`` | ``depth`` | None (the network config's inference phase).
-        dynamic: accept any frame size at run time (see the module docstring). Frames should
-            be at least the network size: smaller ones are box-resampled, not bilinear.
-        net_size: (h, w) the network runs at; default the config's ``input_size`` (what it
-            was trained at). Must be a multiple of the encoder stride.
-
-    ``forward(frame)``: frame (H, W, 3) uint8 RGB -> ``depth`` (H, W) float32 metres and
-    ``mask`` (H, W) uint8, 1 on transparent pixels.
+        frame_size: (H, W) of the frames (the traced size when ``dynamic``).
+        net_size: (h, w) output size.
+        dynamic: build the area matrices from the frame's shape at run time.
     """
 
-    def __init__(self, network: nn.Module, frame_size: Tuple[int, int], *,
-                 edge_phase: Optional[str] = None, dynamic: bool = False,
-                 net_size: Optional[Tuple[int, int]] = None) -> None:
+    def __init__(self, frame_size: Tuple[int, int], net_size: Tuple[int, int], dynamic: bool = False) -> None:
         super().__init__()
-        self.network = network.eval()
-        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
-        self.net_size = tuple(int(v) for v in (net_size or network.config.input_size))
-        divisor = network.backbone.size_divisor
-        if self.net_size[0] % divisor or self.net_size[1] % divisor:
-            raise ValueError(f"network size {self.net_size[0]}x{self.net_size[1]} is not a multiple of "
-                             f"the encoder stride {divisor} ({network.config.backbone})")
-        self.edge_phase = edge_phase
+        (height, width), (h, w) = frame_size, net_size
+        self.net_size = (int(h), int(w))
         self.dynamic = bool(dynamic)
-        self.transparent_class = int(network.config.transparent_class)
-        (height, width), (h, w) = self.frame_size, self.net_size
-        if min(height, width) < 3:
-            raise ValueError(f"frame {width}x{height} is too small (at least 3x3)")
-        self.shrinks = height >= h and width >= w
         # Static graphs shrink each shrinking axis by exact area blocks (then, if the other
         # axis grows, bilinear along it, as resize_rgb does); dynamic graphs use dense
         # area matrices built from the frame's shape.
         self.resize_w = BlockAreaResize(width, w) if not dynamic and width > w else None
         self.resize_h = BlockAreaResize(height, h) if not dynamic and height > h else None
 
-    def to_network_size(self, frame: Tensor) -> Tensor:
-        """(H, W, 3) uint8 -> (1, 3, h, w) float32 integer values 0..255 (cv2 INTER_AREA)."""
+    def forward(self, frame: Tensor) -> Tensor:
         h, w = self.net_size
         if self.resize_w is not None or self.resize_h is not None:
             # Contract each axis as the last one: (H, 3, W) -> (H, 3, w) -> (3, w, H) -> (3, w, h).
@@ -149,9 +130,60 @@ class CameraFrameModel(nn.Module):
         # Enlarging: OpenCV uses INTER_LINEAR (half-pixel centres), as resize_rgb does.
         return torch.round(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)).clamp(0, 255)
 
+
+class CameraFrameModel(nn.Module):
+    """Camera frame -> (depth, mask), the graph that is exported and deployed.
+
+    Args:
+        network: a trained :class:`EGSANet`; used in eval mode.
+        frame_size: (H, W) camera frame size in pixels (the static input shape; with
+            ``dynamic=True`` only the size traced for export).
+        edge_phase: ``rgb`` | ``depth`` | None (the network config's inference edge phase).
+        dynamic: accept any frame size at run time (see the module docstring). Frames should
+            be at least the network size: smaller ones are box-resampled, not bilinear.
+        net_size: (h, w) the network runs at; default the config's ``input_size`` (what it
+            was trained at). Must be a multiple of the encoder stride.
+
+    With the network config's ``mask_input_size`` set, the network runs a second time on the
+    frame resized to that size and the mask comes from that pass (depth from the first).
+
+    ``forward(frame)``: frame (H, W, 3) uint8 RGB -> ``depth`` (H, W) float32 metres and
+    ``mask`` (H, W) uint8, 1 on transparent pixels.
+    """
+
+    def __init__(self, network: nn.Module, frame_size: Tuple[int, int], *,
+                 edge_phase: Optional[str] = None, dynamic: bool = False,
+                 net_size: Optional[Tuple[int, int]] = None) -> None:
+        super().__init__()
+        self.network = network.eval()
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.net_size = tuple(int(v) for v in (net_size or network.config.input_size))
+        mask_size = getattr(network.config, "mask_input_size", None)
+        self.mask_net_size = tuple(int(v) for v in mask_size) if mask_size else None
+        divisor = network.backbone.size_divisor
+        for what, size in (("network size", self.net_size), ("mask_input_size", self.mask_net_size)):
+            if size is not None and (size[0] % divisor or size[1] % divisor):
+                raise ValueError(f"{what} {size[0]}x{size[1]} is not a multiple of "
+                                 f"the encoder stride {divisor} ({network.config.backbone})")
+        self.edge_phase = edge_phase
+        self.dynamic = bool(dynamic)
+        self.transparent_class = int(network.config.transparent_class)
+        (height, width), (h, w) = self.frame_size, self.net_size
+        if min(height, width) < 3:
+            raise ValueError(f"frame {width}x{height} is too small (at least 3x3)")
+        self.shrinks = height >= h and width >= w
+        self.resize = FrameResize(self.frame_size, self.net_size, dynamic)
+        self.mask_resize = FrameResize(self.frame_size, self.mask_net_size, dynamic) if self.mask_net_size else None
+
+    def to_network_size(self, frame: Tensor) -> Tensor:
+        """(H, W, 3) uint8 -> (1, 3, h, w) float32 integer values 0..255 (cv2 INTER_AREA)."""
+        return self.resize(frame)
+
     def forward(self, frame: Tensor) -> Tuple[Tensor, Tensor]:
         size = (frame.shape[0], frame.shape[1])
         depth, logits = self.network(self.to_network_size(frame), edge_phase=self.edge_phase)
+        if self.mask_resize is not None:
+            _, logits = self.network(self.mask_resize(frame), edge_phase=self.edge_phase)
         depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
         classes = torch.argmax(logits, dim=1, keepdim=True).to(torch.int32)
         mask = (classes == self.transparent_class).to(torch.float32)

@@ -60,6 +60,11 @@ class ModelConfig:
         flip_average: in eval mode, also run the horizontally mirrored image and average the
             two depths and logits (test-time augmentation: the network runs on a batch twice
             as large: about twice the network time, 1.5x a 480x640 frame on 2 CPU threads).
+        mask_input_size: (H, W) or None. When set, the camera-frame graph
+            (:class:`~egsa_ros.export.frame_graph.CameraFrameModel`) runs the network a second
+            time on the frame resized to this size and takes the mask from that pass (finer
+            outlines from a large camera frame); depth still comes from ``input_size``. A
+            multiple of the encoder stride. The network's own ``forward`` ignores it.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -87,6 +92,7 @@ class ModelConfig:
     seg_refine: bool = False
     transparent_logit_bias: float = 0.0
     flip_average: bool = False
+    mask_input_size: Optional[Tuple[int, int]] = None
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self) -> None:
@@ -95,6 +101,8 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
+        if self.mask_input_size is not None and not isinstance(self.mask_input_size, tuple):
+            object.__setattr__(self, "mask_input_size", tuple(int(v) for v in self.mask_input_size))
         self.validate()
 
     def validate(self) -> None:
@@ -124,6 +132,8 @@ class ModelConfig:
             raise ValueError("hysteresis_rounds must be >= 0")
         if self.edge_beta < 0:
             raise ValueError("edge_beta must be >= 0")
+        if self.mask_input_size is not None and (len(self.mask_input_size) != 2 or min(self.mask_input_size) <= 0):
+            raise ValueError(f"mask_input_size must be (H, W) > 0 or None, got {self.mask_input_size}")
         if not math.isfinite(self.transparent_logit_bias):
             raise ValueError(f"transparent_logit_bias must be finite, got {self.transparent_logit_bias}")
 

@@ -100,7 +100,8 @@ class EGSANode(Node):
             raise ValueError("backend 'tensorrt' needs the 'engine' parameter (a .engine built by build_engine.py)")
         return load_pipeline(model, backend=self.p["backend"], threads=self.p["threads"], engine=engine,
                              frame_size=parse_frame_size(self.p["expected_frame_size"]),
-                             flip_average=True if self.p["flip_average"] else None)
+                             flip_average=True if self.p["flip_average"] else None,
+                             mask_input_size=parse_frame_size(self.p["mask_input_size"]))
 
     @staticmethod
     def _reliability(name: str) -> ReliabilityPolicy:

@@ -59,6 +59,9 @@ PARAMS = [
     ParamSpec("flip_average", False, "also run the mirrored frame and average depth and class scores: ~+0.01 glass "
               "IoU for the bundled model at ~2x the network's time; false keeps the model's own setting (an "
               ".onnx or engine must be exported with --flip-average for true)"),
+    ParamSpec("mask_input_size", "", "HxW of a second network pass the mask comes from, e.g. 384x512 for 480x640 "
+              "frames (finer glass outlines, ~4x the network's time); empty = the model's own setting",
+              check=lambda v: _size_error(v)),
     ParamSpec("compressed_input", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image"),
     ParamSpec("use_sensor_depth", False, "subscribe to sensor_depth (16UC1 mm or 32FC1 m) and publish depth_completed"),
     ParamSpec("sync_tolerance_ms", 20.0, "largest stamp difference between image and sensor depth to pair them, ms",

@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
@@ -31,8 +31,32 @@ def bundled_model_dir() -> Optional[Path]:
     return None
 
 
-def load_network(model: Optional[Union[str, Path]], *,
-                 flip_average: Optional[bool] = None) -> Tuple[torch.nn.Module, str]:
+def test_time_changes(config, *, flip_average: Optional[bool] = None,
+                      mask_input_size: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
+    """The test-time options of ``config`` (a ModelConfig) that differ from those requested
+    (None: keep the model's), as ``ModelConfig.replace`` arguments."""
+    changes: Dict[str, Any] = {}
+    if flip_average is not None and bool(flip_average) != config.flip_average:
+        changes["flip_average"] = bool(flip_average)
+    if mask_input_size is not None:
+        size = tuple(int(v) for v in mask_input_size)
+        if size != config.mask_input_size:
+            changes["mask_input_size"] = size
+    return changes
+
+
+def describe_test_time(changes: Dict[str, Any]) -> str:
+    """``", flip-averaged, mask at 384x512"`` for a model name."""
+    parts = []
+    if "flip_average" in changes:
+        parts.append("flip-averaged" if changes["flip_average"] else "flip averaging off")
+    if changes.get("mask_input_size"):
+        parts.append("mask at {}x{}".format(*changes["mask_input_size"]))
+    return "".join(", " + p for p in parts)
+
+
+def load_network(model: Optional[Union[str, Path]], *, flip_average: Optional[bool] = None,
+                 mask_input_size: Optional[Tuple[int, int]] = None) -> Tuple[torch.nn.Module, str]:
     """(network in eval mode, human-readable description) for a model argument.
 
     Args:
@@ -40,12 +64,15 @@ def load_network(model: Optional[Union[str, Path]], *,
             randomly initialised ``default_small`` with a warning); a checkpoint directory
             written by ``egsa-train``; or a preset name for a randomly initialised network.
         flip_average: True / False to switch mirrored test-time averaging on / off
-            (``ModelConfig.flip_average``, ~2x the network's latency); None keeps the model's.
+            (``ModelConfig.flip_average``, ~2x the network's time); None keeps the model's.
+        mask_input_size: (H, W) to take the mask from a second pass at that size
+            (``ModelConfig.mask_input_size``); None keeps the model's.
     """
     network, name = _load_network(model)
-    if flip_average is not None and bool(flip_average) != network.config.flip_average:
-        network.config = network.config.replace(flip_average=bool(flip_average))
-        name += ", flip-averaged" if flip_average else ", flip averaging off"
+    changes = test_time_changes(network.config, flip_average=flip_average, mask_input_size=mask_input_size)
+    if changes:
+        network.config = network.config.replace(**changes)
+        name += describe_test_time(changes)
     return network, name
 
 

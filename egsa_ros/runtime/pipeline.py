@@ -16,7 +16,7 @@ import numpy as np
 
 from ..model.config import ModelConfig
 from .backends import BACKENDS, Backend, make_backend
-from .model_loading import load_network
+from .model_loading import load_network, test_time_changes
 from .prediction import Prediction
 
 LOG = logging.getLogger("egsa_ros.pipeline")
@@ -54,7 +54,7 @@ class Pipeline:
 def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto", *,
                   threads: Optional[int] = None, frame_size: Optional[Tuple[int, int]] = DEFAULT_FRAME_SIZE,
                   engine: Optional[Union[str, Path]] = None, flip_average: Optional[bool] = None,
-                  **backend_options) -> Pipeline:
+                  mask_input_size: Optional[Tuple[int, int]] = None, **backend_options) -> Pipeline:
     """Load a model on a backend and return a ready :class:`Pipeline`.
 
     Args:
@@ -73,6 +73,10 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
             latency on 2 CPU threads), False to switch it off, None to keep the model's setting.
             An exported graph or engine has it built in: asking for the other setting raises
             ``ValueError`` (re-export instead).
+        mask_input_size: (H, W): take the mask from a second pass of the network at that size
+            (``ModelConfig.mask_input_size``; e.g. (384, 512) for 480x640 frames: finer glass
+            outlines, ~4x the network's time); None keeps the model's. Built into exported
+            graphs like ``flip_average``.
         backend_options: passed to the backend (e.g. ``device='cuda'``, ``fp16=True``,
             ``cuda_graphs=True`` for torch; ``rebuild=True, onnx=PATH`` for tensorrt).
 
@@ -95,12 +99,14 @@ def load_pipeline(model: Optional[Union[str, Path]] = None, backend: str = "auto
         config = ModelConfig.from_dict(json.loads(loaded.metadata["egsa.model_config"]))
         name = f"{Path(model).name} ({loaded.metadata.get('egsa.model_name', '')})"
     else:
-        network, name = load_network(model, flip_average=flip_average)
+        network, name = load_network(model, flip_average=flip_average, mask_input_size=mask_input_size)
         loaded = make_backend(chosen, network, threads=threads, **backend_options)
         config = network.config
-    if flip_average is not None and bool(flip_average) != config.flip_average:
-        raise ValueError(f"{name} was exported with flip_average={config.flip_average}: re-export it "
-                         f"(egsa-export{' --flip-average' if flip_average else ''}) to change that")
+    changes = test_time_changes(config, flip_average=flip_average, mask_input_size=mask_input_size)
+    if changes:
+        built_in = {k: getattr(config, k) for k in changes}
+        raise ValueError(f"{name} was exported with {built_in}; asked for {changes}: re-export it "
+                         f"(egsa-export --flip-average / --mask-net-size) to change that")
     pipeline = Pipeline(loaded, config, model_name=name)
     graph_size = getattr(loaded, "graph_frame_size", None)  # a static exported graph: its own size
     if graph_size is not None or frame_size is not None:
