@@ -286,6 +286,25 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
 
 
 @pytest.mark.ros
+def test_node_test_time_options_reach_the_pipeline(ros_domain):
+    """flip_average and mask_input_size are start-up parameters: the model the node reports
+    runs with them, and it still answers frames."""
+    proc = _start_node(["-p", "flip_average:=true", "-p", "mask_input_size:=128x192", "-p", "use_sensor_depth:=false"])
+    harness = Harness()
+    try:
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        model = harness.last_diag()["model"]
+        assert "flip-averaged" in model and "mask at 128x192" in model, model
+        harness.send_frame(5.0, seed=1)
+        assert harness.spin_until(lambda: harness.got["mask"], 30, proc), "no mask came back"
+        assert (harness.got["mask"][0].height, harness.got["mask"][0].width) == (H, W)
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+
+
+@pytest.mark.ros
 def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
     """camera_pose_source topic (a camera on an arm): the pose stamped like the image sets the
     factor, exactly as support_plane_scale computes it locally for that pose; an image with no
