@@ -15,9 +15,9 @@
 #      (python -m egsa_ros.train.calibrate: weights unchanged, model config gets
 #      transparent_logit_bias; CALIBRATE=0 skips it).
 # Stages 3-4 watch a validation split (seed 2000); the test split (seed 1000) is only reported.
-# Then it evaluates the last stage's weights (train.evaluate, and egsa-eval for the depth-camera
-# rows) on the held-out test split and on the generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside the
-# training distribution). Override with environment variables, e.g. STAGE3_EPOCHS=20.
+# Then scripts/evaluate_default.sh evaluates the last weights on the held-out test split and
+# on the generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside
+# the training distribution), at 256x192 and at 640x480. Override with environment variables, e.g. STAGE3_EPOCHS=20.
 # On 2 CPU cores with libllvm19: 0.5-2.9 s/frame of rendering and 0.8-2.6 s per training step,
 # depending on the host (both measured on our shared 2-core machines): 3-8 hours in all.
 set -euo pipefail
@@ -79,10 +79,7 @@ if [ "$CALIBRATE" -gt 0 ]; then
 else
   LAST_CKPT="$LAST/last"
 fi
-for split in test general; do
-  "$PY" -m egsa_ros.train.evaluate "$LAST_CKPT" --root "$DATA" --split "$split"
-  # The same frames through the deployed graph, with the simulated depth camera and depth_completed.
-  "$PY" -m egsa_ros.eval.cli "$DATA/$split" --model "$LAST_CKPT" --backend onnxruntime --panels 4 \
-    --out "$OUT/eval_$split" --no-progress
-done
+# The card's held-out numbers for the new weights (256x192 and 640x480 renders; see that script).
+MODEL="$LAST_CKPT" DATA="$DATA" OUT="$OUT/evaluate" TEST_FRAMES="$TEST_FRAMES" SPP="$SPP" JOBS="$JOBS" \
+  scripts/evaluate_default.sh
 echo "last checkpoint: $LAST_CKPT (copy model.safetensors and checkpoint.json to models/default_small to bundle it)"

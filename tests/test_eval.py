@@ -142,6 +142,16 @@ def test_live_eval_plays_the_bag_into_the_node_and_measures_latency(tmp_path, ro
     assert "ready: model tiny" in log and "Traceback" not in log
 
 
+@needs_bag
+@pytest.mark.ros
+def test_live_eval_passes_the_test_time_options_to_the_node(tmp_path, ros_domain, monkeypatch):
+    monkeypatch.setenv("EGSA_EVAL_DOMAIN", str(ros_domain))
+    assert main([str(BAG), "--model", "tiny", "--backend", "onnxruntime", "--limit", "2", "--panels", "0",
+                 "--flip-average", "--mask-net-size", "128x192", "--out", str(tmp_path), "--no-progress"]) == 0
+    log = (tmp_path / "egsa_node.log").read_text()
+    assert "flip-averaged, mask at 128x192" in log and "Traceback" not in log, log[-2000:]
+
+
 def test_eval_errors_are_clear(tmp_path, capsys):
     assert main([str(tmp_path / "missing_bag"), "--offline", "--model", "tiny", "--out", str(tmp_path)]) == 2
     assert "bag not found" in capsys.readouterr().err

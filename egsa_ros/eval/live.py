@@ -36,8 +36,9 @@ def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics()
     has_sensor = any(f.sensor_depth is not None for f in frames)
     height, width = frames[0].rgb.shape[:2]
     params = {"backend": backend, "threads": threads, "use_sensor_depth": has_sensor, "input_reliability": "reliable",
-              "qos_depth": 1, "expected_frame_size": f"{height}x{width}", "flip_average": bool(flip_average),
-              "mask_input_size": "{}x{}".format(*mask_input_size) if mask_input_size else ""}
+              "qos_depth": 1, "expected_frame_size": f"{height}x{width}", "flip_average": bool(flip_average)}
+    if mask_input_size:
+        params["mask_input_size"] = "{}x{}".format(*mask_input_size)
     if model:
         params["model"] = model
     node_proc = start_node(NS, params)
