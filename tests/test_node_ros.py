@@ -72,6 +72,14 @@ class Harness:
         self.pub_depth.publish(dmsg)
         self.pub_image.publish(_image(stamp_s, tabletop_frame(seed, H, W)))
 
+    def depth_and_mask(self, stamp_s, proc, seed=0):
+        """Send one frame; (depth (H, W) m, mask (H*W,) uint8) of the answer to it."""
+        count = len(self.got["depth"])
+        self.send_frame(stamp_s, seed=seed)
+        assert self.spin_until(lambda: len(self.got["depth"]) > count, 30, proc), "no depth came back"
+        assert self.spin_until(lambda: len(self.got["mask"]) > count, 10, proc), "no mask came back"
+        return depth_from_msg(self.got["depth"][-1]), np.frombuffer(self.got["mask"][-1].data, np.uint8)
+
     def close(self):
         self.node.destroy_node()
         rclpy.shutdown()
@@ -239,31 +247,34 @@ def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain)
         _shut_down(node, proc)
 
 
+def _table_scale_45_deg_down_0_5_m(depth, mask):
+    """The factor support_plane_scale finds, computed here, for the harness's camera_info and a
+    camera 0.5 m above the table, 45 degrees down; checked to be a real correction (not ~1)."""
+    from egsa_ros.runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
+
+    K = np.array([[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]])
+    expected = support_plane_scale(depth, K, up_from_pitch_roll(45.0), 0.5, exclude=mask.reshape(H, W) > 0)
+    assert expected.ok and abs(expected.scale - 1.0) > 0.05, expected
+    return expected
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
     """scale_from_table switched on at run time: the same frame's depth comes back multiplied by
     exactly the factor support_plane_scale finds on the unscaled depth; an impossible camera
     height is refused, counted and logged, and the depth is left as it was."""
-    from egsa_ros.runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
-
     proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_height_m:=0.5",
                         "-p", "camera_pitch_deg:=45.0"])   # the bundled model: it sees the table
     harness = Harness()
 
     def depth_of(stamp_s):
-        count = len(harness.got["depth"])
-        harness.send_frame(stamp_s, seed=0)
-        assert harness.spin_until(lambda: len(harness.got["depth"]) > count, 30, proc), "no depth came back"
-        assert harness.spin_until(lambda: len(harness.got["mask"]) > count, 10, proc), "no mask came back"
-        return depth_from_msg(harness.got["depth"][-1]), np.frombuffer(harness.got["mask"][-1].data, np.uint8)
+        return harness.depth_and_mask(stamp_s, proc)
 
     try:
         assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
         depth_off, mask = depth_of(10.0)
-        K = np.array([[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]])
-        expected = support_plane_scale(depth_off, K, up_from_pitch_roll(45.0), 0.5, exclude=mask.reshape(H, W) > 0)
-        assert expected.ok and abs(expected.scale - 1.0) > 0.05, expected
+        expected = _table_scale_45_deg_down_0_5_m(depth_off, mask)
         ok, reason = _set_parameter(harness.node, "scale_from_table", True)
         assert ok, reason
         depth_on, _ = depth_of(11.0)
@@ -313,8 +324,6 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
     from geometry_msgs.msg import PoseStamped
     from scipy.spatial.transform import Rotation
 
-    from egsa_ros.runtime.support_plane_scale import support_plane_scale, up_from_pitch_roll
-
     proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_pose_source:=topic"])
     harness = Harness()
     pub_pose = harness.node.create_publisher(PoseStamped, f"{NS}/camera_pose",
@@ -331,11 +340,7 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
         harness.spin_until(lambda: False, 0.5, proc)   # let it arrive before the image
 
     def depth_of(stamp_s):
-        count = len(harness.got["depth"])
-        harness.send_frame(stamp_s, seed=0)
-        assert harness.spin_until(lambda: len(harness.got["mask"]) > count and len(harness.got["depth"]) > count,
-                                  30, proc), "no depth came back"
-        return depth_from_msg(harness.got["depth"][-1]), np.frombuffer(harness.got["mask"][-1].data, np.uint8)
+        return harness.depth_and_mask(stamp_s, proc)
 
     # The camera 45 degrees down (OpenCV axes: x right, y down, z forward) in a z-up table frame.
     forward = np.array([0.0, np.cos(np.pi / 4), -np.sin(np.pi / 4)])
@@ -345,9 +350,7 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
     try:
         assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
         depth_off, mask = depth_of(10.0)
-        K = np.array([[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]])
-        expected = support_plane_scale(depth_off, K, up_from_pitch_roll(45.0), 0.5, exclude=mask.reshape(H, W) > 0)
-        assert expected.ok and abs(expected.scale - 1.0) > 0.05, expected
+        expected = _table_scale_45_deg_down_0_5_m(depth_off, mask)
         ok, reason = _set_parameter(harness.node, "scale_from_table", True)
         assert ok, reason
         send_pose(11.0, quaternion)
