@@ -258,6 +258,17 @@ def _table_scale_45_deg_down_0_5_m(depth, mask):
     return expected
 
 
+def _unscaled_depth_then_scale_from_table(harness, proc):
+    """Wait for the node, take one frame's unscaled depth (stamp 10 s) and the factor expected for
+    it, then switch scale_from_table on at run time: (depth_off, expected ScaleEstimate)."""
+    assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+    depth_off, mask = harness.depth_and_mask(10.0, proc)
+    expected = _table_scale_45_deg_down_0_5_m(depth_off, mask)
+    ok, reason = _set_parameter(harness.node, "scale_from_table", True)
+    assert ok, reason
+    return depth_off, expected
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
@@ -272,11 +283,7 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
         return harness.depth_and_mask(stamp_s, proc)
 
     try:
-        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
-        depth_off, mask = depth_of(10.0)
-        expected = _table_scale_45_deg_down_0_5_m(depth_off, mask)
-        ok, reason = _set_parameter(harness.node, "scale_from_table", True)
-        assert ok, reason
+        depth_off, expected = _unscaled_depth_then_scale_from_table(harness, proc)
         depth_on, _ = depth_of(11.0)
         np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
         assert harness.spin_until(lambda: "table_scale" in harness.last_diag(), 5, proc), harness.last_diag()
@@ -348,11 +355,7 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
     rotation = np.stack([right, np.cross(forward, right), forward], axis=1)
     quaternion = Rotation.from_matrix(rotation).as_quat()
     try:
-        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
-        depth_off, mask = depth_of(10.0)
-        expected = _table_scale_45_deg_down_0_5_m(depth_off, mask)
-        ok, reason = _set_parameter(harness.node, "scale_from_table", True)
-        assert ok, reason
+        depth_off, expected = _unscaled_depth_then_scale_from_table(harness, proc)
         send_pose(11.0, quaternion)
         depth_on, _ = depth_of(11.0)
         np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
