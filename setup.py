@@ -11,6 +11,16 @@ def _files(pattern):
     return [f for f in glob(pattern) if os.path.isfile(f)]
 
 
+def _requirements(name):
+    """The pins of one requirements file (its own lines, without the files it includes)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        lines = [line.split("#")[0].strip() for line in handle]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -25,7 +35,15 @@ setup(
         (f"share/{PACKAGE}/data/egsa_sample", _files("data/egsa_sample/*")),
     ],
     python_requires=">=3.10",
+    # Dependencies come from rosdep (package.xml) in a ROS workspace, or from the pinned
+    # requirements files with pip: runtime = requirements.txt; extras "train" (torch, rendering,
+    # export) and "dev" (tests, lint).
     install_requires=["setuptools"],
+    extras_require={
+        "runtime": _requirements("requirements.txt"),
+        "train": _requirements("requirements-train.txt"),
+        "dev": _requirements("requirements-train.txt") + _requirements("requirements-test.txt"),
+    },
     zip_safe=True,
     maintainer="egsa_ros team",
     maintainer_email="egsa-ros@example.com",

@@ -2,12 +2,13 @@
 
 ``from egsa_ros import load_pipeline``; ``pipe = load_pipeline()``; ``pred = pipe(rgb)``.
 """
-__version__ = "0.1.0"
+
+from .version import __version__
 
 
 def load_pipeline(*args, **kwargs):
     """Load the inference pipeline (see :func:`egsa_ros.runtime.pipeline.load_pipeline`)."""
-    from .runtime.pipeline import load_pipeline as _load
+    from .runtime.pipeline import load_pipeline as _load  # deferred: `import egsa_ros` stays cheap
 
     return _load(*args, **kwargs)
 

@@ -1,5 +1,5 @@
-"""The main job until a sample bag exists: render a few unseen glassware scenes, run the
-pipeline on them, compare with the ground truth, print latency and accuracy, and write PNG
+"""Render a few unseen glassware scenes (or generated frames), run the pipeline on them,
+compare with the ground truth, print latency and accuracy, and write PNG
 panels (RGB | predicted depth | ground-truth depth | predicted mask).
 
     egsa-demo [--frames N] [--source rendered|generated] [--backend auto|torch|onnxruntime]
@@ -21,43 +21,21 @@ from typing import Dict, List
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
+from . import load_pipeline
 from .data.generated import tabletop_frame
+from .data.synth.cli import main as synth_main
+from .data.synthetic import SyntheticDataset
+from .metrics import depth_metrics_report, segmentation_metrics
+from .viz import panel
 
 DEMO_SEED = 2000
-
-
-def colourise_depth(depth: np.ndarray, d_min: float, d_max: float) -> np.ndarray:
-    """(H, W) metres -> (H, W, 3) uint8 RGB with a fixed colour map; NaN / 0 is black."""
-    norm = np.clip((np.nan_to_num(depth, nan=d_min) - d_min) / (d_max - d_min), 0.0, 1.0)
-    bgr = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-    bgr[~np.isfinite(depth) | (depth <= 0)] = 0
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def overlay_mask(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """RGB with mask pixels tinted magenta."""
-    out = rgb.copy()
-    out[mask > 0] = (0.5 * out[mask > 0] + 0.5 * np.array([255, 0, 255])).astype(np.uint8)
-    return out
-
-
-def panel(rgb: np.ndarray, depth: np.ndarray, mask: np.ndarray, d_min: float, d_max: float,
-          gt_depth: np.ndarray = None) -> np.ndarray:
-    """RGB | predicted depth | [ground-truth depth |] RGB with the predicted mask, side by side."""
-    tiles = [rgb, colourise_depth(depth, d_min, d_max)]
-    if gt_depth is not None:
-        tiles.append(colourise_depth(gt_depth, d_min, d_max))
-    tiles.append(overlay_mask(rgb, mask))
-    return np.concatenate(tiles, axis=1)
 
 
 def rendered_frames(count: int, width: int, height: int, spp: int, workdir: Path,
                     variant: str = "auto") -> List[Dict]:
     """Render ``count`` unseen scenes with egsa-synth and read them back (ground truth included)."""
-    from .data.synth.cli import main as synth_main
-    from .data.synthetic import SyntheticDataset
-
     rc = synth_main(["--out", str(workdir), "--split", "demo", "--frames", str(count), "--seed", str(DEMO_SEED),
                      "--width", str(width), "--height", str(height), "--spp", str(spp), "--variant", variant])
     if rc != 0:
@@ -83,11 +61,6 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
     if args.frames < 1:
         parser.error("--frames must be >= 1")
-
-    from tqdm import tqdm
-
-    from . import load_pipeline
-    from .metrics import depth_metrics_report, segmentation_metrics
 
     pipe = load_pipeline(args.model, backend=args.backend, threads=args.threads)
     cfg = pipe.config

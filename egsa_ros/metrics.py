@@ -15,7 +15,9 @@ Depth conventions
 - Undefined metrics are NaN: with ``count == 0`` every metric is NaN (``count`` and
   ``invalid_pred`` are 0); when every prediction is invalid rmse/mae/rel are NaN and deltas 0.
 - For a dataset, sum the dicts of :func:`depth_error_sums` over images and call
-  :func:`depth_metrics_from_sums` (pixel-pooled metrics), or average per-image results yourself.
+  :func:`depth_metrics_from_sums` (pixel-pooled metrics): :class:`DepthErrorSums` does this,
+  and :class:`MetricAccumulator` adds the transparent region and the confusion matrix (the one
+  accumulator of training's validation, ``train.evaluate``, ``train.calibrate`` and ``eval``).
 
 Segmentation conventions
 ------------------------
@@ -28,7 +30,7 @@ Segmentation conventions
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -43,6 +45,9 @@ __all__ = [
     "iou_from_confusion",
     "segmentation_metrics_from_confusion",
     "segmentation_metrics",
+    "depth_sum_keys",
+    "DepthErrorSums",
+    "MetricAccumulator",
 ]
 
 DELTA_THRESHOLDS = (1.05, 1.10, 1.25)
@@ -77,7 +82,7 @@ def depth_error_sums(
     valid=None,
     mask=None,
     thresholds: Sequence[float] = DELTA_THRESHOLDS,
-) -> Dict[str, float]:
+) -> dict[str, float]:
     """Additive sufficient statistics of the depth metrics (sum them over images).
 
     Args:
@@ -103,7 +108,7 @@ def depth_error_sums(
     ok = np.isfinite(ps) & (ps > 0)
     go, po = gs[ok], ps[ok]
     err = po - go
-    out: Dict[str, float] = {
+    out: dict[str, float] = {
         "count": int(gs.size),
         "invalid_pred": int(gs.size - go.size),
         "n_ok": int(go.size),
@@ -135,12 +140,12 @@ def median_scale_ratio(pred, gt, valid=None) -> float:
     return float(np.median(p[sel] / g[sel])) if sel.any() else float("nan")
 
 
-def depth_metrics_from_sums(sums: Dict[str, float], thresholds: Sequence[float] = DELTA_THRESHOLDS) -> Dict[str, float]:
+def depth_metrics_from_sums(sums: dict[str, float], thresholds: Sequence[float] = DELTA_THRESHOLDS) -> dict[str, float]:
     """Depth metrics (see the module docstring) from (possibly summed) :func:`depth_error_sums` dicts."""
     n = int(sums["count"])
     n_ok = int(sums["n_ok"])
     nan = float("nan")
-    out: Dict[str, float] = {
+    out: dict[str, float] = {
         "count": n,
         "invalid_pred": int(sums["invalid_pred"]),
         "rmse": float(np.sqrt(sums["sq_err"] / n_ok)) if n_ok else nan,
@@ -153,7 +158,7 @@ def depth_metrics_from_sums(sums: Dict[str, float], thresholds: Sequence[float] 
     return out
 
 
-def depth_metrics(pred, gt, valid=None, mask=None, thresholds: Sequence[float] = DELTA_THRESHOLDS) -> Dict[str, float]:
+def depth_metrics(pred, gt, valid=None, mask=None, thresholds: Sequence[float] = DELTA_THRESHOLDS) -> dict[str, float]:
     """Depth metrics of one prediction.
 
     Args:
@@ -174,10 +179,10 @@ def depth_metrics_report(
     pred,
     gt,
     seg_gt=None,
-    transparent_class: Union[int, Iterable[int]] = 2,
+    transparent_class: int | Iterable[int] = 2,
     valid=None,
     thresholds: Sequence[float] = DELTA_THRESHOLDS,
-) -> Dict[str, Dict[str, float]]:
+) -> dict[str, dict[str, float]]:
     """Depth metrics over all pixels and over the transparent pixels only.
 
     Args:
@@ -225,7 +230,8 @@ def confusion_matrix(pred_labels, gt_labels, num_classes: int, ignore_index: int
     g, p = g[keep], p[keep]
     if p.size and (p.min() < 0 or p.max() >= num_classes):
         raise ValueError(f"predicted labels must lie in [0, {num_classes}), got range [{p.min()}, {p.max()}]")
-    return np.bincount(g * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes).astype(np.int64)
+    counts = np.bincount(g * num_classes + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
 
 
 def iou_from_confusion(cm) -> np.ndarray:
@@ -237,7 +243,7 @@ def iou_from_confusion(cm) -> np.ndarray:
         return np.where(union > 0, tp / np.where(union > 0, union, 1.0), np.nan)
 
 
-def segmentation_metrics_from_confusion(cm) -> Dict[str, float]:
+def segmentation_metrics_from_confusion(cm) -> dict[str, float]:
     """Segmentation metrics from an (accumulated) confusion matrix ``cm[gt, pred]``.
 
     Returns:
@@ -249,14 +255,14 @@ def segmentation_metrics_from_confusion(cm) -> Dict[str, float]:
     iou = iou_from_confusion(cm)
     total = float(cm.sum())
     present = ~np.isnan(iou)
-    out: Dict[str, float] = {f"iou_{k}": float(v) for k, v in enumerate(iou)}
+    out: dict[str, float] = {f"iou_{k}": float(v) for k, v in enumerate(iou)}
     out["miou"] = float(iou[present].mean()) if present.any() else float("nan")
     out["pixel_acc"] = float(np.trace(cm) / total) if total > 0 else float("nan")
     out["count"] = int(total)
     return out
 
 
-def segmentation_metrics(pred_labels, gt_labels, num_classes: int, ignore_index: int = 255) -> Dict[str, float]:
+def segmentation_metrics(pred_labels, gt_labels, num_classes: int, ignore_index: int = 255) -> dict[str, float]:
     """Per-class IoU, mIoU and pixel accuracy of one prediction.
 
     Args:
@@ -269,3 +275,124 @@ def segmentation_metrics(pred_labels, gt_labels, num_classes: int, ignore_index:
         See :func:`segmentation_metrics_from_confusion`.
     """
     return segmentation_metrics_from_confusion(confusion_matrix(pred_labels, gt_labels, num_classes, ignore_index))
+
+
+def depth_sum_keys(thresholds: Sequence[float] = DELTA_THRESHOLDS) -> tuple:
+    """The keys of a :func:`depth_error_sums` dict, in a fixed order."""
+    return ("count", "invalid_pred", "n_ok", "sq_err", "abs_err", "rel_err") + tuple(
+        _delta_key(t) + "_hits" for t in thresholds)
+
+
+class DepthErrorSums:
+    """Running sums of :func:`depth_error_sums` over frames; :meth:`metrics` gives the
+    pixel-pooled metrics of everything added (not a mean of per-frame means).
+
+    Attributes:
+        sums: {key: float} in :func:`depth_sum_keys` order.
+        added: how many predictions were added (0: nothing to report).
+    """
+
+    def __init__(self, thresholds: Sequence[float] = DELTA_THRESHOLDS) -> None:
+        self.thresholds = tuple(thresholds)
+        self.sums: dict[str, float] = dict.fromkeys(depth_sum_keys(self.thresholds), 0.0)
+        self.added = 0
+
+    def add(self, pred, gt, valid=None, mask=None) -> None:
+        """One prediction (any shape, metres); ``valid`` / ``mask`` as in :func:`depth_error_sums`."""
+        for key, value in depth_error_sums(pred, gt, valid, mask, self.thresholds).items():
+            self.sums[key] += float(value)
+        self.added += 1
+
+    def metrics(self) -> dict[str, float]:
+        """:func:`depth_metrics_from_sums` of the sums so far."""
+        return depth_metrics_from_sums(self.sums, self.thresholds)
+
+    def to_vector(self) -> np.ndarray:
+        """The sums as a (len(keys),) float64 vector (e.g. to all-reduce across processes)."""
+        return np.array(list(self.sums.values()), dtype=np.float64)
+
+    def load_vector(self, vector) -> None:
+        """Replace the sums with a vector from :meth:`to_vector` (e.g. the all-reduced one)."""
+        values = _np(vector).ravel()
+        if values.size != len(self.sums):
+            raise ValueError(f"expected {len(self.sums)} depth sums, got {values.size}")
+        self.sums = {key: float(v) for key, v in zip(self.sums, values)}
+
+
+class MetricAccumulator:
+    """Depth errors over all pixels and over the transparent pixels, and a confusion matrix,
+    summed over frames; :meth:`result` gives the validation metrics.
+
+    Args:
+        num_classes: K (the confusion matrix is (K, K)).
+        transparent_class: the label whose ground-truth pixels form the transparent region
+            (``t_`` metrics) and whose IoU is ``transparent_iou``.
+        ignore_index: ground-truth label left out of the confusion matrix.
+        thresholds: delta thresholds.
+
+    Attributes:
+        depth_all, depth_transparent: :class:`DepthErrorSums` of the two regions.
+        confusion: (K, K) int64 ``cm[gt, pred]``.
+    """
+
+    def __init__(self, num_classes: int, transparent_class: int, ignore_index: int = 255,
+                 thresholds: Sequence[float] = DELTA_THRESHOLDS) -> None:
+        self.num_classes = int(num_classes)
+        self.transparent_class = int(transparent_class)
+        self.ignore_index = int(ignore_index)
+        self.depth_all = DepthErrorSums(thresholds)
+        self.depth_transparent = DepthErrorSums(thresholds)
+        self.confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def add(self, pred_depth, gt_depth, valid=None, gt_labels=None, pred_labels=None) -> None:
+        """One prediction (a frame or a batch; numpy or torch).
+
+        Args:
+            pred_depth: predicted depth, metres, e.g. (B, 1, H, W) or (H, W).
+            gt_depth: ground truth, metres, same number of elements (NaN / 0: none).
+            valid: optional bool, same number of elements.
+            gt_labels: ground-truth classes, same number of elements, or None (then the
+                transparent region is empty and the confusion matrix is not updated).
+            pred_labels: predicted classes (e.g. the logits' argmax), same number of elements
+                as ``gt_labels``, or None (depth only).
+        """
+        self.depth_all.add(pred_depth, gt_depth, valid)
+        if gt_labels is None:
+            region = np.zeros(_np(gt_depth, None).shape, dtype=bool)
+        else:
+            region = _np(gt_labels, None) == self.transparent_class
+        self.depth_transparent.add(pred_depth, gt_depth, valid, mask=region)
+        if gt_labels is not None and pred_labels is not None:
+            self.confusion += confusion_matrix(pred_labels, gt_labels, self.num_classes, self.ignore_index)
+
+    def segmentation(self) -> dict[str, float]:
+        """:func:`segmentation_metrics_from_confusion` of the confusion matrix so far."""
+        return segmentation_metrics_from_confusion(self.confusion)
+
+    def result(self) -> dict[str, float]:
+        """Depth metrics over all pixels, the same with a ``t_`` prefix over the transparent
+        pixels, then ``miou``, ``pixel_acc``, ``transparent_iou`` and ``iou_<k>`` per class."""
+        out: dict[str, float] = dict(self.depth_all.metrics())
+        out.update({f"t_{k}": v for k, v in self.depth_transparent.metrics().items()})
+        seg = self.segmentation()
+        out["miou"] = seg["miou"]
+        out["pixel_acc"] = seg["pixel_acc"]
+        out["transparent_iou"] = seg[f"iou_{self.transparent_class}"]
+        for c in range(self.num_classes):
+            out[f"iou_{c}"] = seg[f"iou_{c}"]
+        return out
+
+    def to_vector(self) -> np.ndarray:
+        """All sums and the confusion matrix as one float64 vector (to all-reduce across processes)."""
+        return np.concatenate([self.depth_all.to_vector(), self.depth_transparent.to_vector(),
+                               self.confusion.ravel().astype(np.float64)])
+
+    def load_vector(self, vector) -> None:
+        """Replace the state with a vector from :meth:`to_vector` (e.g. the all-reduced one)."""
+        values = _np(vector).ravel()
+        n = len(self.depth_all.sums)
+        if values.size != 2 * n + self.confusion.size:
+            raise ValueError(f"expected {2 * n + self.confusion.size} values, got {values.size}")
+        self.depth_all.load_vector(values[:n])
+        self.depth_transparent.load_vector(values[n:2 * n])
+        self.confusion = np.rint(values[2 * n:]).astype(np.int64).reshape(self.confusion.shape)

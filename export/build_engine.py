@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a TensorRT engine from a camera-frame ONNX graph (same as ``egsa-build-engine``).
 
-Thin CLI over :func:`egsa_ros.export.tensorrt_engine.build_engine`; see ``--help``.
+Thin CLI over :func:`egsa_ros.model.tensorrt_engine.build_engine`; see ``--help``.
 """
 import sys
 

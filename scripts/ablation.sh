@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the ablation table and the held-out-shape test of models/MODEL_CARD.md:
+# Reproduce the ablation table and the held-out-shape test of models/HISTORY.md:
 #   5 variants (fusion modest / sa / egsa x edges rgb / depth / progressive) at one equal budget
 #   (96x128 input, 8 epochs x 64 steps x batch 8, progressive switch at epoch 4, from ImageNet),
 #   a second seed of egsa_progressive and modest, and egsa_progressive trained without flasks
@@ -9,7 +9,7 @@
 # Resumable: run it again after an interruption; finished runs and evaluations are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=$(scripts/setup_venv.sh requirements.txt | tail -n 1)
+PY=$(scripts/setup_venv.sh requirements-train.txt | tail -n 1)
 "$PY" -m pip install --disable-pip-version-check -q --no-deps . 2> >(grep -v "is ignored" >&2)
 
 DATA=${DATA:-data/synthetic}

@@ -13,7 +13,7 @@
 #   MODEL=runs/x/last DATA=... DATA_VGA=... OUT=... TEST_FRAMES=100 scripts/evaluate_default.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=$(scripts/setup_venv.sh requirements.txt | tail -n 1)
+PY=$(scripts/setup_venv.sh requirements-train.txt | tail -n 1)
 "$PY" -m pip install --disable-pip-version-check -q --no-deps . 2> >(grep -v "is ignored" >&2)
 
 MODEL=${MODEL:-models/default_small}

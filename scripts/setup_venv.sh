@@ -28,7 +28,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 stamp="$VENV/.egsa-install-stamp"
-want=$(cat "$REQ" requirements.txt setup.py package.xml | sha256sum | cut -d' ' -f1)-$REQ
+want=$(cat "$REQ" requirements*.txt setup.py package.xml | sha256sum | cut -d' ' -f1)-$REQ
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned dependencies from $REQ (first run: a few minutes)" >&2
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade "pip>=23.2" >&2 2> >(grep -v "is ignored" >&2)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the bundled default model (models/MODEL_CARD.md), render + train, four stages, each
+# Reproduce the bundled default model (models/MODEL_CARD.md), render + train, five stages, each
 # starting from the previous stage's last weights (init_from):
 #   1. 480 train frames (seed 1), 10 epochs from the ImageNet encoder;
 #   2. the same train split extended to 1104 frames (frames 0-1103 of seed 1), 12 epochs;
@@ -12,8 +12,8 @@
 #      whole network, cosine decay from lr 5e-5 / 1.5e-4 after 100 warm-up steps, same loss
 #      (STAGE5=0 stops after stage 4);
 #   6. the transparent-class decision bias chosen on the validation split
-#      (python -m egsa_ros.train.calibrate: weights unchanged, model config gets
-#      transparent_logit_bias; CALIBRATE=0 skips it).
+#      (python -m egsa_ros.train.calibrate: weights unchanged, the checkpoint's
+#      inference_options get transparent_logit_bias; CALIBRATE=0 skips it).
 # Stages 3-4 watch a validation split (seed 2000); the test split (seed 1000) is only reported.
 # Then scripts/evaluate_default.sh evaluates the last weights on the held-out test split and
 # on the generalisation split (seed 4000: IOR 1.65-1.8 and 5-7 glass objects per frame, outside
@@ -22,7 +22,7 @@
 # depending on the host (both measured on our shared 2-core machines): 3-8 hours in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=$(scripts/setup_venv.sh requirements.txt | tail -n 1)
+PY=$(scripts/setup_venv.sh requirements-train.txt | tail -n 1)
 "$PY" -m pip install --disable-pip-version-check -q --no-deps . 2> >(grep -v "is ignored" >&2)
 
 DATA=${DATA:-data/synthetic}

@@ -17,7 +17,8 @@ TINY = ["model.preset=tiny", "channels_last=false", "num_threads=1", "data.num_w
 
 def test_plan_names_runs_and_rejects_unknown_variants():
     runs = ablation.plan_runs(["modest", "egsa_rgb"], [0, 1], ["flask", "bowl"])
-    assert [r.name for r in runs] == ["modest", "egsa_rgb", "modest_seed1", "egsa_rgb_seed1", "heldout_egsa_progressive"]
+    assert [r.name for r in runs] == ["modest", "egsa_rgb", "modest_seed1", "egsa_rgb_seed1",
+                                      "heldout_egsa_progressive"]
     assert runs[-1].exclude_shapes == ("flask", "bowl")
     repeated = ablation.plan_runs(["modest", "sa", "egsa_rgb"], [0, 3], repeat_variants=["sa"])
     assert [r.name for r in repeated] == ["modest", "sa", "egsa_rgb", "sa_seed3"] and repeated[-1].seed == 3

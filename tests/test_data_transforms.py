@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from egsa_ros.data import transforms as T
-from egsa_ros.export.frame_graph import CameraFrameModel
+from egsa_ros.model.frame_graph import CameraFrameModel
 from egsa_ros.model import build_model, get_preset
 
 

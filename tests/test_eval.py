@@ -63,7 +63,8 @@ def test_whole_frame_scale_failures_are_counted_and_separated_from_shape(tmp_pat
     acc.add(1.15 * gt, no_glass.astype(np.uint8), gt, no_glass)            # off, but under 25 %
     result = dict(acc.result(), frames=4, frames_with_ground_truth=4)
     scale = result["frame_scale"]
-    assert (scale["frames"], scale["failures"], scale["too_far"], scale["too_near"], scale["off_by_10pct"]) == (4, 2, 1, 1, 3)
+    counts = (scale["frames"], scale["failures"], scale["too_far"], scale["too_near"], scale["off_by_10pct"])
+    assert counts == (4, 2, 1, 1, 3)
     assert scale["ratios"] == pytest.approx([1.0, 1.4, 1 / 1.3, 1.15], rel=1e-5)
     assert result["depth_all"]["delta_1.25"] == pytest.approx(0.5)
     assert result["depth_all_scale_aligned"]["delta_1.05"] == pytest.approx(1.0)

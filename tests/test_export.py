@@ -10,9 +10,10 @@ import torch
 from onnx import TensorProto, helper
 
 from egsa_ros.data.generated import tabletop_frame
-from egsa_ros.export.frame_graph import CameraFrameModel, area_weights
-from egsa_ros.export.onnx_export import (FRAME_FORMAT_VERSION, export_frame_onnx, export_network_onnx,
-                                         frame_parity, read_frame_metadata)
+from egsa_ros.export.onnx_export import export_frame_onnx, export_network_onnx, frame_parity
+from egsa_ros.model.frame_graph import CameraFrameModel, area_weights
+from egsa_ros.model.graph_metadata import FRAME_FORMAT_VERSION, read_frame_metadata
+from egsa_ros.model.inference_options import InferenceOptions
 from egsa_ros.export.tensorrt_check import (TensorRTCompatibilityError, assert_tensorrt_compat,
                                             check_tensorrt_compat)
 from egsa_ros.model import build_model, get_preset
@@ -86,7 +87,8 @@ def test_frame_graph_equals_cv2_resize_then_network(tiny_net):
     frame = tabletop_frame(5, 240, 320)
     with torch.no_grad():
         depth, mask = CameraFrameModel(tiny_net, (240, 320))(torch.from_numpy(frame))
-        net_depth, logits = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (64, 96)))))
+        out = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (64, 96)))))
+        net_depth, logits = out.depth, out.seg_logits
     expected = cv2.resize(net_depth[0, 0].numpy(), (320, 240), interpolation=cv2.INTER_LINEAR)
     assert np.abs(depth.numpy() - expected).max() < 1e-4
     expected_mask = cv2.resize((logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240),
@@ -141,7 +143,7 @@ def test_pipeline_runs_an_exported_graph_and_refuses_other_sizes(tiny_static):
     assert pipe.backend_name == "onnxruntime-cpu" and pipe.config.backbone == "tiny"
     pred = pipe(tabletop_frame(2, 120, 160))
     assert pred.depth.shape == (120, 160) and pred.mask.dtype == np.uint8
-    with pytest.raises(ValueError, match="exported for 160x120 frames.*--frame-size 240x320"):
+    with pytest.raises(ValueError, match="no camera-frame graph for 320x240 frames.*serve 160x120.*--frame-size 240x320"):
         pipe(tabletop_frame(2, 240, 320))
     with pytest.raises(ValueError, match="runs on backend 'onnxruntime'"):
         load_pipeline(str(tiny_static), backend="torch")
@@ -220,7 +222,7 @@ def test_egsa_export_errors_are_clear(tmp_path, capsys):
     from egsa_ros.export.cli import main
 
     assert main(["--model", "no_such_model", "--out", str(tmp_path / "x.onnx")]) == 2
-    assert "neither a checkpoint directory" in capsys.readouterr().err
+    assert "not found: neither a path nor a preset" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--frame-size", "480by640"])
 
@@ -236,9 +238,9 @@ def test_flip_averaged_export_passes_the_checks_and_pipelines_refuse_a_mismatch(
                  "--json", str(tmp_path / "report.json")]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] and report["tensorrt_violations"] == [] and "flip-averaged" in report["model"]
-    assert json.loads(read_frame_metadata(out)["egsa.model_config"])["flip_average"] is True
+    assert json.loads(read_frame_metadata(out)["egsa.inference_options"])["flip_average"] is True
     pipe = load_pipeline(str(out), flip_average=True)
-    assert pipe.config.flip_average and pipe(tabletop_frame(3, 120, 160)).depth.shape == (120, 160)
+    assert pipe.options.flip_average and pipe(tabletop_frame(3, 120, 160)).depth.shape == (120, 160)
     with pytest.raises(ValueError, match="re-export"):
         load_pipeline(str(out), flip_average=False)
     with pytest.raises(ValueError, match=r"exported with \{'flip_average': False\}.*re-export"):
@@ -253,18 +255,17 @@ def test_mask_from_a_second_pass_at_mask_input_size(tiny_net):
     from egsa_ros.data.transforms import resize_rgb, to_network_input
 
     frame = tabletop_frame(6, 240, 320)
-    two_pass = build_model(tiny_net.config.replace(mask_input_size=(128, 192))).eval()
-    two_pass.load_state_dict(tiny_net.state_dict())
+    two_pass = InferenceOptions(mask_input_size=(128, 192))
     with torch.no_grad():
         depth1, _ = CameraFrameModel(tiny_net, (240, 320))(torch.from_numpy(frame))
-        depth2, mask2 = CameraFrameModel(two_pass, (240, 320))(torch.from_numpy(frame))
-        _, logits = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (128, 192)))))
+        depth2, mask2 = CameraFrameModel(tiny_net, (240, 320), options=two_pass)(torch.from_numpy(frame))
+        logits = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (128, 192))))).seg_logits
     assert torch.equal(depth1, depth2)
     expected_mask = cv2.resize((logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240),
                                interpolation=cv2.INTER_NEAREST)
     np.testing.assert_array_equal(mask2.numpy(), expected_mask)
     with pytest.raises(ValueError, match="mask_input_size 100x150 is not a multiple"):
-        CameraFrameModel(build_model(tiny_net.config.replace(mask_input_size=(100, 150))), (240, 320))
+        CameraFrameModel(tiny_net, (240, 320), options=InferenceOptions(mask_input_size=(100, 150)))
 
 
 def test_egsa_export_with_a_mask_pass_passes_the_checks(tmp_path):
@@ -276,7 +277,7 @@ def test_egsa_export_with_a_mask_pass_passes_the_checks(tmp_path):
                  "--json", str(tmp_path / "report.json")]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] and report["tensorrt_violations"] == [] and "mask at 128x192" in report["model"]
-    assert json.loads(read_frame_metadata(out)["egsa.model_config"])["mask_input_size"] == [128, 192]
-    assert load_pipeline(str(out), mask_input_size=(128, 192)).config.mask_input_size == (128, 192)
+    assert json.loads(read_frame_metadata(out)["egsa.inference_options"])["mask_input_size"] == [128, 192]
+    assert load_pipeline(str(out), mask_input_size=(128, 192)).options.mask_input_size == (128, 192)
     with pytest.raises(ValueError, match="re-export"):
         load_pipeline(str(out), mask_input_size=(64, 96))

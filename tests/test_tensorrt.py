@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from egsa_ros.export.tensorrt_engine import (SIDECAR_FORMAT_VERSION, EngineMismatchError, build_engine,
+from egsa_ros.model.tensorrt_engine import (SIDECAR_FORMAT_VERSION, EngineMismatchError, build_engine,
                                              cuda_and_tensorrt_status, read_sidecar, sidecar_mismatches,
                                              sidecar_path)
 
@@ -52,10 +52,9 @@ def test_without_cuda_or_tensorrt_everything_says_why(tmp_path, capsys):
         load_pipeline(engine=tmp_path / "m.engine", backend="tensorrt")
     assert main(["--onnx", str(tmp_path / "m.onnx")]) == 3
     assert "cannot build here" in capsys.readouterr().err
-    # auto never picks TensorRT when it cannot run, even with an engine given
-    from egsa_ros.runtime.pipeline import _choose_backend
-
-    assert _choose_backend("auto", tmp_path / "m.engine")[0] == "onnxruntime"
+    # auto with an engine that cannot run refuses too, unless engine_fallback (test_model_artefacts)
+    with pytest.raises(RuntimeError, match="TensorRT backend cannot run here"):
+        load_pipeline(engine=tmp_path / "m.engine")
 
 
 def test_build_engine_validates_its_arguments(tmp_path):
@@ -83,7 +82,7 @@ def test_canny_stays_fp32_under_autocast():
 
 @pytest.fixture(scope="module")
 def tiny_graph(tmp_path_factory):
-    from egsa_ros.export.onnx_export import export_frame_onnx
+    from egsa_ros.model.frame_onnx import export_frame_onnx
     from egsa_ros.model import build_model, get_preset
 
     torch.manual_seed(0)
@@ -118,7 +117,7 @@ def test_fp16_engine_matches_onnxruntime_and_guards_its_version(tiny_graph, tmp_
 @needs_cuda
 def test_torch_cuda_fp16_cuda_graphs_match_cpu(tiny_graph):
     from egsa_ros.data.generated import tabletop_frame
-    from egsa_ros.runtime.backends import TorchBackend
+    from egsa_ros.runtime.torch_backend import TorchBackend
 
     net, _ = tiny_graph
     frame = tabletop_frame(2, 120, 160)

@@ -3,6 +3,7 @@ edge switch, and a 2-process DDP (gloo, loopback) smoke run."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -13,14 +14,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from egsa_ros.train import checkpoint as ckpt
+from egsa_ros.model.checkpoint import load_checkpoint
+from egsa_ros.model.checkpoint_info import inference_options_from_info, read_info
+from egsa_ros.model.inference_options import InferenceOptions
 from egsa_ros.train import trainer as trainer_mod
+from egsa_ros.train.checkpoint import jsonable, load_training_state
 from egsa_ros.train.config import load_train_config, parse_overrides
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_fixture import write_synthetic_fixture  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _overrides(root, out_dir, *extra):
@@ -97,10 +102,10 @@ def test_class_weights_reach_the_segmentation_loss(data_root, tmp_path):
         torch.manual_seed(0)
         b = t._to_device(next(iter(t.train_loader)))
         with torch.no_grad():
-            depth_all, seg_all = t.ddp_model(b["rgb"], edge_phase="rgb")
-            seg_all = torch.zeros_like(seg_all)
+            out = t.ddp_model(b["rgb"], edge_phase="rgb")
+            seg_all = torch.zeros_like(out.seg_all)
             seg_all[..., 0, :, :] = 4.0  # every pixel called background: glass pixels cost the most
-            _, parts = t._loss(depth_all, seg_all, b)
+            _, parts = t._loss(out.depth_all, seg_all, b)
         t.close()
         return float(parts["seg"])
 
@@ -122,15 +127,16 @@ def test_transparent_depth_weight_config_and_reaches_the_loss(data_root, tmp_pat
         b = t._to_device(next(iter(t.train_loader)))
         assert (b["labels"] == t.mc.transparent_class).any()  # the fixture has glass
         with torch.no_grad():
-            depth_all, seg_all = t.ddp_model(b["rgb"], edge_phase="rgb")
-            _, parts = t._loss(depth_all, seg_all, b)
+            out = t.ddp_model(b["rgb"], edge_phase="rgb")
+            _, parts = t._loss(out.depth_all, out.seg_all, b)
         t.close()
         return parts
 
     plain = parts_with()
     weighted = parts_with("loss.transparent_depth_weight=3")
     assert "glassdepth" not in plain and float(weighted["glassdepth"]) > 0
-    assert float(weighted["total"]) == pytest.approx(float(plain["total"]) + 3 * float(weighted["glassdepth"]), rel=1e-5)
+    expected = float(plain["total"]) + 3 * float(weighted["glassdepth"])
+    assert float(weighted["total"]) == pytest.approx(expected, rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- one epoch
@@ -156,33 +162,33 @@ def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):
 
 def test_load_checkpoint_round_trip(one_epoch):
     t, _, out = one_epoch
-    model, info = ckpt.load_checkpoint(out / "last")
-    assert not model.training and info["epoch"] == 0
+    model, info = load_checkpoint(out / "last")
+    assert not model.training and info["epoch"] == 0 and info["format"] == 2
+    assert inference_options_from_info(info) == t.options
     ref = t.model.eval()
     x = torch.rand(2, 3, 64, 96) * 255
     with torch.no_grad():
-        d0, s0 = ref(x)
-        d1, s1 = model(x)
-    assert torch.equal(d0, d1) and torch.equal(s0, s1)
+        o0, o1 = ref(x), model(x)
+    assert torch.equal(o0.depth, o1.depth) and torch.equal(o0.seg_logits, o1.seg_logits)
 
 
 def test_load_checkpoint_errors(one_epoch, tmp_path):
     _, _, out = one_epoch
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        ckpt.load_checkpoint(tmp_path / "nowhere")
+        load_checkpoint(tmp_path / "nowhere")
     bad = tmp_path / "bad"
     shutil.copytree(out / "last", bad)
     (bad / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
-        ckpt.load_checkpoint(bad)
+        load_checkpoint(bad)
     old = tmp_path / "old"
     shutil.copytree(out / "last", old)
     info = json.loads((old / "checkpoint.json").read_text())
     info["model_config"]["version"] = 0
     (old / "checkpoint.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="version"):
-        ckpt.load_checkpoint(old)
-    state = ckpt.load_training_state(out / "last")  # weights_only=True
+        load_checkpoint(old)
+    state = load_training_state(out / "last")  # weights_only=True
     assert "optimizer" in state and "rng" in state
 
 
@@ -190,7 +196,7 @@ def test_resume_continues(one_epoch, data_root, tmp_path):
     _, _, out = one_epoch
     run = tmp_path / "resumed"
     shutil.copytree(out, run)
-    saved = ckpt.load_training_state(run / "last")["optimizer"]
+    saved = load_training_state(run / "last")["optimizer"]
     cfg = load_train_config("default_small", _overrides(data_root, run, "optim.epochs=2"))
     t = trainer_mod.Trainer(cfg, resume=True)
     assert t.start_epoch == 1 and t.step == 2
@@ -204,7 +210,7 @@ def test_resume_continues(one_epoch, data_root, tmp_path):
     recs = _records(run)
     assert [r["start_epoch"] for r in recs if r["type"] == "start"] == [0, 1]
     assert [r["epoch"] for r in recs if r["type"] == "epoch"] == [0, 1]
-    info = ckpt.read_info(run / "last")
+    info = read_info(run / "last")
     assert info["epoch"] == 1 and info["step"] == 4
 
 
@@ -245,10 +251,10 @@ def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
         model = real_build(config)
         forward = model.forward
 
-        def recording_forward(rgb, edge_phase=None):
+        def recording_forward(rgb, edge_phase=None, rgb_edges=None):
             if model.training:
                 phases.append(edge_phase)
-            return forward(rgb, edge_phase=edge_phase)
+            return forward(rgb, edge_phase=edge_phase, rgb_edges=rgb_edges)
 
         model.forward = recording_forward
         return model
@@ -293,9 +299,9 @@ def test_ddp_two_processes_gloo(data_root, tmp_path):
     assert len(epochs) == 1 and epochs[0]["epoch"] == 0
     assert epochs[0]["train_steps"] == 4  # 2 steps on each of 2 ranks, all-reduced
     assert epochs[0]["val"]["frames"] == 2  # val frames sharded without duplicates
-    info = ckpt.read_info(out / "last")
+    info = read_info(out / "last")
     assert info["step"] == 2
-    model, _ = ckpt.load_checkpoint(out / "last")
+    model, _ = load_checkpoint(out / "last")
     assert model.config.backbone == "tiny"
 
 
@@ -379,11 +385,16 @@ def test_init_from_a_calibrated_checkpoint_drops_its_decision_bias(one_epoch, da
 
     _, _, out = one_epoch
     write_calibrated(out / "last", tmp_path / "calibrated", -0.5, {})
-    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "ft", f"init_from={tmp_path / 'calibrated'}"))
+    cfg = load_train_config("default_small",
+                            _overrides(data_root, tmp_path / "ft", f"init_from={tmp_path / 'calibrated'}"))
     t = trainer_mod.Trainer(cfg)
-    assert t.mc.transparent_logit_bias == 0.0
+    assert t.options.transparent_logit_bias == 0.0
     t.close()
     assert "transparent_logit_bias -0.50" in capsys.readouterr().out
+    t = trainer_mod.Trainer(load_train_config("default_small",
+                                              _overrides(data_root, tmp_path / "ft2", f"init_from={out / 'last'}")))
+    t.close()
+    assert "transparent_logit_bias" not in capsys.readouterr().out  # nothing dropped: nothing said
 
 
 def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch, data_root, tmp_path):
@@ -407,7 +418,7 @@ def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch,
     assert after["seg_refiner.correction.weight"].abs().sum() > 0  # it started at zero and trained
     train_recs = [r for r in _records(run) if r["type"] == "train"]
     assert train_recs and all("lr_decoder" in r and "lr_encoder" not in r for r in train_recs)
-    model, _ = ckpt.load_checkpoint(run / "last")
+    model, _ = load_checkpoint(run / "last")
     assert model.config.seg_refine
     # Dropping a refiner is not "adding" one: refused like any other architecture change.
     with pytest.raises(ValueError, match="init_from: the model config"):
@@ -439,7 +450,8 @@ def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch,
     """The calibrated copy scores, through the trainer's own validation, exactly what the sweep
     reported for the chosen bias; weights are copied unchanged. A bias of +-20 marks every or no
     pixel as glass, so the sweep's rows differ whatever a one-epoch network predicts."""
-    from egsa_ros.train.calibrate import main as calibrate, write_calibrated
+    from egsa_ros.train.calibrate import main as calibrate
+    from egsa_ros.train.calibrate import write_calibrated
     from egsa_ros.train.evaluate import main as evaluate
 
     _, _, out = one_epoch
@@ -452,7 +464,8 @@ def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch,
     assert set(rows) == {-20.0, 0.0, 20.0} and record["frames"] == 2
     assert len({r["transparent_iou"] for r in rows.values()}) > 1
     chosen = record["chosen"]
-    assert info["model_config"]["transparent_logit_bias"] == chosen
+    assert info["format"] == 2 and "transparent_logit_bias" not in info["model_config"]
+    assert info["inference_options"]["transparent_logit_bias"] == chosen
     assert rows[chosen]["transparent_iou"] == max(r["transparent_iou"] for r in rows.values())
     assert (dst / "model.safetensors").read_bytes() == (out / "last" / "model.safetensors").read_bytes()
     assert "<- chosen" in capsys.readouterr().out
@@ -461,7 +474,8 @@ def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch,
         copy = dst if bias == chosen else tmp_path / f"bias{bias:+.0f}"
         if copy != dst:
             write_calibrated(out / "last", copy, bias, {})
-        assert evaluate([str(copy), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]) == 0
+        args = [str(copy), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]
+        assert evaluate(args) == 0
         metrics = json.loads((tmp_path / "m.json").read_text())
         assert metrics["transparent_iou"] == pytest.approx(rows[bias]["transparent_iou"], abs=1e-9), bias
         assert metrics["miou"] == pytest.approx(rows[bias]["miou"], abs=1e-9), bias
@@ -469,6 +483,7 @@ def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch,
 
 def test_calibrate_keeps_miou_within_the_allowed_drop():
     import numpy as np
+
     from egsa_ros.train.calibrate import choose_bias
 
     def cm(tp, fp_from_table):  # 3 classes; transparent = 2; rows = truth, columns = prediction
@@ -487,9 +502,99 @@ def test_evaluate_checkpoint_gives_the_validation_metrics(one_epoch, data_root, 
     from egsa_ros.train.evaluate import main
 
     _, _, out = one_epoch
-    assert main([str(out / "last"), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]) == 0
+    args = [str(out / "last"), "--root", str(data_root), "--split", "val", "--json", str(tmp_path / "m.json")]
+    assert main(args) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
     last_val = [r for r in _records(out) if r["type"] == "epoch"][-1]["val"]
     assert metrics["frames"] == 2
     assert metrics["rmse"] == pytest.approx(last_val["rmse"], rel=1e-5)  # same numbers as training's validation
     assert "transparent IoU" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- one validation
+
+def _same_metrics(a, b):
+    """Equal keys and values; NaN (None once through JSON) equals NaN."""
+    def norm(v):
+        return None if isinstance(v, float) and math.isnan(v) else v
+    assert sorted(a) == sorted(b), (sorted(set(a) ^ set(b)))
+    different = {k: (a[k], b[k]) for k in a if norm(a[k]) != norm(b[k])}
+    assert not different, different
+
+
+def test_trainer_evaluate_and_calibrate_give_identical_validation_metrics(one_epoch, data_root):
+    """One validation: the trainer's per-epoch validation, ``train.evaluate`` and ``train.calibrate``
+    (at bias 0) give the same metrics, to the last bit, for the same model on the same split."""
+    from egsa_ros.train.calibrate import calibrate_checkpoint
+    from egsa_ros.train.evaluate import evaluate_checkpoint
+
+    t, _, out = one_epoch
+    logged = [r for r in _records(out) if r["type"] == "epoch"][-1]["val"]
+    torch.set_num_threads(1)  # as in training (earlier tests ran with 2): CPU sums depend on the split
+    trained = t.validate()
+    common = {"batch_size": 2, "threads": 1, "device": "cpu"}  # the trainer's batches and threads
+    evaluated = evaluate_checkpoint(out / "last", data_root, "val", **common)
+    record = calibrate_checkpoint(out / "last", data_root, "val", (0.0, 1.0), **common)
+    assert trained["frames"] == 2 and trained["t_count"] > 0 and math.isfinite(trained["loss"])
+    _same_metrics(trained, evaluated)
+    _same_metrics(trained, record["metrics_without_bias"])
+    _same_metrics(jsonable(trained), logged)  # what training logged for that epoch
+    reference = record["reference"]
+    assert (reference["transparent_iou"], reference["miou"]) == (trained["transparent_iou"], trained["miou"])
+
+
+def test_validation_runs_with_the_runs_inference_options_and_checkpoints_store_them(one_epoch, data_root, tmp_path):
+    from egsa_ros.train.evaluate import evaluate_checkpoint
+
+    _, _, out = one_epoch
+    with pytest.raises(ValueError, match="test-time options, not architecture: set them under inference"):
+        load_train_config("default_small", ["model.overrides.flip_average=true"])
+    run = tmp_path / "biased"
+    cfg = load_train_config("default_small", _overrides(data_root, run, f"init_from={out / 'last'}",
+                                                        "inference.transparent_logit_bias=-20"))
+    t = trainer_mod.Trainer(cfg)  # num_threads=1, as the evaluations below
+    assert t.options == InferenceOptions(transparent_logit_bias=-20.0)
+    metrics = t.validate()
+    t._save(0, metrics)
+    t.close()
+    assert read_info(run / "last")["inference_options"]["transparent_logit_bias"] == -20.0
+    plain = evaluate_checkpoint(out / "last", data_root, "val", batch_size=2, threads=1, device="cpu")
+    assert metrics["transparent_iou"] != plain["transparent_iou"]  # -20: no pixel is glass
+    assert metrics["rmse"] == plain["rmse"]  # the bias moves the mask only
+    _same_metrics(metrics, evaluate_checkpoint(run / "last", data_root, "val", batch_size=2, threads=1, device="cpu"))
+
+
+def test_a_format1_checkpoint_loads_with_its_bias_in_the_inference_options(data_root, tmp_path, capsys):
+    """The bundled checkpoint as committed before format 2: its architecture loads, its decision
+    bias becomes an inference option that ``train.evaluate`` applies, and ``train.calibrate``
+    writes the copy in format 2."""
+    from egsa_ros.train.calibrate import main as calibrate
+    from egsa_ros.train.evaluate import evaluate_checkpoint
+
+    src = tmp_path / "format1"
+    src.mkdir()
+    shutil.copyfile(REPO / "models" / "default_small" / "model.safetensors", src / "model.safetensors")
+    shutil.copyfile(FIXTURES / "default_small_checkpoint_format1.json", src / "checkpoint.json")
+    model, info = load_checkpoint(src)
+    assert info["format"] == 1 and "transparent_logit_bias" in info["model_config"]
+    assert inference_options_from_info(info) == InferenceOptions(transparent_logit_bias=-0.5)
+    assert model.config.seg_refine and model.config.backbone == "efficientnet_lite0"
+
+    metrics = evaluate_checkpoint(src, data_root, "val", threads=1, device="cpu")
+    unbiased = evaluate_checkpoint(src, data_root, "val", threads=1, device="cpu", options=InferenceOptions())
+    assert metrics["rmse"] == unbiased["rmse"] and metrics["frames"] == 2
+
+    dst = tmp_path / "calibrated"
+    assert calibrate([str(src), "--root", str(data_root), "--split", "val", "--out", str(dst),
+                      "--grid=-0.5,0,0.5", "--threads", "1", "--device", "cpu"]) == 0
+    written = read_info(dst)
+    assert written["format"] == 2 and "transparent_logit_bias" not in written["model_config"]
+    calibration = written["calibration"]
+    assert calibration["previous_bias"] == -0.5
+    assert written["inference_options"]["transparent_logit_bias"] == calibration["chosen"]
+    rows = {r["bias"]: r for r in calibration["table"]}
+    assert rows[-0.5]["transparent_iou"] == pytest.approx(metrics["transparent_iou"], abs=1e-12)
+    assert rows[0.0]["transparent_iou"] == pytest.approx(unbiased["transparent_iou"], abs=1e-12)
+    reloaded, _ = load_checkpoint(dst)
+    assert reloaded.config == model.config
+    assert "<- chosen" in capsys.readouterr().out

@@ -45,8 +45,8 @@ def test_a_few_steps_overfit_one_sample(loss_name):
     losses = []
     for step in range(25):
         phase = "rgb" if step < 12 else "depth"  # the progressive switch
-        depth_all, seg_all = model(rgb, edge_phase=phase)
-        total, parts = egsa_total_loss(depth_all, seg_all, depth, labels, valid, K,
+        out = model(rgb, edge_phase=phase)
+        total, parts = egsa_total_loss(out.depth_all, out.seg_all, depth, labels, valid, K,
                                        depth_loss=DEPTH_LOSSES[loss_name], deal_weight=0.05)
         assert torch.isfinite(total), parts
         optim.zero_grad()

@@ -85,7 +85,7 @@ def run_benchmark(rounds: Sequence[int], threads: int = 2, repeats: int = 10, lo
     ort = None
     if use_onnxruntime:
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # noqa: PLC0415 - optional: timings are skipped without it
         except ImportError:
             print("note: onnxruntime not importable, ONNX Runtime timings skipped", file=sys.stderr)
 

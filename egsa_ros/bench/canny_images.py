@@ -33,7 +33,7 @@ def _cover_resize(img: np.ndarray, height: int = HEIGHT, width: int = WIDTH) -> 
 def natural_images() -> list[tuple[str, np.ndarray]]:
     """Photographs from ``skimage.data`` as (name, 480x640x3 uint8 RGB); [] without skimage."""
     try:
-        import skimage.data as skdata
+        import skimage.data as skdata  # noqa: PLC0415 - optional test/bench dependency
     except ImportError:
         print("note: scikit-image not importable, natural test images skipped", file=sys.stderr)
         return []

@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
+import onnxruntime as ort
 import torch
+from tqdm import tqdm
 
+from ..cli_helpers import parse_size
+from ..data.generated import tabletop_frame
 from ..model import PRESETS, build_model, get_preset
+from ..model.frame_onnx import graph_exporter
 from ..model.net import round_to_multiple
+from ..runtime.onnxruntime_backend import OnnxRuntimeBackend
+from ..runtime.pipeline import Pipeline
 
 # (label, overrides of default_small) for the internal-resolution sweep.
 SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
@@ -39,11 +46,6 @@ SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
     ("224x288 it3 c24-64", dict(input_size=(224, 288), iterations=3, decoder_channels=(24, 32, 48, 64))),
     ("256x352 it3 c24-64", dict(input_size=(256, 352), iterations=3, decoder_channels=(24, 32, 48, 64))),
 ]
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    h, w = text.lower().split("x")
-    return int(h), int(w)
 
 
 def valid_size(size: Tuple[int, int], divisor: int) -> Tuple[int, int]:
@@ -65,8 +67,6 @@ def time_forward(model: torch.nn.Module, size: Tuple[int, int], repeats: int) ->
 
 
 def bench_presets(presets: List[str], sizes: List[Tuple[int, int]], repeats: int) -> List[Dict]:
-    from tqdm import tqdm
-
     rows = []
     for name in tqdm(presets, desc="presets", unit="preset"):
         torch.manual_seed(0)
@@ -84,20 +84,13 @@ def bench_presets(presets: List[str], sizes: List[Tuple[int, int]], repeats: int
 
 
 def bench_pipeline(threads: int, frames: int) -> List[Dict]:
-    import onnxruntime as ort
-    from tqdm import tqdm
-
-    from ..data.generated import tabletop_frame
-    from ..runtime.backends import OnnxRuntimeBackend
-    from ..runtime.pipeline import Pipeline
-
     images = [tabletop_frame(i) for i in range(8)]
     pipes = []
     for i, (label, overrides) in enumerate(tqdm(SMALL_CANDIDATES, desc="export", unit="cfg")):
         torch.manual_seed(0)
         cfg = get_preset("default_small", **overrides)
         model = build_model(cfg)
-        pipe = Pipeline(OnnxRuntimeBackend(model, threads=threads, spin=False), cfg, label)
+        pipe = Pipeline(OnnxRuntimeBackend(export=graph_exporter(model), threads=threads, spin=False), cfg, label)
         for img in images[:3]:
             pipe(img)
         pipes.append((pipe, sum(p.numel() for p in model.parameters())))

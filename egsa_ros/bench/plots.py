@@ -13,19 +13,14 @@ import sys
 from pathlib import Path
 from typing import List
 
+import numpy as np
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..viz import pyplot
 
 
 def plot_canny(data: dict, out: Path) -> Path:
     """IoU against cv2.Canny and ONNX Runtime time, both against hysteresis rounds."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = data["rows"]
     rounds = [r["rounds"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -51,7 +46,7 @@ def plot_canny(data: dict, out: Path) -> Path:
 
 def plot_pipeline(data: dict, out: Path) -> Path:
     """Stacked p50 latency per default_small candidate, with the 33 ms (30 Hz) budget."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = data["pipeline"]
     labels = [r["candidate"] for r in rows]
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
@@ -74,7 +69,7 @@ def plot_pipeline(data: dict, out: Path) -> Path:
 
 def plot_presets(data: dict, out: Path) -> Path:
     """Forward time per preset and input size (log scale)."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = data["presets"]
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     sizes = list(dict.fromkeys(tuple(r["requested"]) for r in rows))
@@ -89,6 +84,43 @@ def plot_presets(data: dict, out: Path) -> Path:
     ax.set_ylabel(f"torch CPU forward ms ({data['threads']} threads)")
     ax.legend(fontsize=8)
     ax.set_title("Presets: forward time")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_latency(results: dict, out: Path) -> Path:
+    """Stacked p50 stages per candidate and frame size, p99 ticks, the 33 ms line.
+
+    Linear axis up to 4x the 30 Hz budget; slower rows (the ViT peer) are clipped and
+    labelled with their total.
+    """
+    plt = pyplot()
+    rows = results["rows"]
+    labels = [f"{r['candidate']} @ {r['frame_size'][1]}x{r['frame_size'][0]}" for r in rows]
+    limit = max(4 * 1000 / 30, min(max(r["total"]["p99"] for r in rows), 4 * 1000 / 30))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.6))
+    left = np.zeros(len(rows))
+    for stage in ("preprocess", "inference", "postprocess"):
+        vals = np.array([r[stage]["p50"] for r in rows])
+        ax.barh(labels, vals, left=left, label=f"{stage} p50")
+        left += vals
+    p99 = [min(r["total"]["p99"], limit) for r in rows]
+    ax.scatter(p99, labels, marker="|", s=200, color="black", label="total p99", zorder=3)
+    for y, r in enumerate(rows):
+        clipped = r["total"]["p50"] > limit
+        text = f"{r['total']['p50']:.1f} ms" + (" (clipped)" if clipped else "")
+        ax.text(limit * 0.7 if clipped else r["total"]["p50"] + 1, y, text, va="center", fontsize=8,
+                color="white" if clipped else "black")
+    ax.axvline(1000 / 30, color="red", ls="--", lw=1, label="33 ms (30 Hz)")
+    ax.set_xlim(0, limit)
+    ax.set_xlabel("ms per frame (p50 stages stacked)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    env = results["environment"]
+    ax.set_title(f"egsa-bench, frame -> depth + mask: {env['gpu'] or 'CPU only'}, {env['threads']} threads",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -131,7 +131,7 @@ class ClearPoseDataset(torch.utils.data.Dataset):
                 self._metadata[key] = {}
             else:
                 try:
-                    from scipy.io import loadmat
+                    from scipy.io import loadmat  # noqa: PLC0415 - optional: only for metadata.mat intrinsics
                 except ImportError as exc:  # pragma: no cover - scipy missing
                     raise ImportError(f"reading {path} needs scipy (scipy.io.loadmat); or give "
                                       f"intrinsics in the config file or the K argument") from exc

@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+import cv2
 import numpy as np
+
+from .image_encodings import image_to_rgb
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -39,8 +42,6 @@ def iter_frames(source: Union[str, Path], *, limit: Optional[int] = None,
 
 
 def _folder_frames(folder: Path) -> Iterator[np.ndarray]:
-    import cv2
-
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
@@ -52,10 +53,9 @@ def _folder_frames(folder: Path) -> Iterator[np.ndarray]:
 
 
 def _bag_frames(bag: Path, topic: Optional[str]) -> Iterator[np.ndarray]:
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
-
-    from .image_encodings import image_to_rgb
+    # rosbags takes ~0.3 s to import and only bags need it; the runtime imports this module (TensorRT calibration)
+    from rosbags.highlevel import AnyReader  # noqa: PLC0415 - only bag sources need rosbags
+    from rosbags.typesys import Stores, get_typestore  # noqa: PLC0415 - only bag sources need rosbags
 
     with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
         images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]

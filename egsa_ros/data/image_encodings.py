@@ -9,6 +9,7 @@ with a clear message.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # encoding -> (channels, order of R, G, B within a pixel or None for grey)
@@ -64,8 +65,6 @@ def _rows(height: int, width: int, step: int, data, bytes_per_pixel: int, encodi
 
 
 def _yuv422_to_rgb(order: str, height: int, width: int, step: int, data) -> np.ndarray:
-    import cv2
-
     if width % 2:
         raise ImageDecodeError(f"YUV 4:2:2 needs an even width, got {width}")
     packed = np.ascontiguousarray(_rows(height, width, step, data, 2, order).reshape(height, width, 2))
@@ -92,8 +91,6 @@ def depth_to_metres(encoding: str, height: int, width: int, step: int, data,
 
 def compressed_to_rgb(fmt: str, data) -> np.ndarray:
     """A CompressedImage's ``format`` and ``data`` (JPEG or PNG) -> (H, W, 3) uint8 RGB."""
-    import cv2
-
     buffer = np.frombuffer(data, dtype=np.uint8)
     if buffer.size == 0:
         raise ImageDecodeError(f"empty compressed image (format {fmt!r})")

@@ -48,6 +48,8 @@ else raises ``pickle.UnpicklingError`` naming the refused global, before it is c
 """
 from __future__ import annotations
 
+import _codecs
+import collections
 import io
 import json
 import pickle
@@ -59,6 +61,11 @@ import torch.utils.data
 
 from .image_io import decode_rgb
 from .transforms import IGNORE_INDEX, Sample, scale_intrinsics
+
+try:  # numpy >= 2
+    from numpy._core import multiarray, numeric
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray, numeric  # type: ignore[no-redef]
 
 PathLike = Union[str, Path]
 
@@ -104,10 +111,6 @@ STAND_INS: Dict[str, type] = {
 
 
 def _numpy_helpers() -> Dict[Tuple[str, str], Any]:
-    try:  # numpy >= 2
-        from numpy._core import multiarray, numeric
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
     helpers: Dict[Tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
     for package in ("numpy.core", "numpy._core"):  # files from numpy 1.x and 2.x
         helpers[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
@@ -117,9 +120,6 @@ def _numpy_helpers() -> Dict[Tuple[str, str], Any]:
 
 
 def _allowed_globals() -> Dict[Tuple[str, str], Any]:
-    import _codecs
-    import collections
-
     allowed: Dict[Tuple[str, str], Any] = {
         (module, name): STAND_INS[name] for module in MVTRANS_MODULES for name in MVTRANS_CLASSES
     }
@@ -162,7 +162,7 @@ def restricted_loads(data: bytes) -> Any:
 def decompress_zstd(data: bytes) -> bytes:
     """Decompress one zstd stream (frames without a stored content size work too)."""
     try:
-        import zstandard
+        import zstandard  # noqa: PLC0415 - optional: only Syn-TODD files need it
     except ImportError as exc:  # pragma: no cover - dependency missing
         raise ImportError("reading Syn-TODD needs the 'zstandard' package "
                           "(pip install zstandard==0.25.0)") from exc

@@ -356,7 +356,7 @@ def to_tensors(sample: Mapping[str, Any], d_min: float, d_max: float) -> Dict[st
     ``labels`` (h, w) int64, ``K`` (3, 3) float32; ``depth_sensor`` (1, h, w) and
     ``instance`` (h, w) int64 when present; other entries unchanged.
     """
-    import torch
+    import torch  # noqa: PLC0415 - training only: inference imports this module without torch
 
     out: Dict[str, Any] = dict(sample)
     out["rgb"] = torch.from_numpy(to_network_input(sample["rgb"])[0])
@@ -437,7 +437,7 @@ class TrainTransform(EvalTransform):
         self._rng_key: Optional[int] = None
 
     def _fallback_rng(self) -> np.random.Generator:
-        import torch
+        import torch  # noqa: PLC0415 - training only: inference imports this module without torch
 
         key = int(torch.initial_seed())
         if self._rng is None or self._rng_key != key:

@@ -2,49 +2,49 @@
 latency statistics."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 import numpy as np
 
-from ..metrics import (confusion_matrix, depth_error_sums, depth_metrics_from_sums, median_scale_ratio,
-                       segmentation_metrics_from_confusion)
+from ..metrics import DepthErrorSums, MetricAccumulator, median_scale_ratio
 
 SCALE_FAILURE = 1.25
 """A frame whose median predicted / true depth is off by more than this factor (either way)
 counts as a whole-frame scale failure (the frame's median pixel misses delta < 1.25)."""
 
-
-def _add(total: Dict[str, float], part: Dict[str, float]) -> None:
-    for key, value in part.items():
-        total[key] = total.get(key, 0.0) + value
+BACKGROUND, GLASS = 0, 1
+"""Classes of the replay's two-class mask (the node publishes 1 on transparent pixels)."""
 
 
 class EvalAccumulator:
-    """Adds frames; :meth:`result` gives metrics over all frames at once (not a mean of means)."""
+    """Adds frames; :meth:`result` gives metrics over all frames at once (not a mean of means).
+
+    The predicted depth over all and over glass pixels and the mask's confusion matrix go
+    through the same :class:`~egsa_ros.metrics.MetricAccumulator` as training's validation (two
+    classes: background, glass); the other depths (scale-aligned, support plane, completed,
+    sensor) are :class:`~egsa_ros.metrics.DepthErrorSums` of their own.
+    """
 
     def __init__(self) -> None:
-        self.depth_all: Dict[str, float] = {}
-        self.depth_all_aligned: Dict[str, float] = {}
-        self.scale_ratios: List[float] = []
-        self.plane_all: Dict[str, float] = {}
-        self.plane_glass: Dict[str, float] = {}
+        self.predicted = MetricAccumulator(num_classes=2, transparent_class=GLASS)
+        self.depth_all_aligned = DepthErrorSums()
+        self.scale_ratios: list[float] = []
+        self.plane_all = DepthErrorSums()
+        self.plane_glass = DepthErrorSums()
         self.plane_frames = 0
         self.plane_refused = 0
-        self.depth_glass: Dict[str, float] = {}
-        self.completed_glass: Dict[str, float] = {}
-        self.sensor_glass: Dict[str, float] = {}
-        self.completed_glass_sensor_valid: Dict[str, float] = {}
-        self.confusion = np.zeros((2, 2), np.int64)
+        self.completed_glass = DepthErrorSums()
+        self.sensor_glass = DepthErrorSums()
+        self.completed_glass_sensor_valid = DepthErrorSums()
         self.frames = 0
         self.frames_with_gt = 0
-        self.latency_ms: List[float] = []
-        self.inference_ms: List[float] = []
+        self.latency_ms: list[float] = []
+        self.inference_ms: list[float] = []
 
-    def add(self, depth: np.ndarray, mask: np.ndarray, gt_depth: Optional[np.ndarray],
-            gt_mask: Optional[np.ndarray], *, latency_ms: Optional[float] = None,
-            inference_ms: Optional[float] = None, completed: Optional[np.ndarray] = None,
-            sensor: Optional[np.ndarray] = None) -> None:
-        """One frame: predicted depth (m) and mask (0/1 or 0/255), ground truth when known."""
+    def add(self, depth: np.ndarray, mask: np.ndarray, gt_depth: np.ndarray | None,
+            gt_mask: np.ndarray | None, *, latency_ms: float | None = None,
+            inference_ms: float | None = None, completed: np.ndarray | None = None,
+            sensor: np.ndarray | None = None) -> None:
+        """One frame: predicted depth (H, W) metres and mask (H, W) (0/1 or 0/255); ground-truth
+        depth (H, W) metres (NaN: unknown) and glass mask (H, W) bool when known."""
         self.frames += 1
         if latency_ms is not None:
             self.latency_ms.append(float(latency_ms))
@@ -53,59 +53,55 @@ class EvalAccumulator:
         if gt_depth is None:
             return
         self.frames_with_gt += 1
-        glass = gt_mask if gt_mask is not None else np.zeros(gt_depth.shape, bool)
-        _add(self.depth_all, depth_error_sums(depth, gt_depth))
+        glass = _glass(gt_mask, gt_depth.shape)
+        self.predicted.add(depth, gt_depth, gt_labels=glass.astype(np.int64) if gt_mask is not None else None,
+                           pred_labels=(mask > 0).astype(np.int64))
         ratio = median_scale_ratio(depth, gt_depth)
         if np.isfinite(ratio) and ratio > 0:
             self.scale_ratios.append(ratio)
             # The same frame with its scale error removed: what is left is error of shape.
-            _add(self.depth_all_aligned, depth_error_sums(depth / ratio, gt_depth))
-        _add(self.depth_glass, depth_error_sums(depth, gt_depth, mask=glass))
+            self.depth_all_aligned.add(depth / ratio, gt_depth)
         if completed is not None:
-            _add(self.completed_glass, depth_error_sums(completed, gt_depth, mask=glass))
+            self.completed_glass.add(completed, gt_depth, mask=glass)
         if sensor is not None:
-            _add(self.sensor_glass, depth_error_sums(np.nan_to_num(sensor, nan=0.0), gt_depth, mask=glass))
+            self.sensor_glass.add(np.nan_to_num(sensor, nan=0.0), gt_depth, mask=glass)
             if completed is not None:  # the same pixels as the sensor's RMSE: a like-for-like comparison
                 sensor_valid = np.isfinite(sensor) & (sensor > 0)
-                _add(self.completed_glass_sensor_valid,
-                     depth_error_sums(completed, gt_depth, mask=glass & sensor_valid))
-        if gt_mask is not None:
-            self.confusion += confusion_matrix((mask > 0).astype(np.int64), gt_mask.astype(np.int64), 2)
+                self.completed_glass_sensor_valid.add(completed, gt_depth, mask=glass & sensor_valid)
 
     def add_support_plane(self, scaled_depth: np.ndarray, ok: bool, gt_depth: np.ndarray,
-                          gt_mask: Optional[np.ndarray]) -> None:
+                          gt_mask: np.ndarray | None) -> None:
         """The same frame's depth rescaled from the camera's known height above the table (see
         :mod:`egsa_ros.runtime.support_plane_scale`); ``ok`` False = the estimate was refused
         (``scaled_depth`` is then the unscaled prediction, and is scored as such)."""
         self.plane_frames += 1
         self.plane_refused += 0 if ok else 1
-        glass = gt_mask if gt_mask is not None else np.zeros(gt_depth.shape, bool)
-        _add(self.plane_all, depth_error_sums(scaled_depth, gt_depth))
-        _add(self.plane_glass, depth_error_sums(scaled_depth, gt_depth, mask=glass))
+        self.plane_all.add(scaled_depth, gt_depth)
+        self.plane_glass.add(scaled_depth, gt_depth, mask=_glass(gt_mask, gt_depth.shape))
 
-    def result(self) -> Dict:
-        out: Dict = {"frames": self.frames, "frames_with_ground_truth": self.frames_with_gt}
-        if self.depth_all:
-            out["depth_all"] = depth_metrics_from_sums(self.depth_all)
-            out["depth_transparent"] = depth_metrics_from_sums(self.depth_glass)
-        if self.depth_all_aligned:
-            out["depth_all_scale_aligned"] = depth_metrics_from_sums(self.depth_all_aligned)
+    def result(self) -> dict:
+        out: dict = {"frames": self.frames, "frames_with_ground_truth": self.frames_with_gt}
+        if self.predicted.depth_all.added:
+            out["depth_all"] = self.predicted.depth_all.metrics()
+            out["depth_transparent"] = self.predicted.depth_transparent.metrics()
+        if self.depth_all_aligned.added:
+            out["depth_all_scale_aligned"] = self.depth_all_aligned.metrics()
         if self.scale_ratios:
             out["frame_scale"] = frame_scale_summary(self.scale_ratios)
         if self.plane_frames:
-            out["depth_all_support_plane"] = depth_metrics_from_sums(self.plane_all)
-            out["depth_transparent_support_plane"] = depth_metrics_from_sums(self.plane_glass)
+            out["depth_all_support_plane"] = self.plane_all.metrics()
+            out["depth_transparent_support_plane"] = self.plane_glass.metrics()
             out["support_plane"] = {"frames": self.plane_frames, "refused": self.plane_refused}
-        if self.completed_glass:
-            out["depth_completed_transparent"] = depth_metrics_from_sums(self.completed_glass)
-        if self.sensor_glass:
-            out["sensor_depth_transparent"] = depth_metrics_from_sums(self.sensor_glass)
-        if self.completed_glass_sensor_valid:
-            out["depth_completed_transparent_sensor_valid"] = depth_metrics_from_sums(self.completed_glass_sensor_valid)
-        if self.confusion.sum():
-            seg = segmentation_metrics_from_confusion(self.confusion)
-            out["mask"] = {"transparent_iou": seg.get("iou_1", float("nan")), "background_iou": seg.get("iou_0"),
-                           "miou": seg.get("miou")}
+        if self.completed_glass.added:
+            out["depth_completed_transparent"] = self.completed_glass.metrics()
+        if self.sensor_glass.added:
+            out["sensor_depth_transparent"] = self.sensor_glass.metrics()
+        if self.completed_glass_sensor_valid.added:
+            out["depth_completed_transparent_sensor_valid"] = self.completed_glass_sensor_valid.metrics()
+        if self.predicted.confusion.sum():
+            seg = self.predicted.segmentation()
+            out["mask"] = {"transparent_iou": seg[f"iou_{GLASS}"], "background_iou": seg[f"iou_{BACKGROUND}"],
+                           "miou": seg["miou"]}
         for name, values in (("latency_ms", self.latency_ms), ("inference_ms", self.inference_ms)):
             if values:
                 arr = np.asarray(values)
@@ -114,7 +110,12 @@ class EvalAccumulator:
         return out
 
 
-def frame_scale_summary(ratios: List[float]) -> Dict:
+def _glass(gt_mask: np.ndarray | None, shape) -> np.ndarray:
+    """The ground-truth glass pixels as bool (none when the frame has no mask)."""
+    return np.zeros(shape, bool) if gt_mask is None else np.asarray(gt_mask).astype(bool)
+
+
+def frame_scale_summary(ratios: list[float]) -> dict:
     """Percentiles of the per-frame median predicted / true depth ratio, and how many frames are
     off by more than :data:`SCALE_FAILURE` (too far or too near) or by more than 10 %."""
     arr = np.asarray(ratios, np.float64)

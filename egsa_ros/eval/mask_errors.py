@@ -33,9 +33,11 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from ..data.image_io import read_single_channel
-from ..data.synthetic import SYNTHETIC_CLASSES, frame_dirs, read_frame
+from ..data.synthetic_frames import SYNTHETIC_CLASSES, frame_dirs, read_frame
+from ..runtime import load_pipeline
 from .split_frames import TRANSPARENT_CLASS
 
 #: Rendered semantic ids (``semantic.png``) the false positives are split by, see
@@ -183,8 +185,6 @@ def analyse_split(folder: Path, predict: Callable[[np.ndarray], np.ndarray], *, 
         raise FileNotFoundError(f"{folder} holds no rendered frame directories (each with a meta.json)")
     dirs = dirs[:limit] if limit else dirs
     tally = MaskErrorTally(band_px=band_px)
-    from tqdm import tqdm
-
     for frame_dir in tqdm(dirs, desc="frames", disable=not progress, leave=False):
         sample = read_frame(frame_dir)
         meta = json.loads((frame_dir / "meta.json").read_text())
@@ -230,8 +230,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not frame_dirs(args.split):
         parser.error(f"{args.split} holds no rendered frame directories (each with a meta.json)")
-    from ..runtime import load_pipeline
-
     pipeline = load_pipeline(args.model, backend=args.backend)
     report = analyse_split(args.split, lambda rgb: pipeline(rgb).mask, limit=args.limit, band_px=args.band_px,
                            progress=sys.stderr.isatty())

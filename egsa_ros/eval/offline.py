@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
+from tqdm import tqdm
 
-from ..data.synthetic import frame_dirs
+from ..data.synthetic_frames import frame_dirs
+from ..runtime.depth_completion import complete_depth
+from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scale
+from ..viz import panel
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
 from .report import write_report
@@ -18,12 +22,6 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
                      panels: int = 4, limit: Optional[int] = None, progress: bool = True) -> Dict:
     """Run ``pipeline`` on the frames of ``bag`` (a ROS 2 bag, or a folder of frames rendered by
     ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
-    from tqdm import tqdm
-
-    from ..demo import panel
-    from ..runtime.depth_completion import complete_depth
-    from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scale
-
     acc = EvalAccumulator()
     images, series = [], {"pipeline total": []}
     cfg = pipeline.config

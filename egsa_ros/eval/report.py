@@ -5,7 +5,10 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
+import cv2
 import numpy as np
+
+from ..viz import pyplot
 
 DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
                   ("depth_all_scale_aligned", "predicted depth, all pixels, each frame divided by its "
@@ -77,11 +80,7 @@ def scale_sentence(scale: Dict) -> str:
 
 def plot_scale(ratios: List[float], out: Path) -> Path:
     """Histogram of the per-frame median predicted / true depth ratio (log x axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.0))
     bins = np.geomspace(0.5, 2.0, 41)
     ax.hist(np.clip(ratios, bins[0], bins[-1]), bins=bins, color="tab:blue")
@@ -100,11 +99,7 @@ def plot_scale(ratios: List[float], out: Path) -> Path:
 
 def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
     """Latency per frame over the run, one line per series (ms)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for name, values in series.items():
         if values:
@@ -122,8 +117,6 @@ def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
 
 def write_report(out_dir: Path, result: Dict, panels: List[np.ndarray], series: Dict[str, List[float]]) -> Path:
     """Write report.json, report.md, panel_NN.png and latency.png into ``out_dir``; return report.md."""
-    import cv2
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(result, indent=2))

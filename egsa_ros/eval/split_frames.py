@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..data.synthetic import SYNTHETIC_CLASSES, frame_dirs, read_frame
+from ..data.synthetic_frames import SYNTHETIC_CLASSES, frame_dirs, read_frame
 from .bag_frames import BagFrame
 
 TRANSPARENT_CLASS = SYNTHETIC_CLASSES.index("transparent")

@@ -1,7 +1,7 @@
 """``egsa-export``: a trained model -> ONE camera-frame ONNX graph, checked three ways.
 
 The graph takes the uint8 camera frame and returns metric depth and the transparent mask
-(:mod:`egsa_ros.export.frame_graph`). After writing it the command runs ``onnx.checker``
+(:mod:`egsa_ros.model.frame_graph`). After writing it the command runs ``onnx.checker``
 (full check), compares ONNX Runtime with torch on a frame, and checks every node against
 the TensorRT ONNX parser's rules (:mod:`egsa_ros.export.tensorrt_check`); it exits non-zero
 if any check fails.
@@ -20,26 +20,22 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+
+from ..cli_helpers import parse_size
+from ..data.generated import tabletop_frame
+from ..model.frame_graph import CameraFrameModel
+from ..model.frame_onnx import export_frame_onnx
+from ..model.loading import load_network
+from .onnx_export import frame_parity, onnx_op_types
+from .tensorrt_check import check_tensorrt_compat
 
 DEPTH_TOLERANCE_M = 1e-4
 MASK_AGREEMENT_MIN = 0.999
 
 
-def parse_size(text: str) -> Tuple[int, int]:
-    """``HxW`` (e.g. ``480x640``) -> (H, W) pixels."""
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 480x640, got {text!r}") from None
-    if height < 3 or width < 3:
-        raise argparse.ArgumentTypeError(f"size {text} too small (at least 3x3)")
-    return height, width
-
-
 def parity_frame(frame_size: Tuple[int, int]) -> np.ndarray:
     """A rendered-looking table-top frame (not noise: noise makes Canny and argmax degenerate)."""
-    from ..data.generated import tabletop_frame
-
     return tabletop_frame(3, *frame_size)
 
 
@@ -51,28 +47,21 @@ def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int
 
     ``flip_average``: build mirrored test-time averaging into the graph (True), leave it out
     (False) or keep the model's setting (None). ``mask_net_size``: (h, w) of a second network
-    pass that the mask comes from (``ModelConfig.mask_input_size``), None to keep the model's.
+    pass that the mask comes from (``InferenceOptions.mask_input_size``), None to keep the model's.
 
     Returns a report dict with ``ok`` (all checks passed) and each check's numbers.
     """
-    import torch
-
-    from ..runtime.model_loading import load_network
-    from .frame_graph import CameraFrameModel
-    from .onnx_export import export_frame_onnx, frame_parity, onnx_op_types
-    from .tensorrt_check import check_tensorrt_compat
-
-    network, name = load_network(model, flip_average=flip_average, mask_input_size=mask_net_size)
+    network, options, name = load_network(model, flip_average=flip_average, mask_input_size=mask_net_size)
     start = time.perf_counter()
-    path = export_frame_onnx(network, out, frame_size, dynamic=dynamic, net_size=net_size,
+    path = export_frame_onnx(network, out, frame_size, dynamic=dynamic, net_size=net_size, options=options,
                              edge_phase=edge_phase, simplify=simplify, model_name=name)
     seconds = time.perf_counter() - start
     torch.manual_seed(0)
-    reference = CameraFrameModel(network, frame_size, edge_phase=edge_phase, net_size=net_size)
+    reference = CameraFrameModel(network, frame_size, edge_phase=edge_phase, net_size=net_size, options=options)
     parity = frame_parity(reference, path, parity_frame(frame_size), threads=threads)
     if dynamic:  # a second size proves the graph really follows the input shape
         other = (frame_size[0] + 96, frame_size[1] + 128)
-        other_ref = CameraFrameModel(network, other, edge_phase=edge_phase, net_size=net_size)
+        other_ref = CameraFrameModel(network, other, edge_phase=edge_phase, net_size=net_size, options=options)
         parity_other = frame_parity(other_ref, path, parity_frame(other), threads=threads)
         parity = {k: (max if k.startswith("depth") else min)(parity[k], parity_other[k]) for k in parity}
     violations = check_tensorrt_compat(path)

@@ -15,12 +15,19 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..cli_helpers import parse_size
+from ..model.tensorrt_engine import (
+    PRECISIONS,
+    EngineMismatchError,
+    build_engine,
+    cuda_and_tensorrt_status,
+    read_sidecar,
+    running_identity,
+    sidecar_mismatches,
+)
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .cli import parse_size
-    from .tensorrt_engine import (PRECISIONS, EngineMismatchError, build_engine, cuda_and_tensorrt_status,
-                                  read_sidecar, running_identity, sidecar_mismatches)
-
     parser = argparse.ArgumentParser(prog="egsa-build-engine", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])

@@ -12,6 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
+import onnx
+import yaml
+
 RULES_FILE = Path(__file__).with_name("tensorrt_onnx_ops.yaml")
 
 
@@ -34,8 +37,6 @@ class TensorRTCompatibilityError(ValueError):
 @lru_cache(maxsize=None)
 def load_rules(path: Union[str, Path] = RULES_FILE) -> Dict:
     """The parsed rules file (cached)."""
-    import yaml
-
     with open(path, "r", encoding="utf-8") as handle:
         rules = yaml.safe_load(handle)
     ops = {}
@@ -48,7 +49,7 @@ def load_rules(path: Union[str, Path] = RULES_FILE) -> Dict:
     return rules
 
 
-def check_tensorrt_compat(model: Union[str, Path, "onnx.ModelProto"],  # noqa: F821
+def check_tensorrt_compat(model: Union[str, Path, onnx.ModelProto],
                           rules: Optional[Dict] = None) -> List[Violation]:
     """All violations of the TensorRT parser rules in ``model`` (empty list: compatible).
 
@@ -56,8 +57,6 @@ def check_tensorrt_compat(model: Union[str, Path, "onnx.ModelProto"],  # noqa: F
         model: an ONNX file path or a loaded ``onnx.ModelProto``.
         rules: parsed rules (default: :func:`load_rules` of the packaged YAML).
     """
-    import onnx
-
     rules = rules or load_rules()
     proto = onnx.load(str(model), load_external_data=False) if isinstance(model, (str, Path)) else model
     proto = onnx.shape_inference.infer_shapes(proto)
@@ -100,7 +99,7 @@ def check_tensorrt_compat(model: Union[str, Path, "onnx.ModelProto"],  # noqa: F
     return violations
 
 
-def assert_tensorrt_compat(model: Union[str, Path, "onnx.ModelProto"]) -> None:  # noqa: F821
+def assert_tensorrt_compat(model: Union[str, Path, onnx.ModelProto]) -> None:
     """Raise :class:`TensorRTCompatibilityError` listing every violation, if any."""
     violations = check_tensorrt_compat(model)
     if violations:
@@ -112,8 +111,6 @@ def assert_tensorrt_compat(model: Union[str, Path, "onnx.ModelProto"]) -> None: 
 
 def _tensor_types(graph) -> Dict[str, str]:
     """Tensor name -> ONNX element type name, for every typed value in the graph."""
-    import onnx
-
     types = {}
     for value in list(graph.input) + list(graph.output) + list(graph.value_info):
         elem = value.type.tensor_type.elem_type
@@ -130,8 +127,6 @@ def _tensor_types(graph) -> Dict[str, str]:
 
 
 def _attribute_violations(node, label: str, rules: Dict, constants) -> List[Violation]:
-    import onnx
-
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     out: List[Violation] = []
     if node.op_type in rules["pooling_dilations_must_be_one"]:

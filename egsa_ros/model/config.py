@@ -1,12 +1,12 @@
-"""One configuration dataclass for every EGSA network variant, plus named presets.
+"""One configuration dataclass for every EGSA network architecture, plus named presets.
 
-Variants are flags on :class:`ModelConfig`, never copies of the model code. The resolved
+Variants are flags on :class:`ModelConfig`, never copies of the model code. How a trained
+network is run at test time is not architecture: see :mod:`egsa_ros.model.inference_options`. The resolved
 config is saved with every checkpoint (``to_dict``) and rebuilt with ``from_dict``.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
@@ -54,17 +54,6 @@ class ModelConfig:
         seg_refine: refine the finest-scale segmentation at half the input resolution from the
             image, its edges and the decoder's segmentation stream
             (:class:`~egsa_ros.model.seg_refine.SegRefiner`).
-        transparent_logit_bias: added to the transparent class's logit in eval mode (not in
-            training), before any argmax: a decision threshold chosen after training on a
-            validation split (``python -m egsa_ros.train.calibrate``); 0 leaves the logits as trained.
-        flip_average: in eval mode, also run the horizontally mirrored image and average the
-            two depths and logits (test-time augmentation: the network runs on a batch twice
-            as large: about twice the network time, 1.5x a 480x640 frame on 2 CPU threads).
-        mask_input_size: (H, W) or None. When set, the camera-frame graph
-            (:class:`~egsa_ros.export.frame_graph.CameraFrameModel`) runs the network a second
-            time on the frame resized to this size and takes the mask from that pass (finer
-            outlines from a large camera frame); depth still comes from ``input_size``. A
-            multiple of the encoder stride. The network's own ``forward`` ignores it.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -90,9 +79,6 @@ class ModelConfig:
     hysteresis_rounds: int = 32
     vit_readout: str = "project"
     seg_refine: bool = False
-    transparent_logit_bias: float = 0.0
-    flip_average: bool = False
-    mask_input_size: Optional[Tuple[int, int]] = None
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self) -> None:
@@ -101,8 +87,6 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
-        if self.mask_input_size is not None and not isinstance(self.mask_input_size, tuple):
-            object.__setattr__(self, "mask_input_size", tuple(int(v) for v in self.mask_input_size))
         self.validate()
 
     def validate(self) -> None:
@@ -132,10 +116,6 @@ class ModelConfig:
             raise ValueError("hysteresis_rounds must be >= 0")
         if self.edge_beta < 0:
             raise ValueError("edge_beta must be >= 0")
-        if self.mask_input_size is not None and (len(self.mask_input_size) != 2 or min(self.mask_input_size) <= 0):
-            raise ValueError(f"mask_input_size must be (H, W) > 0 or None, got {self.mask_input_size}")
-        if not math.isfinite(self.transparent_logit_bias):
-            raise ValueError(f"transparent_logit_bias must be finite, got {self.transparent_logit_bias}")
 
     @property
     def uses_edges(self) -> bool:

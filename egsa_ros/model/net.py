@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..edges import DepthCanny, RGBCanny
 from .backbones import build_backbone
@@ -17,6 +18,26 @@ from .seg_refine import SegRefiner
 EDGE_PHASES = ("rgb", "depth")
 
 
+@dataclass
+class NetOutput:
+    """What :meth:`EGSANet.forward` returns, in training and in eval mode alike.
+
+    Attributes:
+        depth: (B, 1, H, W) metres within [d_min, d_max]: the final prediction (last
+            iteration, finest scale).
+        seg_logits: (B, K, H, W) class logits of the final prediction.
+        depth_all: training mode only (None in eval): (I, S, B, 1, H, W) depth of every
+            iteration I and scale S (index 0 = finest), each upsampled bilinearly to the input
+            size, for deep supervision; ``depth_all[-1, 0]`` is ``depth``.
+        seg_all: training mode only (None in eval): (I, S, B, K, H, W) logits likewise.
+    """
+
+    depth: torch.Tensor
+    seg_logits: torch.Tensor
+    depth_all: torch.Tensor | None = None
+    seg_all: torch.Tensor | None = None
+
+
 class EGSANet(nn.Module):
     """Edge-Guided Spatial Attention network (and its MODEST / SA variants).
 
@@ -24,15 +45,11 @@ class EGSANet(nn.Module):
     multiples of the encoder's ``size_divisor`` (32 for CNNs, the patch size for ViTs,
     with an even patch grid). Normalisation and Canny happen inside.
 
-    Output of ``forward``:
-
-    - eval mode: ``(depth, seg_logits)``: depth (B, 1, H, W) in metres within
-      [d_min, d_max] and logits (B, K, H, W), from the last iteration's finest scale; with
-      ``config.flip_average`` the mean of the image's and its mirror image's outputs, and with
-      ``config.transparent_logit_bias`` that bias added to the transparent class's logits.
-    - training mode: ``(depth_all, seg_all)`` of shapes (I, S, B, 1, H, W) and
-      (I, S, B, K, H, W): every iteration I and scale S (index 0 = finest), each upsampled
-      bilinearly to the input size, for deep supervision.
+    ``forward`` returns a :class:`NetOutput` in both modes: the final prediction (``depth``
+    (B, 1, H, W) metres, ``seg_logits`` (B, K, H, W)) and, in training mode only, every
+    iteration and scale for deep supervision (``depth_all``, ``seg_all``; None in eval mode,
+    where only the final prediction is computed). Test-time options (mirrored averaging, a
+    decision bias) are applied around the network by :func:`egsa_ros.model.test_time.predict`.
 
     ``edge_phase`` (``rgb`` | ``depth`` | None) chooses the EGSA edge source for this call;
     None uses the config's (``progressive`` runs as ``depth``). The trainer passes ``rgb``
@@ -69,23 +86,24 @@ class EGSANet(nn.Module):
         if h % div or w % div:
             raise ValueError(
                 f"input {h}x{w} is not a multiple of {div} ({self.config.backbone}); resize it to "
-                f"e.g. {round_to_multiple(h, div)}x{round_to_multiple(w, div)} (the pipeline does this for camera frames)")
+                f"e.g. {round_to_multiple(h, div)}x{round_to_multiple(w, div)} "
+                "(the pipeline does this for camera frames)")
 
-    def resolve_edge_phase(self, edge_phase: Optional[str]) -> str:
+    def resolve_edge_phase(self, edge_phase: str | None) -> str:
         phase = self.config.inference_edge_phase if edge_phase is None else edge_phase
         if phase not in EDGE_PHASES:
             raise ValueError(f"edge_phase must be one of {EDGE_PHASES}, got {edge_phase!r}")
         return phase
 
-    def encode(self, rgb: torch.Tensor) -> List[torch.Tensor]:
+    def encode(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """rgb (B, 3, H, W) 0..255 -> 4 decoder-width feature maps, finest first."""
         return self._encode_normalised(self.backbone.normalise(rgb))
 
-    def _encode_normalised(self, image: torch.Tensor) -> List[torch.Tensor]:
+    def _encode_normalised(self, image: torch.Tensor) -> list[torch.Tensor]:
         return [proj(f) for proj, f in zip(self.reassemble, self.backbone(image))]
 
     def _segmentation(self, streams, scale: int, image: torch.Tensor,
-                      rgb_edge_map: Optional[torch.Tensor]) -> torch.Tensor:
+                      rgb_edge_map: torch.Tensor | None) -> torch.Tensor:
         """Logits of one scale; the finest goes through the refiner when there is one."""
         logits = self.decoder.segmentation(streams, scale)
         if scale == 0 and self.seg_refiner is not None:
@@ -93,33 +111,17 @@ class EGSANet(nn.Module):
         return logits
 
     # ------------------------------------------------------------------ forward
-    def forward(self, rgb: torch.Tensor, edge_phase: Optional[str] = None,
-                rgb_edges: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, rgb: torch.Tensor, edge_phase: str | None = None,
+                rgb_edges: torch.Tensor | None = None) -> NetOutput:
         """See the class docstring. ``rgb_edges``: optional (B, 1, H, W) {0, 1} edge map of
         ``rgb`` computed outside (e.g. ``cv2.Canny`` on the CPU) in place of the in-graph
         RGB Canny; used to compare the two deployments."""
         self.check_input(rgb)
-        if self.training:
-            return self._forward_once(rgb, edge_phase, rgb_edges)
-        if self.config.flip_average:
-            n = rgb.shape[0]
-            both = torch.cat([rgb, torch.flip(rgb, dims=[3])])
-            edges = None if rgb_edges is None else torch.cat([rgb_edges, torch.flip(rgb_edges, dims=[3])])
-            depth2, seg2 = self._forward_once(both, edge_phase, edges)
-            depth = 0.5 * (depth2[:n] + torch.flip(depth2[n:], dims=[3]))
-            seg = 0.5 * (seg2[:n] + torch.flip(seg2[n:], dims=[3]))
-        else:
-            depth, seg = self._forward_once(rgb, edge_phase, rgb_edges)
-        bias = float(self.config.transparent_logit_bias)
-        if bias != 0.0:
-            offset = torch.zeros(self.config.num_classes, dtype=seg.dtype, device=seg.device)
-            offset[self.config.transparent_class] = bias
-            seg = seg + offset.view(1, -1, 1, 1)
-        return depth, seg
+        return self._forward_once(rgb, edge_phase, rgb_edges)
 
-    def _forward_once(self, rgb: torch.Tensor, edge_phase: Optional[str],
-                      rgb_edges: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """One pass of the network (no test-time options); see :meth:`forward`."""
+    def _forward_once(self, rgb: torch.Tensor, edge_phase: str | None,
+                      rgb_edges: torch.Tensor | None) -> NetOutput:
+        """One pass of the network; see :meth:`forward`."""
         phase = self.resolve_edge_phase(edge_phase)
         size = rgb.shape[-2:]
         image = self.backbone.normalise(rgb)
@@ -133,8 +135,8 @@ class EGSANet(nn.Module):
         depth_edges = self.config.uses_edges and phase == "depth"
 
         streams = None
-        depths: List[List[torch.Tensor]] = []
-        segs: List[List[torch.Tensor]] = []
+        depths: list[list[torch.Tensor]] = []
+        segs: list[list[torch.Tensor]] = []
         for it in range(self.config.iterations):
             if it > 0 and depth_edges:
                 # Edges of the previous iteration's depth, detached: Canny is not a training signal.
@@ -147,10 +149,12 @@ class EGSANet(nn.Module):
                              for s in range(len(feats))])
 
         if all_scales:
-            return torch.stack([torch.stack(d) for d in depths]), torch.stack([torch.stack(s) for s in segs])
+            depth_all = torch.stack([torch.stack(d) for d in depths])
+            seg_all = torch.stack([torch.stack(s) for s in segs])
+            return NetOutput(depth=depth_all[-1, 0], seg_logits=seg_all[-1, 0], depth_all=depth_all, seg_all=seg_all)
         depth = _upsample(self.decoder.depth(streams, 0), size)
         seg = _upsample(self._segmentation(streams, 0, image, rgb_edge_map), size)
-        return depth, seg
+        return NetOutput(depth=depth, seg_logits=seg)
 
 
 def build_model(config: ModelConfig) -> EGSANet:
@@ -158,7 +162,7 @@ def build_model(config: ModelConfig) -> EGSANet:
     return EGSANet(config)
 
 
-def edge_pyramid(edges: torch.Tensor, sizes: Sequence[Sequence[int]]) -> List[torch.Tensor]:
+def edge_pyramid(edges: torch.Tensor, sizes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
     """Max-pool an edge map (B, 1, H, W) to each size (h, w), so thin edges survive.
 
     When H/h is not an integer (e.g. a patch-14 ViT), the map is first resized (nearest) to

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..geometry.plane_from_pose import up_from_pitch_roll as up_from_pitch_roll  # one definition, re-exported
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,6 @@ def pose_matrix(position, quaternion_xyzw) -> np.ndarray:
     """4x4 pose from a translation (3,) in metres and a unit quaternion (x, y, z, w), as in
     ``geometry_msgs/Pose``. Raises ``ValueError`` for non-finite values or a quaternion far from
     unit length (|q| outside [0.9, 1.1]: not a rotation, e.g. an all-zero default message)."""
-    from scipy.spatial.transform import Rotation
-
     t = np.asarray(position, dtype=np.float64).reshape(3)
     q = np.asarray(quaternion_xyzw, dtype=np.float64).reshape(4)
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(q))):
@@ -94,14 +95,6 @@ def pose_matrix(position, quaternion_xyzw) -> np.ndarray:
     pose[:3, :3] = Rotation.from_quat(q / norm).as_matrix()
     pose[:3, 3] = t
     return pose
-
-
-def up_from_pitch_roll(pitch_down_deg: float, roll_deg: float = 0.0) -> np.ndarray:
-    """(3,) up direction in the optical frame of a camera whose axis points ``pitch_down_deg``
-    below horizontal (90 = straight down) and that is rolled by ``roll_deg`` about its axis
-    (positive: world up leans towards the image's left edge). Level and unrolled: (0, -1, 0)."""
-    pitch, roll = np.radians(pitch_down_deg), np.radians(roll_deg)
-    return np.array([-np.sin(roll) * np.cos(pitch), -np.cos(roll) * np.cos(pitch), -np.sin(pitch)])
 
 
 def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarray, camera_height_m: float,

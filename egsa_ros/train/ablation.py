@@ -27,13 +27,15 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
-from typing import Dict, List, Optional, Sequence, Tuple
+
+from .report import epoch_records
 
 #: Variant name -> ModelConfig overrides.
-VARIANTS: Dict[str, Dict[str, str]] = {
+VARIANTS: dict[str, dict[str, str]] = {
     "modest": {"fusion": "modest"},
     "sa": {"fusion": "sa"},
     "egsa_rgb": {"fusion": "egsa", "edge_source": "rgb"},
@@ -42,7 +44,7 @@ VARIANTS: Dict[str, Dict[str, str]] = {
 }
 
 #: (metric key, column label) of the tables, all from the trainer's validation metrics.
-TABLE_METRICS: Tuple[Tuple[str, str], ...] = (
+TABLE_METRICS: tuple[tuple[str, str], ...] = (
     ("transparent_iou", "glass IoU"), ("miou", "mIoU"), ("rmse", "RMSE m"), ("rel", "REL"),
     ("delta_1.05", "d<1.05"), ("delta_1.25", "d<1.25"), ("t_delta_1.05", "glass d<1.05"),
     ("t_delta_1.25", "glass d<1.25"), ("t_rmse", "glass RMSE m"))
@@ -55,7 +57,7 @@ class Budget:
     epochs: int = 8
     steps_per_epoch: int = 64
     switch_epoch: int = 4                          # progressive: rgb edges before, depth edges from here
-    input_size: Optional[Tuple[int, int]] = None   # (H, W) network input; None keeps the preset's
+    input_size: tuple[int, int] | None = None   # (H, W) network input; None keeps the preset's
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,9 @@ class RunSpec:
     name: str
     variant: str
     seed: int = 0
-    exclude_shapes: Tuple[str, ...] = ()
+    exclude_shapes: tuple[str, ...] = ()
 
-    def overrides(self, root: Path, out: Path, budget: Budget, extra: Sequence[str] = ()) -> List[str]:
+    def overrides(self, root: Path, out: Path, budget: Budget, extra: Sequence[str] = ()) -> list[str]:
         """The egsa-train ``key=value`` overrides of this run."""
         ov = [f"data.root={root}", "data.val_split=test", f"optim.epochs={budget.epochs}",
               f"max_steps_per_epoch={budget.steps_per_epoch}", f"progressive.switch_epoch={budget.switch_epoch}",
@@ -80,7 +82,7 @@ class RunSpec:
 
 def plan_runs(variants: Sequence[str], seeds: Sequence[int], heldout_shapes: Sequence[str] = (),
               heldout_variant: str = "egsa_progressive",
-              repeat_variants: Optional[Sequence[str]] = None) -> List[RunSpec]:
+              repeat_variants: Sequence[str] | None = None) -> list[RunSpec]:
     """Run names: ``<variant>`` (seed 0), ``<variant>_seed<n>``, ``heldout_<variant>``.
 
     The first seed runs every variant; the other seeds run ``repeat_variants`` only (all when None).
@@ -120,10 +122,10 @@ def train_run(spec: RunSpec, root: Path, out: Path, budget: Budget, extra: Seque
         raise RuntimeError(f"run {spec.name} failed (exit {proc.returncode}); see {log}")
 
 
-def evaluate_run(run_dir: Path, root: Path, split: str, threads: Optional[int] = 2) -> Optional[Dict]:
+def evaluate_run(run_dir: Path, root: Path, split: str, threads: int | None = 2) -> dict | None:
     """Metrics of ``run_dir/last`` on ``root/split`` (cached in ``run_dir/eval/<split>.json``);
     None when the split does not exist."""
-    from .evaluate import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint  # torch: only when evaluating, not for --report-only
 
     cache = run_dir / "eval" / f"{split}.json"
     if cache.is_file():
@@ -138,11 +140,9 @@ def evaluate_run(run_dir: Path, root: Path, split: str, threads: Optional[int] =
 
 
 def collect(out: Path, runs: Sequence[RunSpec], splits: Sequence[str], root: Path, budget: Budget,
-            evaluate: bool = True) -> Dict:
+            evaluate: bool = True) -> dict:
     """Everything the report needs, as one JSON-able dict."""
-    from .report import epoch_records
-
-    result: Dict = {"budget": budget.__dict__, "splits": list(splits), "runs": {}}
+    result: dict = {"budget": budget.__dict__, "splits": list(splits), "runs": {}}
     for spec in runs:
         run_dir = out / spec.name
         if run_state(run_dir, budget.epochs) != "done":
@@ -159,22 +159,22 @@ def collect(out: Path, runs: Sequence[RunSpec], splits: Sequence[str], root: Pat
     return result
 
 
-def _cached(run_dir: Path, split: str) -> Optional[Dict]:
+def _cached(run_dir: Path, split: str) -> dict | None:
     cache = run_dir / "eval" / f"{split}.json"
     return json.loads(cache.read_text()) if cache.is_file() else None
 
 
-def _table_subset(metrics: Dict) -> Dict:
+def _table_subset(metrics: dict) -> dict:
     return {k: metrics[k] for k, _ in TABLE_METRICS if k in metrics} | {"frames": metrics.get("frames")}
 
 
-def _mean_and_spread(values: List[float]) -> str:
+def _mean_and_spread(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
     return f"{mean(values):.3f} ± {(max(values) - min(values)) / 2:.3f}"
 
 
-def markdown_report(result: Dict) -> str:
+def markdown_report(result: dict) -> str:
     """The variant table (test split, mean ± half-range over seeds), the other splits' key
     metrics, and the held-out-shape table."""
     runs = result["runs"]
@@ -182,8 +182,8 @@ def markdown_report(result: Dict) -> str:
     size = "x".join(map(str, b["input_size"])) if b.get("input_size") else "preset"
     lines = [f"Budget per run: {b['epochs']} epochs x {b['steps_per_epoch']} steps (batch from the config), "
              f"network input {size}, progressive switch at epoch {b['switch_epoch']}; last-epoch weights.", ""]
-    by_variant: Dict[str, List[Dict]] = {}
-    for name, run in runs.items():
+    by_variant: dict[str, list[dict]] = {}
+    for run in runs.values():
         if not run["exclude_shapes"]:
             by_variant.setdefault(run["variant"], []).append(run)
     for split in result["splits"]:
@@ -218,9 +218,9 @@ def markdown_report(result: Dict) -> str:
     return "\n".join(lines)
 
 
-def plot_report(result: Dict, png: Path) -> Path:
+def plot_report(result: dict, png: Path) -> Path:
     """Learning curves (glass IoU and d<1.25 on the test split per epoch) of every run."""
-    import matplotlib
+    import matplotlib  # optional plotting dependency, loaded only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -246,14 +246,14 @@ def plot_report(result: Dict, png: Path) -> Path:
     return png
 
 
-def _size(text: str) -> Tuple[int, int]:
+def _size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)[,x](\d+)", text)
     if not m:
         raise argparse.ArgumentTypeError(f"expected H,W (e.g. 96,128), got {text!r}")
     return int(m.group(1)), int(m.group(2))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="egsa_ros.train.ablation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True, help="egsa-synth dataset (train + eval splits)")
     parser.add_argument("--out", type=Path, required=True, help="one sub-directory per run + the report")

@@ -1,17 +1,9 @@
-"""Checkpoints that load without executing code.
+"""Writing checkpoints, and the training state beside them (optimizer, scaler, RNG).
 
-A checkpoint is a directory::
-
-    model.safetensors   the model state dict (safetensors: tensors only)
-    checkpoint.json     {"format": 1, "egsa_ros_version", "model_config": ModelConfig.to_dict(),
-                         "train_config": TrainConfig.to_dict() or null, "epoch", "step",
-                         "metrics": {...}, "best": {...}, "saved_at"}
-    optimizer.pt        optional; torch.save of plain dicts/tensors/numbers only (optimizer and
-                        GradScaler state dicts, RNG states), read with weights_only=True
-
-``load_checkpoint(dir)`` rebuilds the network from ``checkpoint.json`` (with
-``pretrained=False`` and no ``backbone_checkpoint``: every weight comes from the safetensors
-file) and loads the state dict strictly.
+The directory layout and reading the network back are the model's business
+(:mod:`egsa_ros.model.checkpoint_info`, :mod:`egsa_ros.model.checkpoint`). ``optimizer.pt`` is
+a ``torch.save`` of plain dicts/tensors/numbers only (optimizer and GradScaler state dicts, RNG
+states), read with ``weights_only=True``.
 """
 from __future__ import annotations
 
@@ -21,21 +13,18 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .. import __version__
+from ..model.checkpoint_info import CHECKPOINT_FORMAT, INFO_FILE, MODEL_FILE, OPTIMIZER_FILE
 from ..model.config import ModelConfig
-from ..model.net import EGSANet, build_model
+from ..model.inference_options import InferenceOptions
+from ..version import __version__
 
-PathLike = Union[str, Path]
-CHECKPOINT_FORMAT = 1
-MODEL_FILE = "model.safetensors"
-INFO_FILE = "checkpoint.json"
-OPTIMIZER_FILE = "optimizer.pt"
+PathLike = str | Path
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -43,25 +32,27 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy / one-element torch numbers as Python numbers and NaN / inf as None
+    (strict JSON)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, float) and not np.isfinite(value):
         return None  # strict JSON has no NaN/inf
     if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
-def rng_state() -> Dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     """Python, numpy and torch RNG states as plain lists / tensors (weights_only-loadable)."""
     py = random.getstate()
     np_state = np.random.get_state()
-    state: Dict[str, Any] = {
+    state: dict[str, Any] = {
         "python": [py[0], list(py[1]), py[2]],
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
                   int(np_state[3]), float(np_state[4])],
@@ -72,7 +63,7 @@ def rng_state() -> Dict[str, Any]:
     return state
 
 
-def set_rng_state(state: Dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
@@ -87,13 +78,14 @@ def save_checkpoint(
     model: torch.nn.Module,
     config: ModelConfig,
     train_config: Any = None,
-    optimizer: Optional[torch.optim.Optimizer] = None,
+    optimizer: torch.optim.Optimizer | None = None,
     epoch: int = 0,
     step: int = 0,
-    metrics: Optional[Dict[str, Any]] = None,
+    metrics: dict[str, Any] | None = None,
     *,
-    scaler: Optional[Any] = None,
-    extra: Optional[Dict[str, Any]] = None,
+    scaler: Any | None = None,
+    extra: dict[str, Any] | None = None,
+    options: InferenceOptions | None = None,
 ) -> Path:
     """Write a checkpoint directory atomically (a temporary sibling, then a rename).
 
@@ -107,6 +99,7 @@ def save_checkpoint(
         step: optimizer steps done so far.
         metrics: validation metrics of that epoch.
         extra: more JSON entries for ``checkpoint.json`` (e.g. ``best``).
+        options: the test-time options to run the network with (default none).
 
     Returns:
         The checkpoint directory.
@@ -124,6 +117,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "egsa_ros_version": __version__,
         "model_config": config.to_dict(),
+        "inference_options": (options or InferenceOptions()).to_dict(),
         "train_config": tc,
         "epoch": int(epoch),
         "step": int(step),
@@ -132,7 +126,7 @@ def save_checkpoint(
     }
     info.update(extra or {})
     with open(tmp / INFO_FILE, "w") as fh:
-        json.dump(_jsonable(info), fh, indent=2, sort_keys=True)
+        json.dump(jsonable(info), fh, indent=2, sort_keys=True)
     if optimizer is not None:
         torch.save({
             "optimizer": optimizer.state_dict(),
@@ -151,52 +145,7 @@ def save_checkpoint(
     return directory
 
 
-def read_info(directory: PathLike) -> Dict[str, Any]:
-    """``checkpoint.json`` of a checkpoint directory (FileNotFoundError naming the path)."""
-    path = Path(directory) / INFO_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint info {path}")
-    with open(path) as fh:
-        return json.load(fh)
-
-
-def model_config_from_info(info: Dict[str, Any]) -> ModelConfig:
-    """The saved :class:`ModelConfig` (ValueError from ModelConfig for other versions)."""
-    if "model_config" not in info:
-        raise ValueError("checkpoint.json has no model_config")
-    return ModelConfig.from_dict(info["model_config"])
-
-
-def load_checkpoint(directory: PathLike, map_location: Union[str, torch.device] = "cpu") -> Tuple[EGSANet, Dict[str, Any]]:
-    """Rebuild the network of a checkpoint directory and load its weights (strictly).
-
-    Returns:
-        ``(model, info)``: the model in eval mode on ``map_location`` (its ``config`` has
-        ``pretrained=False`` and no ``backbone_checkpoint``); ``info`` the ``checkpoint.json``
-        dict.
-
-    Raises:
-        FileNotFoundError: the directory, ``checkpoint.json`` or ``model.safetensors`` is missing.
-        ValueError: the saved model config does not fit this egsa_ros (ModelConfig's message).
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no checkpoint directory {directory}")
-    info = read_info(directory)
-    weights = directory / MODEL_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"no model weights {weights}")
-    saved = model_config_from_info(info)
-    config = saved.replace(pretrained=False, backbone_checkpoint=None)
-    model = build_model(config)
-    state = load_file(str(weights), device=str(torch.device(map_location)))
-    model.load_state_dict(state, strict=True)
-    model.to(map_location)
-    model.eval()
-    return model, info
-
-
-def load_training_state(directory: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
+def load_training_state(directory: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """``optimizer.pt`` of a checkpoint directory, loaded with ``weights_only=True``."""
     path = Path(directory) / OPTIMIZER_FILE
     if not path.is_file():

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
 
 import yaml
 
 from .config import load_train_config, shipped_configs
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="egsa-train", description="Train an EGSA depth + transparent-mask network.",
         epilog=f"shipped configs: {', '.join(shipped_configs())}")
@@ -41,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"outputs: {os.path.abspath(cfg.out_dir)} (metrics.jsonl, last/, best/)", flush=True)
     if args.print_config:
         return 0
-    from .trainer import train
+    from .trainer import train  # torch: not needed for --help or --print-config
 
     summary = train(cfg, resume=args.resume)
     if rank == 0:

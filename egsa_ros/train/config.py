@@ -5,20 +5,24 @@ the first argument is a config shipped in ``egsa_ros/train/configs/`` (name, wit
 without ``.yaml``) or a path; every override is a dotted key and a value parsed with
 ``yaml.safe_load`` (``2`` -> int, ``[1, 2]`` -> list, ``null`` -> None). Unknown keys raise
 ``ValueError`` naming the key and the allowed ones. ``model.overrides`` is a free dict of
-:class:`~egsa_ros.model.config.ModelConfig` fields, checked when the model config is built.
+:class:`~egsa_ros.model.config.ModelConfig` fields, checked when the model config is built;
+``inference`` a dict of :class:`~egsa_ros.model.inference_options.InferenceOptions` fields
+(test-time options: validation runs with them and checkpoints store them; default none).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Union
 
 import yaml
 
 from ..model.config import ModelConfig, get_preset
+from ..model.inference_options import LEGACY_FIELDS, InferenceOptions
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATASETS = ("synthetic", "syntodd", "clearpose")
@@ -39,15 +43,15 @@ class DataConfig:
     val_split: str = "val"
     num_workers: int = 2
     augment: bool = True                # TrainTransform (crop/flip/rotate/jitter) on the train split
-    max_val_samples: Optional[int] = None  # validate on the first N val frames only
-    exclude_glass_shapes: List[str] = field(default_factory=list)  # synthetic train split: hold these out
-    max_glass_ior: Optional[float] = None  # synthetic train split: hold out glass with a higher IOR
+    max_val_samples: int | None = None  # validate on the first N val frames only
+    exclude_glass_shapes: list[str] = field(default_factory=list)  # synthetic train split: hold these out
+    max_glass_ior: float | None = None  # synthetic train split: hold out glass with a higher IOR
 
 
 @dataclass
 class ModelSection:
     preset: str = "default_small"
-    overrides: Dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+    overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
 
 
 @dataclass
@@ -58,11 +62,11 @@ class OptimConfig:
     lr_encoder: float = 1e-4            # model.backbone
     lr_decoder: float = 3e-4            # everything else
     weight_decay: float = 1e-4
-    grad_clip: Optional[float] = 1.0    # max grad norm; null disables
+    grad_clip: float | None = 1.0    # max grad norm; null disables
     lr_schedule: str = "constant"       # constant | cosine (per step, over all epochs of this run)
     warmup_steps: int = 0               # linear warm-up from 0 over the first N steps
     min_lr_ratio: float = 0.05          # cosine: final lr = ratio * base lr
-    train_only: Optional[List[str]] = None  # e.g. [seg_refiner]: train these model parts, freeze the rest
+    train_only: list[str] | None = None  # e.g. [seg_refiner]: train these model parts, freeze the rest
 
 
 @dataclass
@@ -70,7 +74,7 @@ class LossConfig:
     depth_loss: str = "modest"          # modest | weighted | mse_ot
     depth_weight: float = 1.0
     seg_weight: float = 0.1
-    class_weights: Optional[List[float]] = None  # per-class CE weights (K values), e.g. [1, 1, 2]
+    class_weights: list[float] | None = None  # per-class CE weights (K values), e.g. [1, 1, 2]
     transparent_depth_weight: float = 0.0  # extra depth loss over transparent pixels only (0: off)
     deal_weight: float = 0.0
     ot_lambda: float = 0.1              # mse_ot only
@@ -95,11 +99,12 @@ class TrainConfig:
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     log_every: int = 10                 # steps between train log lines
     val_every: int = 1                  # epochs between validations (the last epoch always validates)
-    max_steps_per_epoch: Optional[int] = None
+    max_steps_per_epoch: int | None = None
     channels_last: bool = False
-    num_threads: Optional[int] = None   # torch.set_num_threads on CPU (null: leave torch's default)
+    num_threads: int | None = None   # torch.set_num_threads on CPU (null: leave torch's default)
     best_metric: str = "delta_1.05"     # delta_1.05 (all pixels) | transparent_iou
-    init_from: Optional[str] = None     # checkpoint dir whose weights start a new run (fine-tuning)
+    init_from: str | None = None     # checkpoint dir whose weights start a new run (fine-tuning)
+    inference: dict[str, Any] = field(default_factory=dict)  # InferenceOptions fields for validation and checkpoints
 
     def validate(self) -> None:
         _one_of("data.kind", self.data.kind, DATASETS)
@@ -124,6 +129,11 @@ class TrainConfig:
             raise ValueError("max_steps_per_epoch must be >= 1 or null")
         if not isinstance(self.model.overrides, dict):
             raise ValueError(f"model.overrides must be a mapping, got {self.model.overrides!r}")
+        moved = sorted(set(self.model.overrides) & set(LEGACY_FIELDS))
+        if moved:
+            raise ValueError(f"model.overrides {moved} are test-time options, not architecture: set them under "
+                             f"inference (e.g. inference.{moved[0]}=...)")
+        self.inference_options()  # raises for unknown or bad options
         model_cfg = self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
         self._validate_class_weights(model_cfg.num_classes)
         self._validate_train_only(model_cfg)
@@ -157,11 +167,20 @@ class TrainConfig:
         except TypeError as exc:  # unknown ModelConfig field
             raise ValueError(f"model.overrides: {exc}") from None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def inference_options(self) -> InferenceOptions:
+        """The run's test-time options (validation runs with them; checkpoints store them)."""
+        if not isinstance(self.inference, dict):
+            raise ValueError(f"inference must be a mapping of test-time options, got {self.inference!r}")
+        try:
+            return InferenceOptions.from_dict(self.inference)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"inference: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         cfg = _build(cls, data or {}, "")
         cfg.validate()
         return cfg
@@ -172,7 +191,7 @@ def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:
         raise ValueError(f"{name}={value!r} is not one of {tuple(allowed)}")
 
 
-def _build(cls, data: Dict[str, Any], prefix: str):
+def _build(cls, data: dict[str, Any], prefix: str):
     if not isinstance(data, dict):
         raise ValueError(f"config section {prefix.rstrip('.') or '<root>'} must be a mapping, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -224,7 +243,7 @@ def _section_type(cls, name: str):
     return None
 
 
-def resolve_config_path(name_or_path: Union[str, Path]) -> Path:
+def resolve_config_path(name_or_path: str | Path) -> Path:
     """A shipped config name (``default_small``, ``paper_syntodd.yaml``) or a file path."""
     p = Path(name_or_path)
     if p.is_file():
@@ -236,9 +255,9 @@ def resolve_config_path(name_or_path: Union[str, Path]) -> Path:
     raise FileNotFoundError(f"no config file {str(name_or_path)!r} (not a path; shipped configs: {shipped})")
 
 
-def parse_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
+def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """``["optim.epochs=2", "model.overrides.fusion=sa"]`` -> nested dict."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not key=value")
@@ -258,7 +277,7 @@ def parse_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
     return out
 
 
-def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
@@ -268,10 +287,10 @@ def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def load_train_config(config: Optional[Union[str, Path]] = None,
+def load_train_config(config: str | Path | None = None,
                       overrides: Sequence[str] = ()) -> TrainConfig:
     """YAML file (shipped name or path; None = all defaults) + dotted overrides -> TrainConfig."""
-    data: Dict[str, Any] = {}
+    data: dict[str, Any] = {}
     if config is not None:
         path = resolve_config_path(config)
         with open(path) as fh:
@@ -282,5 +301,5 @@ def load_train_config(config: Optional[Union[str, Path]] = None,
     return TrainConfig.from_dict(data)
 
 
-def shipped_configs() -> List[str]:
+def shipped_configs() -> list[str]:
     return sorted(q.stem for q in CONFIG_DIR.glob("*.yaml"))

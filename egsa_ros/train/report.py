@@ -15,20 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence
 
 COLUMNS = (("delta_1.25", "d<1.25"), ("delta_1.05", "d<1.05"), ("rmse", "RMSE m"), ("rel", "REL"),
            ("t_delta_1.05", "glass d<1.05"), ("t_rmse", "glass RMSE m"), ("transparent_iou", "glass IoU"),
            ("miou", "mIoU"))
 
 
-def epoch_records(run_dir: Path) -> List[Dict]:
+def epoch_records(run_dir: Path) -> list[dict]:
     """The ``epoch`` records of ``run_dir/metrics.jsonl`` (last one per epoch, in order)."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"no metrics.jsonl in {run_dir}")
-    by_epoch: Dict[int, Dict] = {}
+    by_epoch: dict[int, dict] = {}
     for line in path.read_text().splitlines():
         if line.strip():
             rec = json.loads(line)
@@ -37,17 +37,17 @@ def epoch_records(run_dir: Path) -> List[Dict]:
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
-def staged_records(run_dirs: Sequence[Path]) -> List[Dict]:
+def staged_records(run_dirs: Sequence[Path]) -> list[dict]:
     """Epoch records of consecutive runs, each tagged with ``stage`` (its directory name) and
     ``overall_epoch`` (0-based, counting on across the runs)."""
-    out: List[Dict] = []
+    out: list[dict] = []
     for run_dir in run_dirs:
         for rec in epoch_records(run_dir):
             out.append({**rec, "stage": Path(run_dir).name, "overall_epoch": len(out)})
     return out
 
 
-def _epoch_number(rec: Dict) -> int:
+def _epoch_number(rec: dict) -> int:
     return int(rec.get("overall_epoch", rec["epoch"])) + 1
 
 
@@ -55,18 +55,18 @@ COMPARE_PANELS = (("t_rmse", "glass RMSE m"), ("t_delta_1.25", "glass d<1.25"), 
                   ("transparent_iou", "glass IoU"), ("delta_1.25", "d<1.25 (all)"), ("rmse", "RMSE m (all)"))
 
 
-def compared_records(run_dirs: Sequence[Path]) -> List[Dict]:
+def compared_records(run_dirs: Sequence[Path]) -> list[dict]:
     """Epoch records of alternative runs, each tagged with ``run`` (its directory name, or the
     parent's name too where two share a name), epochs numbered within each run."""
     names = [Path(d).name for d in run_dirs]
-    out: List[Dict] = []
+    out: list[dict] = []
     for d, name in zip(run_dirs, names):
         label = f"{Path(d).parent.name}/{name}" if names.count(name) > 1 else name
         out.extend(dict(rec, run=label) for rec in epoch_records(d))
     return out
 
 
-def markdown_table(records: List[Dict], group: str = "stage") -> str:
+def markdown_table(records: list[dict], group: str = "stage") -> str:
     """One row per epoch record; ``group`` names the column that tells records apart when
     they come from several runs (``stage`` for consecutive stages, ``run`` for an A/B)."""
     staged = len({r.get(group) for r in records}) > 1
@@ -82,8 +82,8 @@ def markdown_table(records: List[Dict], group: str = "stage") -> str:
     return "\n".join(rows)
 
 
-def plot_learning_curve(records: List[Dict], out: Path) -> Path:
-    import matplotlib
+def plot_learning_curve(records: list[dict], out: Path) -> Path:
+    import matplotlib  # optional plotting dependency, loaded only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -114,9 +114,9 @@ def plot_learning_curve(records: List[Dict], out: Path) -> Path:
     return out
 
 
-def plot_comparison(records: List[Dict], out: Path) -> Path:
+def plot_comparison(records: list[dict], out: Path) -> Path:
     """One panel per metric of :data:`COMPARE_PANELS`, one line per ``run`` (validation split)."""
-    import matplotlib
+    import matplotlib  # optional plotting dependency, loaded only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

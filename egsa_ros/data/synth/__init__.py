@@ -11,6 +11,14 @@ Modules, one concept each:
 - :mod:`sensor_model`: RGB-D sensor depth (through-glass, dropout, noise);
 - :mod:`render`: one frame to disk; :mod:`cli`: the ``egsa-synth`` command.
 
+The ``v2`` generator (``egsa-synth --generator v2 [--split-family train|ood]``) adds, beside
+the unchanged v1 modules:
+- :mod:`families`: what each split family draws and what ``ood`` holds out;
+- :mod:`profiles_v2`, :mod:`meshes_v2`, :mod:`shapes_v2`: 18+3 glass families, look-alikes,
+  liquids, lids, handles, spouts, printed labels;
+- :mod:`textures_v2`: table materials, window exteriors, colour temperatures;
+- :mod:`scene_v2`: seeded v2 scene sampling; :mod:`scene_dict_v2`: rooms, lights, objects in Mitsuba.
+
 Mitsuba is imported lazily, so the scene and lathe code works without it.
 """
 from egsa_ros.data.synth.camera import intrinsics, look_at

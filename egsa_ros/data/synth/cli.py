@@ -9,6 +9,7 @@ is complete are skipped; ``meta.json`` is written last, atomically), and paralle
 Example::
 
     egsa-synth --out data/synth --split train --frames 1000 --seed 0 --shard 1/4 --jobs 2
+    egsa-synth --out data/v2 --split ood --frames 64 --seed 7200 --generator v2 --split-family ood
 """
 from __future__ import annotations
 
@@ -80,12 +81,27 @@ def _int_pair(text: str) -> tuple:
 
 
 def scene_profile(args):
-    """The SceneProfile of the command line (the default one when no option is given)."""
+    """The SceneProfile of the command line (the default one when no option is given).
+
+    With ``--generator v2`` this is the v2 profile dict of ``--split-family`` instead.
+    """
     from egsa_ros.data.synth.scene import DEFAULT_PROFILE, SceneProfile
+
+    if args.generator == "v2":
+        from egsa_ros.data.synth.scene_v2 import v2_profile
+
+        return V2Profile(v2_profile(args.split_family))
 
     options = {k: v for k, v in (("glass_shapes", args.glass_shapes), ("ior_range", args.ior),
                                   ("glass_count", args.glass_count)) if v is not None}
     return SceneProfile(**options) if options else DEFAULT_PROFILE
+
+
+class V2Profile(dict):
+    """A v2 scene profile (a plain dict) with the ``to_dict`` the resume check calls."""
+
+    def to_dict(self) -> dict:
+        return dict(self)
 
 
 def resume_conflicts(split_dir: Path, expected: dict) -> list:
@@ -128,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refractive-index range of the glass, default 1.33,1.6")
     p.add_argument("--glass-count", type=_int_pair, default=None, metavar="MIN,MAX",
                    help="glass objects per frame, default 1,4")
+    p.add_argument("--generator", default="v1", choices=("v1", "v2"),
+                   help="scene generator: v1 (default, the bundled model's distribution) or v2 (diverse: "
+                        "18 glass families, liquids, look-alikes, rooms, lights, wide cameras)")
+    p.add_argument("--split-family", default=None, choices=("train", "ood"),
+                   help="v2 only: train (default) draws the training distribution; ood draws only the "
+                        "held-out glass families, table materials and room/light (see families.py)")
     p.add_argument("--bag", type=Path, default=None,
                    help="also write this shard's frames to a ROS 2 bag with MCAP storage "
                         "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)")
@@ -153,6 +175,14 @@ def main(argv=None) -> int:
             parser.error(f"--bag: {bag_directory(args.bag)} exists already; remove it or pick another path")
     from egsa_ros.data.synth.render import frame_complete, frame_id
 
+    if args.generator == "v1" and args.split_family is not None:
+        parser.error("--split-family needs --generator v2")
+    if args.generator == "v2":
+        args.split_family = args.split_family or "train"
+        given = [o for o, v in (("--glass-shapes", args.glass_shapes), ("--ior", args.ior),
+                                ("--glass-count", args.glass_count)) if v is not None]
+        if given:
+            parser.error(f"{', '.join(given)}: v1 options; --generator v2 uses --split-family instead")
     try:
         profile = scene_profile(args)
     except ValueError as exc:
@@ -202,6 +232,7 @@ def _render_in_process(args, split_dir: Path, indices: list, profile) -> tuple:
 
     from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
     from egsa_ros.data.synth.scene import sample_scene
+    from egsa_ros.data.synth.scene_v2 import sample_scene_v2
 
     rendered = skipped = 0
     seconds = 0.0
@@ -212,8 +243,11 @@ def _render_in_process(args, split_dir: Path, indices: list, profile) -> tuple:
             skipped += 1
             continue
         t0 = time.perf_counter()
-        render_frame(sample_scene(args.seed, index, args.width, args.height, profile), frame_dir,
-                     spp=args.spp, split=args.split)
+        if args.generator == "v2":
+            spec = sample_scene_v2(args.seed, index, args.width, args.height, args.split_family)
+        else:
+            spec = sample_scene(args.seed, index, args.width, args.height, profile)
+        render_frame(spec, frame_dir, spp=args.spp, split=args.split)
         seconds += time.perf_counter() - t0
         rendered += 1
     return rendered, skipped, seconds

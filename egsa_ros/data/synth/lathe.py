@@ -6,7 +6,7 @@ for a vessel it runs outer bottom centre -> outer wall -> rim -> inner wall -> i
 centre. Revolving it around +z gives one closed surface (outer and inner skin, rim and
 closed bottom), so glass walls have real thickness and refract twice.
 
-Rendering facts this module encodes (see /work/shared/ENVIRONMENT.md): the profile is
+Rendering facts this module encodes (measured with Mitsuba 3.9): the profile is
 resampled to segments of at most ``MAX_SEGMENT_M`` (3 mm), and at sharp corners the row of
 vertices is duplicated (one copy per adjacent segment normal) so smooth vertex normals never
 average across a corner; without both, thin walls render black.

@@ -47,6 +47,8 @@ def worker_argv(args, variant: str, shard: tuple[int, int]) -> list[str]:
         argv += ["--ior", f"{args.ior[0]!r},{args.ior[1]!r}"]
     if args.glass_count is not None:
         argv += ["--glass-count", f"{args.glass_count[0]},{args.glass_count[1]}"]
+    if getattr(args, "generator", "v1") != "v1":
+        argv += ["--generator", args.generator, "--split-family", args.split_family]
     return argv
 
 

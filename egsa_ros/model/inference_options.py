@@ -1,0 +1,96 @@
+"""Test-time options: how a trained network is run, as opposed to what it is.
+
+:class:`InferenceOptions` is stored beside the architecture (:class:`~egsa_ros.model.config.ModelConfig`)
+in checkpoints (``checkpoint.json``: ``inference_options``) and in the metadata of exported
+camera-frame graphs (``egsa.inference_options``). Changing an option never changes the weights.
+Plain data only: importing this module needs no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: The ModelConfig fields that were test-time options before checkpoint format 2.
+LEGACY_FIELDS = ("transparent_logit_bias", "flip_average", "mask_input_size")
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How the network is run at test time.
+
+    Attributes:
+        transparent_logit_bias: added to the transparent class's logit before the argmax (a
+            decision threshold chosen after training on a validation split,
+            ``python -m egsa_ros.train.calibrate``); 0 leaves the logits as trained.
+        flip_average: also run the horizontally mirrored image and average the two depths and
+            logits (the network runs on a batch twice as large: about twice the network time,
+            1.5x a 480x640 frame on 2 CPU threads).
+        mask_input_size: (H, W) pixels or None. When set, the camera-frame graph
+            (:class:`~egsa_ros.model.frame_graph.CameraFrameModel`) runs the network a second time
+            on the frame resized to this size and takes the mask from that pass (finer outlines
+            from a large camera frame); depth still comes from the network's ``input_size``. A
+            multiple of the encoder stride.
+    """
+
+    transparent_logit_bias: float = 0.0
+    flip_average: bool = False
+    mask_input_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mask_input_size is not None:
+            object.__setattr__(self, "mask_input_size", tuple(int(v) for v in self.mask_input_size))
+        object.__setattr__(self, "flip_average", bool(self.flip_average))
+        object.__setattr__(self, "transparent_logit_bias", float(self.transparent_logit_bias))
+        if self.mask_input_size is not None and (len(self.mask_input_size) != 2 or min(self.mask_input_size) <= 0):
+            raise ValueError(f"mask_input_size must be (H, W) > 0 or None, got {self.mask_input_size}")
+        if not math.isfinite(self.transparent_logit_bias):
+            raise ValueError(f"transparent_logit_bias must be finite, got {self.transparent_logit_bias}")
+
+    def replace(self, **changes: Any) -> InferenceOptions:
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> InferenceOptions:
+        """Inverse of :meth:`to_dict` (None: the defaults); unknown keys raise ``ValueError``."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown inference option keys {unknown} (model from another egsa_ros version?)")
+        return cls(**data)
+
+    def differences(self, *, flip_average: bool | None = None,
+                    mask_input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+        """The requested options that differ from these (None: keep), as :meth:`replace` arguments."""
+        changes: dict[str, Any] = {}
+        if flip_average is not None and bool(flip_average) != self.flip_average:
+            changes["flip_average"] = bool(flip_average)
+        if mask_input_size is not None:
+            size = tuple(int(v) for v in mask_input_size)
+            if size != self.mask_input_size:
+                changes["mask_input_size"] = size
+        return changes
+
+    def describe(self) -> str:
+        """``", flip-averaged, mask at 384x512"`` (empty for the plain network), for model names."""
+        parts = []
+        if self.flip_average:
+            parts.append("flip-averaged")
+        if self.mask_input_size:
+            parts.append("mask at {}x{}".format(*self.mask_input_size))
+        return "".join(", " + p for p in parts)
+
+
+def split_legacy_config(model_config: dict[str, Any]) -> tuple[dict[str, Any], InferenceOptions]:
+    """A format-1 ``model_config`` dict (test-time options inside) -> (architecture dict, options)."""
+    arch = {k: v for k, v in model_config.items() if k not in LEGACY_FIELDS}
+    legacy = {k: model_config[k] for k in LEGACY_FIELDS if k in model_config}
+    return arch, InferenceOptions.from_dict(legacy)

@@ -1,0 +1,47 @@
+"""Run a network with its test-time options (:class:`~egsa_ros.model.inference_options.InferenceOptions`).
+
+The network's own ``forward`` is one plain pass; mirrored averaging and the transparent-class
+decision bias are applied here, the same way in validation, calibration and the exported
+camera-frame graph.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .inference_options import InferenceOptions
+
+
+def predict(network: nn.Module, rgb: torch.Tensor, options: InferenceOptions, *, edge_phase: str | None = None,
+            rgb_edges: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth and class logits of an eval-mode network under ``options``.
+
+    Args:
+        network: an :class:`~egsa_ros.model.net.EGSANet` in eval mode.
+        rgb: (B, 3, H, W) float32, values 0..255.
+        options: ``flip_average`` runs the mirrored batch too and averages depth and logits;
+            ``transparent_logit_bias`` is added to the transparent class's logits
+            (``mask_input_size`` concerns the camera-frame graph and is ignored here).
+        edge_phase: ``rgb`` | ``depth`` | None (the config's inference phase).
+        rgb_edges: optional (B, 1, H, W) {0, 1} edge map computed outside the graph.
+
+    Returns:
+        depth (B, 1, H, W) metres and logits (B, K, H, W).
+    """
+    if options.flip_average:
+        n = rgb.shape[0]
+        both = torch.cat([rgb, torch.flip(rgb, dims=[3])])
+        edges = None if rgb_edges is None else torch.cat([rgb_edges, torch.flip(rgb_edges, dims=[3])])
+        out = network(both, edge_phase=edge_phase, rgb_edges=edges)
+        depth = 0.5 * (out.depth[:n] + torch.flip(out.depth[n:], dims=[3]))
+        seg = 0.5 * (out.seg_logits[:n] + torch.flip(out.seg_logits[n:], dims=[3]))
+    else:
+        out = network(rgb, edge_phase=edge_phase, rgb_edges=rgb_edges)
+        depth, seg = out.depth, out.seg_logits
+    if options.transparent_logit_bias != 0.0:
+        config = network.config
+        offset = torch.zeros(config.num_classes, dtype=seg.dtype, device=seg.device)
+        offset[config.transparent_class] = options.transparent_logit_bias
+        seg = seg + offset.view(1, -1, 1, 1)
+    return depth, seg

@@ -1,0 +1,60 @@
+"""A run's training loss: :func:`egsa_ros.losses.egsa_total_loss` with the ``loss`` section of its
+config, over the deep-supervision stacks (training) or over the final prediction alone
+(the validation loss, smaller than the training loss by construction)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+
+from ..data.transforms import IGNORE_INDEX
+from ..losses import egsa_total_loss, modest_depth_loss, mse_ot_loss, weighted_depth_loss
+from ..model.config import ModelConfig
+from .config import LossConfig
+
+
+def depth_loss_fn(loss: LossConfig, mc: ModelConfig) -> Callable:
+    """The depth loss named by ``loss.depth_loss`` (``modest`` | ``weighted`` | ``mse_ot``)."""
+    name = loss.depth_loss
+    if name == "modest":
+        return modest_depth_loss
+    if name == "weighted":
+        return functools.partial(weighted_depth_loss, max_depth=mc.d_max)
+    if name == "mse_ot":
+        return functools.partial(mse_ot_loss, lam=loss.ot_lambda)
+    raise ValueError(f"unknown depth loss {name!r}")
+
+
+class TrainingLoss:
+    """``loss(depth_all, seg_all, batch) -> (total, parts)`` with a run's loss settings.
+
+    Args:
+        loss: the run's ``loss`` config section.
+        mc: the model config (depth range, transparent class).
+        device: where the class weights live.
+    """
+
+    def __init__(self, loss: LossConfig, mc: ModelConfig, device: torch.device) -> None:
+        self.config = loss
+        self.transparent_class = mc.transparent_class
+        self.depth_loss = depth_loss_fn(loss, mc)
+        self.class_weights = (None if loss.class_weights is None else
+                              torch.tensor(loss.class_weights, dtype=torch.float32, device=device))
+
+    def __call__(self, depth_all: torch.Tensor, seg_all: torch.Tensor,
+                 batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """depth_all (I, S, B, 1, H, W) metres and seg_all (I, S, B, K, H, W) logits against the
+        batch's ``depth``, ``labels``, ``valid`` and ``K``."""
+        c = self.config
+        return egsa_total_loss(
+            depth_all.float(), seg_all.float(), batch["depth"], batch["labels"], batch["valid"], batch["K"],
+            depth_weight=c.depth_weight, seg_weight=c.seg_weight, depth_loss=self.depth_loss,
+            ignore_index=IGNORE_INDEX, deal_weight=c.deal_weight, class_weights=self.class_weights,
+            transparent_depth_weight=c.transparent_depth_weight, transparent_class=self.transparent_class)
+
+    def of_prediction(self, depth: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The total loss of one final prediction: depth (B, 1, H, W) metres, logits (B, K, H, W)
+        (one iteration, one scale): the validation loss."""
+        total, _ = self(depth[None, None], logits[None, None], batch)
+        return total

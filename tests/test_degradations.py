@@ -1,0 +1,57 @@
+"""Training-time camera degradations: shape and dtype kept, deterministic per seed, each one acts."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from egsa_ros.data.degradations import OFF, DegradationConfig, degrade
+
+
+@pytest.fixture(scope="module")
+def image():
+    yy, xx = np.mgrid[0:96, 0:128]
+    rng = np.random.default_rng(0)
+    img = np.stack([xx * 2 % 256, yy * 2 % 256, (xx + yy) % 256], axis=2).astype(np.uint8)
+    img[30:60, 40:90] = rng.integers(0, 256, (30, 50, 3))
+    return img
+
+
+def test_shape_dtype_and_determinism(image):
+    for seed in range(5):
+        out = degrade(image, seed)
+        assert out.shape == image.shape and out.dtype == np.uint8
+        assert np.array_equal(out, degrade(image, seed))
+    outs = [degrade(image, s, DegradationConfig(p_exposure=1.0)) for s in (1, 2)]
+    assert not np.array_equal(*outs)
+
+
+def test_identity_when_all_off(image):
+    out = degrade(image, 3, OFF)
+    assert np.array_equal(out, image) and out is not image
+
+
+@pytest.mark.parametrize("switch, key", [
+    ({"p_exposure": 1.0}, "exposure_stops"), ({"p_white_balance": 1.0}, "white_balance"),
+    ({"p_vignetting": 1.0}, "vignetting"), ({"p_blur": 1.0, "motion_share": 0.0}, "blur_sigma_px"),
+    ({"p_blur": 1.0, "motion_share": 1.0}, "motion_blur"), ({"p_noise": 1.0, "shot": (0.02, 0.03)}, "noise"),
+    ({"p_jpeg": 1.0, "jpeg_quality": (30, 40)}, "jpeg_quality")])
+def test_each_degradation_changes_the_image(image, switch, key):
+    record: dict = {}
+    out = degrade(image, 4, replace(OFF, **switch), record=record)
+    assert list(record) == [key]
+    assert np.abs(out.astype(int) - image.astype(int)).mean() > 0.3, key
+
+
+def test_vignetting_darkens_corners_more_than_centre(image):
+    flat = np.full((64, 64, 3), 180, np.uint8)
+    out = degrade(flat, 0, replace(OFF, p_vignetting=1.0, vignetting=(0.5, 0.5))).astype(int)
+    assert out[0, 0].mean() < out[32, 32].mean() - 20
+
+
+def test_rejects_other_inputs(image):
+    with pytest.raises(ValueError, match="uint8"):
+        degrade(image.astype(np.float32), 0)
+    with pytest.raises(ValueError, match="uint8"):
+        degrade(image[..., 0], 0)

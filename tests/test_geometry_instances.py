@@ -1,0 +1,85 @@
+"""Transparent instances: connected components, speck removal, splits at depth jumps and edges."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egsa_ros.geometry import InstanceConfig, transparent_instances
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_geometry_scenes import Box, Cylinder, Scene, camera_pose, render  # noqa: E402
+
+POSE = camera_pose(0.45, 35)
+
+
+def _purity(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Share of instance pixels whose instance's majority true object is their own."""
+    agree = 0
+    for ident in range(1, labels.max() + 1):
+        objects = truth[labels == ident]
+        agree += np.bincount(objects).max()
+    return agree / max(1, int((labels > 0).sum()))
+
+
+def test_components_and_speck_removal():
+    r = render(Scene([Cylinder(-0.1, 0.6, 0.03, 0.1), Cylinder(0.1, 0.6, 0.03, 0.1)]), POSE)
+    mask = (r.ids > 0).astype(np.uint8)
+    mask[10:15, 10:15] = 1  # 25-pixel speck
+    found = transparent_instances(mask, r.depth)
+    assert len(found.stats) == 2 and found.dropped_small == 1 and found.splits == 0
+    assert found.labels.dtype == np.int32 and found.labels.shape == mask.shape
+    assert found.labels[10:15, 10:15].max() == 0
+    np.testing.assert_array_equal(found.labels > 0, r.ids > 0)
+    assert [s.area_px for s in found.stats] == [int((found.labels == i).sum()) for i in (1, 2)]
+    assert _purity(found.labels, r.ids) == 1.0
+    assert all(not s.split and s.touches == frozenset() for s in found.stats)
+    # A smaller minimum keeps the speck.
+    assert len(transparent_instances(mask, config=InstanceConfig(min_area_px=10)).stats) == 3
+
+
+def test_touching_objects_are_split_where_the_depth_jumps():
+    # The second glass stands behind the first and overlaps it in the image: one component.
+    r = render(Scene([Cylinder(0.0, 0.6, 0.04, 0.12), Cylinder(0.05, 0.72, 0.04, 0.16)]), POSE)
+    mask = r.ids > 0
+    whole = transparent_instances(mask)
+    assert len(whole.stats) == 1
+    split = transparent_instances(mask, r.depth)
+    assert len(split.stats) == 2 and split.splits == 1 and all(s.split for s in split.stats)
+    np.testing.assert_array_equal(split.labels > 0, mask)  # the seam is given back
+    assert _purity(split.labels, r.ids) > 0.99
+
+
+def test_smooth_depth_inside_one_object_does_not_split_it():
+    r = render(Scene([Cylinder(0.0, 0.5, 0.05, 0.2)]), camera_pose(0.5, 60))
+    found = transparent_instances(r.ids > 0, r.depth)
+    assert len(found.stats) == 1 and found.splits == 0
+
+
+def test_touching_objects_at_one_depth_are_split_by_image_edges():
+    r = render(Scene([Box(-0.03, 0.6, 0.03, 0.03, 0.1), Box(0.03, 0.6, 0.03, 0.03, 0.1)]), POSE)
+    mask = r.ids > 0
+    assert len(transparent_instances(mask, r.depth).stats) == 1  # no depth jump at the seam
+    grey = np.choose(r.ids, [200, 70, 150]).astype(np.uint8)
+    split = transparent_instances(mask, r.depth, grey)
+    assert len(split.stats) == 2
+    assert _purity(split.labels, r.ids) > 0.99
+    # A featureless grey image changes nothing.
+    assert len(transparent_instances(mask, r.depth, np.full_like(grey, 120)).stats) == 1
+
+
+def test_border_contacts_are_reported():
+    mask = np.zeros((480, 640), np.uint8)
+    mask[0:100, 200:260] = 1
+    mask[300:480, 0:50] = 1
+    found = transparent_instances(mask)
+    assert {s.touches for s in found.stats} == {frozenset({"top"}), frozenset({"left", "bottom"})}
+    assert sorted(s.bbox for s in found.stats) == [(0, 300, 50, 180), (200, 0, 60, 100)]
+
+
+def test_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="depth .* and mask .* differ"):
+        transparent_instances(np.zeros((4, 4)), np.zeros((4, 5)))

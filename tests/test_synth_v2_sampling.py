@@ -1,0 +1,137 @@
+"""egsa-synth --generator v2: scene sampling as data (no rendering), held-out sets, CLI checks."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from egsa_ros.data.synth import families
+from egsa_ros.data.synth.camera import pitch_down_deg
+from egsa_ros.data.synth.cli import main
+from egsa_ros.data.synth.parallel import worker_argv
+from egsa_ros.data.synth.scene import sample_scene
+from egsa_ros.data.synth.scene_v2 import sample_scene_v2
+
+
+def _lights(spec):
+    return [light["kind"] for light in spec.lighting["lights"]]
+
+
+def test_v1_draws_are_unchanged():
+    """The default generator reproduces the v1 draws the bundled model was trained on."""
+    spec = sample_scene(1, 0, 256, 192)
+    assert spec.camera.hfov_deg == pytest.approx(61.158656, abs=1e-5)
+    assert spec.camera.pitch_deg == pytest.approx(40.472865, abs=1e-5)
+    assert [o.shape for o in spec.objects] == ["box"]
+    assert not hasattr(spec, "generator")
+
+
+def test_v2_sampling_is_deterministic_and_json_ready():
+    a = sample_scene_v2(3, 5, 256, 192).to_dict()
+    assert a == sample_scene_v2(3, 5, 256, 192).to_dict()
+    assert a != sample_scene_v2(3, 6, 256, 192).to_dict()
+    assert a != sample_scene_v2(4, 5, 256, 192).to_dict()
+    json.dumps(a)
+
+
+def test_train_draws_never_contain_held_out_families_materials_or_rooms():
+    held_glass, held_tables = set(families.HELDOUT_GLASS), set(families.HELDOUT_TABLES)
+    seen_glass, seen_tables, seen_rooms, seen_lights = set(), set(), set(), set()
+    lo, hi = families.COLOUR_TEMPERATURE_TRAIN_K
+    for index in range(2500):
+        spec = sample_scene_v2(11, index, 64, 48, "train")
+        shapes = {o.shape for o in spec.objects}
+        assert not shapes & held_glass, (index, shapes)  # neither as glass nor as opaque look-alike
+        assert spec.table["texture"] not in held_tables
+        assert spec.room["kind"] not in families.HELDOUT_ROOMS
+        assert not set(_lights(spec)) & set(families.HELDOUT_LIGHTS)
+        assert all(lo <= light["kelvin"] <= hi for light in spec.lighting["lights"])
+        seen_glass |= {o.shape for o in spec.objects if o.category == "transparent"}
+        seen_tables.add(spec.table["texture"])
+        seen_rooms.add(spec.room["kind"])
+        seen_lights |= set(_lights(spec))
+    assert seen_glass >= set(families.GLASS_TRAIN)
+    assert seen_tables == set(families.TABLES_TRAIN)
+    assert seen_rooms == set(families.ROOMS_TRAIN)
+    assert seen_lights == set(families.LIGHTS_TRAIN)
+
+
+def test_ood_draws_only_held_out_glass_tables_room_and_light():
+    seen = set()
+    lo, hi = families.COLOUR_TEMPERATURE_HELDOUT_K
+    for index in range(300):
+        spec = sample_scene_v2(12, index, 64, 48, "ood")
+        glass = [o for o in spec.objects if o.category == "transparent" and o.shape != "lid"]
+        assert glass, "every ood frame shows glass"
+        assert {o.shape for o in glass} <= set(families.HELDOUT_GLASS)
+        assert spec.table["texture"] in families.HELDOUT_TABLES
+        assert spec.room["kind"] == "corner" and _lights(spec) == ["warm_spots"]
+        side, eye_x = spec.room["side_wall_x"], spec.camera.c2w[0][3]
+        assert abs(side) > 0.45 and np.sign(side) * eye_x < abs(side) - 0.25, "the camera is inside the corner room"
+        assert all(lo <= light["kelvin"] <= hi for light in spec.lighting["lights"])
+        seen |= {o.shape for o in glass} | {spec.table["texture"]}
+    assert seen == set(families.HELDOUT_GLASS) | set(families.HELDOUT_TABLES)
+    assert families.COLOUR_TEMPERATURE_HELDOUT_K[1] < families.COLOUR_TEMPERATURE_TRAIN_K[0]
+
+
+def test_train_and_held_out_sets_are_disjoint():
+    assert not set(families.GLASS_TRAIN) & set(families.HELDOUT_GLASS)
+    assert not set(families.TABLES_TRAIN) & set(families.HELDOUT_TABLES)
+    assert not set(families.ROOMS_TRAIN) & set(families.HELDOUT_ROOMS)
+    assert not set(families.LIGHTS_TRAIN) & set(families.HELDOUT_LIGHTS)
+    with pytest.raises(ValueError, match="split family"):
+        families.choices("test")
+
+
+def test_v2_cameras_objects_and_negatives():
+    no_glass, look = 0, []
+    for index in range(400):
+        spec = sample_scene_v2(13, index, 64, 48)
+        c2w = np.asarray(spec.camera.c2w)
+        draw = spec.camera_draw
+        assert 40.0 <= spec.camera.hfov_deg <= 90.0
+        assert 15.0 - 1e-6 <= pitch_down_deg(c2w) <= 80.0 + 1e-6
+        assert 0.3 - 1e-9 <= c2w[2, 3] <= 1.2 + 1e-9 and abs(draw["roll_deg"]) <= 10.0
+        glass = [o for o in spec.objects if o.category == "transparent"]
+        no_glass += not glass
+        for light in spec.lighting["lights"]:  # above the camera: an area light's back never fills the view
+            z = light.get("centre", light.get("position", [0, 0, np.inf]))[2]
+            assert z >= draw["height_above_table_m"] + 0.2 - 1e-9
+            if light["kind"] == "area":
+                assert 0.15 <= light["size"] <= 1.0
+        look.append(sum(o.role.startswith("lookalike") for o in spec.objects))
+        ids = [o.instance_id for o in spec.objects]
+        assert ids == list(range(1, len(ids) + 1))
+        for o in spec.objects:
+            if o.liquid is not None:
+                assert o.category == "transparent" and 0.15 <= o.liquid["fill"] <= 0.85
+            if o.role.startswith("lid_of:"):
+                jar = spec.objects[int(o.role.split(":")[1]) - 1]
+                assert jar.shape == "jar" and o.base_z > jar.height
+        for i, p in enumerate(spec.objects):  # footprints on the table do not overlap (lids sit on jars)
+            for q in spec.objects[i + 1:]:
+                if p.base_z or q.base_z:
+                    continue
+                assert np.linalg.norm(np.subtract(p.position, q.position)) >= p.footprint_radius + q.footprint_radius
+    assert 0.02 < no_glass / 400 < 0.12, "a few glass-free negatives"
+    assert np.mean(look) >= 2.0, "several look-alikes per frame"
+
+
+def test_cli_rejects_mixed_generator_options(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--frames", "1", "--split-family", "ood", "--variant", "scalar_rgb"])
+    assert "--split-family needs --generator v2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--frames", "1", "--generator", "v2", "--ior", "1.4,1.5",
+              "--variant", "scalar_rgb"])
+    assert "--ior: v1 options" in capsys.readouterr().err
+
+
+def test_worker_argv_carries_the_generator(tmp_path):
+    args = SimpleNamespace(out=tmp_path, split="ood", frames=8, seed=7200, width=256, height=192, spp=32,
+                           shard=(1, 1), jobs=2, glass_shapes=None, ior=None, glass_count=None,
+                           generator="v2", split_family="ood")
+    argv = worker_argv(args, "llvm_ad_rgb", (1, 2))
+    assert argv[argv.index("--generator") + 1] == "v2" and argv[argv.index("--split-family") + 1] == "ood"
