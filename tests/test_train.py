@@ -598,3 +598,29 @@ def test_a_format1_checkpoint_loads_with_its_bias_in_the_inference_options(data_
     reloaded, _ = load_checkpoint(dst)
     assert reloaded.config == model.config
     assert "<- chosen" in capsys.readouterr().out
+
+
+def test_degradations_and_photo_negatives_reach_the_training_set(data_root, tmp_path):
+    """data.photo_negatives adds glass-free crops of the TRAIN photos (labels all background, no
+    depth); data.degradations degrades the train frames (the validation frames stay clean)."""
+    pytest.importorskip("sklearn", reason="the packaged train photos ship in scikit-learn")
+    plain = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "a")))
+    mixed = trainer_mod.Trainer(load_train_config("default_small", _overrides(
+        data_root, tmp_path / "b", "data.photo_negatives=3", "data.degradations=true")))
+    try:
+        assert len(mixed.train_loader.dataset) == len(plain.train_loader.dataset) + 3
+        negative = mixed.train_loader.dataset[len(mixed.train_loader.dataset) - 1]
+        labels = negative["labels"]  # background, and 255 (ignore) where a rotation padded the border
+        assert set(labels.unique().tolist()) <= {0, 255} and bool((labels == 0).any())
+        assert not bool(negative["valid"].any())  # no depth: the depth loss ignores these frames
+        transform = mixed.train_loader.dataset.datasets[0].transform
+        assert transform.degradations is not None and plain.train_loader.dataset.transform.degradations is None
+        val = mixed.val_loader.dataset
+        val = getattr(val, "dataset", val)  # a Subset when max_val_samples is set
+        assert type(val.transform).__name__ == "EvalTransform"
+        mixed.fit()
+        losses = [r["loss"] for r in _records(tmp_path / "b") if "loss" in r]
+        assert losses and all(math.isfinite(v) for v in losses)
+    finally:
+        plain.close()
+        mixed.close()

@@ -39,6 +39,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import cv2
 import numpy as np
 
+from .degradations import DegradationConfig, degrade
 #: Label value that losses and metrics ignore (padding, unlabelled pixels).
 IGNORE_INDEX = 255
 #: Sample keys holding depth maps in metres (0/NaN invalid).
@@ -413,13 +414,15 @@ class TrainTransform(EvalTransform):
             principal point.
         p_color, brightness, contrast, saturation: probability and strengths of the jitter.
         seed: base seed of the fallback generator.
+        degradations: camera degradations applied last (sensor noise, blur, JPEG, exposure,
+            white balance, vignetting; :func:`egsa_ros.data.degradations.degrade`), or None.
     """
 
     def __init__(self, size: Size, d_min: float, d_max: float, *, depth_mode: str = "nearest",
                  p_crop: float = 0.5, crop_min_scale: float = 0.7, p_flip: float = 0.5,
                  p_rotate: float = 0.3, max_rotation_deg: float = 10.0, p_color: float = 0.8,
                  brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
-                 seed: int = 0) -> None:
+                 seed: int = 0, degradations: Optional[DegradationConfig] = None) -> None:
         super().__init__(size, d_min, d_max, depth_mode=depth_mode)
         for name, p in (("p_crop", p_crop), ("p_flip", p_flip), ("p_rotate", p_rotate),
                         ("p_color", p_color)):
@@ -433,6 +436,7 @@ class TrainTransform(EvalTransform):
         self.p_color = p_color
         self.jitter = {"brightness": brightness, "contrast": contrast, "saturation": saturation}
         self.seed = int(seed)
+        self.degradations = degradations
         self._rng: Optional[np.random.Generator] = None
         self._rng_key: Optional[int] = None
 
@@ -458,4 +462,6 @@ class TrainTransform(EvalTransform):
             out = random_rotate(out, rng, self.max_rotation_deg)
         if rng.random() < self.p_color:
             out = random_color_jitter(out, rng, **self.jitter)
+        if self.degradations is not None:  # drawn only when on: the other random streams stay as they were
+            out = dict(out, rgb=degrade(out["rgb"], int(rng.integers(2**31)), self.degradations))
         return to_tensors(out, self.d_min, self.d_max)

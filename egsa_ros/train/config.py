@@ -46,6 +46,8 @@ class DataConfig:
     max_val_samples: int | None = None  # validate on the first N val frames only
     exclude_glass_shapes: list[str] = field(default_factory=list)  # synthetic train split: hold these out
     max_glass_ior: float | None = None  # synthetic train split: hold out glass with a higher IOR
+    degradations: bool = False          # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
+    photo_negatives: int = 0            # add N glass-free crops of the packaged TRAIN photos to the train split
 
 
 @dataclass

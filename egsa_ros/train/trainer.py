@@ -41,10 +41,12 @@ import torch
 import torch.distributed as dist
 import yaml
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from ..data.degradations import DegradationConfig
+from ..data.photos import PhotoNegatives
 from ..data.transforms import EvalTransform, TrainTransform
 from ..model.checkpoint import load_weights
 from ..model.checkpoint_info import MODEL_FILE, inference_options_from_info, model_config_from_info, read_info
@@ -102,13 +104,20 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
     if cfg.data.augment:
-        transform = TrainTransform(mc.input_size, mc.d_min, mc.d_max, seed=cfg.seed)
+        degradations = DegradationConfig() if cfg.data.degradations else None
+        transform = TrainTransform(mc.input_size, mc.d_min, mc.d_max, seed=cfg.seed, degradations=degradations)
     else:
         transform = EvalTransform(mc.input_size, mc.d_min, mc.d_max)
     held_out = {}
     if cfg.data.kind == "synthetic":
         held_out = {"exclude_glass_shapes": cfg.data.exclude_glass_shapes, "max_glass_ior": cfg.data.max_glass_ior}
-    return open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)
+    frames = open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)
+    if cfg.data.photo_negatives <= 0:
+        return frames
+    height, width = mc.input_size
+    # Glass-free real photos (train split of the packaged photos only; the held-out ones are a test).
+    negatives = PhotoNegatives("train", (width, height), cfg.data.photo_negatives, seed=cfg.seed, transform=transform)
+    return ConcatDataset([frames, negatives])
 
 
 def train_edge_phase(mc: ModelConfig, epoch: int, switch_epoch: int) -> str:

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Render the v2 (diverse) splits for the generalisation work: val, ood (held-out families,
+# tables and room/light), a v2 test split, then the train split; resumable (rerun: finished
+# frames are skipped). Runs at low priority with one job so the machine stays usable.
+#   DATA=/data/egsa_v2 TRAIN_FRAMES=4000 scripts/render_v2.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data/egsa_v2}
+PY=$(scripts/setup_venv.sh requirements-train.txt | tail -n 1)
+if [ -f /usr/lib/x86_64-linux-gnu/libLLVM.so.19.1 ]; then
+  export DRJIT_LIBLLVM_PATH=/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1
+fi
+S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --height 192 --spp 32
+   --generator v2 --jobs "${JOBS:-1}" --no-progress)
+"${S[@]}" --split val --frames 64 --seed 7100 --split-family train
+"${S[@]}" --split ood --frames 64 --seed 7200 --split-family ood
+"${S[@]}" --split test --frames 64 --seed 7300 --split-family train
+"${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
+# The same val/ood scenes at a robot camera's size (seeds equal: the same scenes).
+S640=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 640 --height 480 --spp 32
+      --generator v2 --jobs "${JOBS:-1}" --no-progress)
+"${S640[@]}" --split val_640x480 --frames 64 --seed 7100 --split-family train
+"${S640[@]}" --split ood_640x480 --frames 64 --seed 7200 --split-family ood
