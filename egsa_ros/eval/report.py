@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
 
 import cv2
 import numpy as np
@@ -23,14 +22,34 @@ DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
                   ("depth_completed_transparent_sensor_valid",
                    "depth_completed, transparent pixels where the sensor has a value"))
 
+GLASS_SOURCE_TITLES = {"network": "network depth",
+                       "geometry_sensor_plane": "geometry, plane from the depth camera",
+                       "geometry_sensor_plane_or_network": "geometry (depth camera plane), else network",
+                       "geometry_pose_plane": "geometry, plane from the camera pose",
+                       "geometry_pose_plane_or_network": "geometry (camera pose plane), else network",
+                       "sensor": "depth camera",
+                       "depth_completed": "depth_completed"}
+"""Rows of the "Glass depth by source" table (``glass_depth_by_source`` keys)."""
 
-def coverage(metrics: Dict) -> float:
+GLASS_SOURCE_LABELS = {"network": "network", "geometry_sensor_plane": "geometry\n(sensor plane)",
+                       "geometry_sensor_plane_or_network": "geometry\n(sensor plane)\nelse network",
+                       "geometry_pose_plane": "geometry\n(pose plane)",
+                       "geometry_pose_plane_or_network": "geometry\n(pose plane)\nelse network",
+                       "sensor": "depth\ncamera", "depth_completed": "depth_\ncompleted"}
+"""Short bar labels of the glass-depth plot."""
+
+OBJECT_VARIANT_TITLES = {"geometry_sensor_plane": "plane from the depth camera",
+                         "geometry_pose_plane": "plane from the camera pose"}
+"""Rows of the "Per-object 3D" table (``objects_3d`` keys)."""
+
+
+def coverage(metrics: dict) -> float:
     """Fraction of a section's pixels that have a depth value (RMSE, MAE and REL use only those;
     the delta columns count a missing value as a miss)."""
     return 1.0 - metrics["invalid_pred"] / metrics["count"] if metrics["count"] else float("nan")
 
 
-def markdown(result: Dict) -> str:
+def markdown(result: dict) -> str:
     """The report as Markdown (tables of metrics and latency)."""
     lines = [f"# egsa-eval: {result.get('bag', '')}", "",
              f"Mode **{result.get('mode')}**, model {result.get('model')}, backend {result.get('backend')}; "
@@ -59,6 +78,7 @@ def markdown(result: Dict) -> str:
         m = result["mask"]
         lines += [f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
                   f"mIoU {m['miou']:.3f}.", ""]
+    lines += glass_geometry_markdown(result)
     for key, title in (("latency_ms", "end-to-end latency"), ("inference_ms", "pipeline time")):
         if key in result:
             s = result[key]
@@ -68,7 +88,90 @@ def markdown(result: Dict) -> str:
     return "\n".join(lines)
 
 
-def scale_sentence(scale: Dict) -> str:
+def glass_geometry_markdown(result: dict) -> list[str]:
+    """The "Glass depth by source" and "Per-object 3D" tables (empty when the run has neither)."""
+    lines: list[str] = []
+    by_source = result.get("glass_depth_by_source", {})
+    if by_source:
+        lines += ["## Glass depth by source", "",
+                  "On the true glass pixels, with the model's own mask. RMSE, MAE, REL and the deltas are over "
+                  "the pixels where the source has a value; a missing value lowers the coverage instead.", "",
+                  "| source | glass pixels | coverage | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for key, m in by_source.items():
+            lines.append(f"| {GLASS_SOURCE_TITLES.get(key, key)} | {m['pixels']} | {m['coverage']:.1%} | "
+                         f"{m['rmse']:.3f} | {m['mae']:.3f} | {m['rel']:.3f} | {m['delta_1.05']:.3f} | "
+                         f"{m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
+        lines.append("")
+    objects = result.get("objects_3d", {})
+    if objects:
+        lines += ["## Per-object 3D", "",
+                  "Each measured object matched to the true transparent instance it overlaps most; errors in cm "
+                  "as p50 / p90. Centroid: the point half the height above the footprint centre, measured and "
+                  "true; centre of mass: the modelled solid's, against the same true point; footprint centre: "
+                  "against the true base centre; base point: against the true footprint circle's point nearest "
+                  "the camera. Unmatched: overlaps no true transparent object.", "",
+                  "| plane | plane found in frames | true objects seen | found | matched | unmatched | refused "
+                  "| centroid | centre of mass | footprint centre | base point | height |",
+                  "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+        for key, o in objects.items():
+            refusals = ", ".join(f"{code} {n}" for code, n in o["refusals"].items())
+            errors = " | ".join(_p50_p90(o[name]) for name in ("centroid_cm", "mass_centroid_cm", "footprint_centre_cm",
+                                                                "base_point_cm", "height_cm"))
+            plane = o["plane"]
+            plane_refusals = ", ".join(f"{code} {n}" for code, n in plane["refusals"].items())
+            plane_cell = f"{plane['found']} of {plane['frames']}" + (f" (refused: {plane_refusals})"
+                                                                     if plane_refusals else "")
+            refused_cell = f"{o['refused']}" + (f" ({refusals})" if refusals else "")
+            lines.append(f"| {OBJECT_VARIANT_TITLES.get(key, key)} | {plane_cell} | {o['gt_visible']} | "
+                         f"{o['gt_found']} | {o['matched']} | {o['unmatched']} | {refused_cell} | {errors} |")
+        lines.append("")
+    for note in result.get("glass_geometry_notes", []):
+        lines.append(f"- {note}")
+    if result.get("glass_geometry_notes"):
+        lines.append("")
+    return lines
+
+
+def _p50_p90(stats: dict) -> str:
+    return "-" if not stats["count"] else f"{stats['p50']:.1f} / {stats['p90']:.1f}"
+
+
+def plot_glass_geometry(result: dict, out: Path) -> Path:
+    """Glass delta<1.05 and coverage per depth source (left) and the CDF of the per-object
+    centroid error per plane source (right)."""
+    plt = pyplot()
+    fig, (bars, cdf) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    by_source = result.get("glass_depth_by_source", {})
+    names = list(by_source)
+    x = np.arange(len(names))
+    bars.bar(x - 0.2, [by_source[n]["delta_1.05"] for n in names], 0.4, label="d<1.05 (covered pixels)")
+    bars.bar(x + 0.2, [by_source[n]["coverage"] for n in names], 0.4, label="coverage")
+    bars.set_xticks(x, [GLASS_SOURCE_LABELS.get(n, n) for n in names], fontsize=7)
+    bars.set_ylim(0, 1.25)
+    bars.set_yticks(np.linspace(0, 1, 6))
+    bars.legend(fontsize=8, loc="upper left", ncol=2)
+    bars.set_title("depth on glass pixels", fontsize=10)
+    for key, o in result.get("objects_3d", {}).items():
+        values = np.sort(o["centroid_cm"].get("values", []))
+        if values.size:
+            cdf.step(np.maximum(values, 0.1), np.arange(1, values.size + 1) / values.size, where="post",
+                     label=OBJECT_VARIANT_TITLES.get(key, key))
+    cdf.axvline(2.0, color="red", ls="--", lw=1)
+    cdf.set_xscale("log")
+    cdf.set_xlim(0.1, 100.0)
+    cdf.set_xlabel("centroid error (cm)")
+    cdf.set_ylabel("fraction of matched objects")
+    cdf.set_title("per-object centroid error", fontsize=10)
+    if cdf.get_legend_handles_labels()[0]:
+        cdf.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def scale_sentence(scale: dict) -> str:
     """One Markdown paragraph on the per-frame metric scale (see ``EvalAccumulator``)."""
     return (f"Metric scale per frame (median predicted / true depth): p5 {scale['p05']:.2f}, "
             f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; **{scale['failures']} of {scale['frames']} "
@@ -78,7 +181,7 @@ def scale_sentence(scale: Dict) -> str:
             "with a depth camera, depth_completed takes the scale from the sensor.")
 
 
-def plot_scale(ratios: List[float], out: Path) -> Path:
+def plot_scale(ratios: list[float], out: Path) -> Path:
     """Histogram of the per-frame median predicted / true depth ratio (log x axis)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.0))
@@ -97,7 +200,7 @@ def plot_scale(ratios: List[float], out: Path) -> Path:
     return out
 
 
-def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
+def plot_latency(series: dict[str, list[float]], out: Path) -> Path:
     """Latency per frame over the run, one line per series (ms)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -115,7 +218,7 @@ def plot_latency(series: Dict[str, List[float]], out: Path) -> Path:
     return out
 
 
-def write_report(out_dir: Path, result: Dict, panels: List[np.ndarray], series: Dict[str, List[float]]) -> Path:
+def write_report(out_dir: Path, result: dict, panels: list[np.ndarray], series: dict[str, list[float]]) -> Path:
     """Write report.json, report.md, panel_NN.png and latency.png into ``out_dir``; return report.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,11 +230,16 @@ def write_report(out_dir: Path, result: Dict, panels: List[np.ndarray], series: 
     ratios = result.get("frame_scale", {}).get("ratios", [])
     if ratios:
         plot_scale(ratios, out_dir / "scale.png")
+    geometry_plot = "glass_depth_by_source" in result or "objects_3d" in result
+    if geometry_plot:
+        plot_glass_geometry(result, out_dir / "glass_geometry.png")
     text = markdown(result)
     text += "".join(f"![panel {i}](panel_{i:02d}.png)\n" for i in range(len(panels)))
     if any(series.values()):
         text += "\n![latency](latency.png)\n"
     if ratios:
         text += "\n![metric scale per frame](scale.png)\n"
+    if geometry_plot:
+        text += "\n![glass depth by source and per-object centroid error](glass_geometry.png)\n"
     (out_dir / "report.md").write_text(text)
     return out_dir / "report.md"

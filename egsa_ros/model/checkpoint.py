@@ -1,8 +1,7 @@
 """Load a checkpoint directory's network (torch); see :mod:`egsa_ros.model.checkpoint_info`.
 
-``load_checkpoint(dir)`` rebuilds the network from ``checkpoint.json`` (with
-``pretrained=False`` and no ``backbone_checkpoint``: every weight comes from the safetensors
-file) and loads the state dict strictly. Writing checkpoints is training's business
+``load_checkpoint(dir)`` rebuilds the network from ``checkpoint.json`` (random encoder: every
+weight comes from the safetensors file) and loads the state dict strictly. Writing checkpoints is training's business
 (:mod:`egsa_ros.train.checkpoint`).
 """
 
@@ -36,8 +35,7 @@ def load_checkpoint(directory: str | Path, map_location: str | torch.device = "c
     """Rebuild the network of a checkpoint directory and load its weights (strictly).
 
     Returns:
-        ``(model, info)``: the model in eval mode on ``map_location`` (its ``config`` has
-        ``pretrained=False`` and no ``backbone_checkpoint``); ``info`` the ``checkpoint.json``
+        ``(model, info)``: the model in eval mode on ``map_location``; ``info`` the ``checkpoint.json``
         dict as saved (any readable format).
 
     Raises:
@@ -49,7 +47,7 @@ def load_checkpoint(directory: str | Path, map_location: str | torch.device = "c
     if not directory.is_dir():
         raise FileNotFoundError(f"no checkpoint directory {directory}")
     info = read_info(directory)
-    config = model_config_from_info(info).replace(pretrained=False, backbone_checkpoint=None)
+    config = model_config_from_info(info)
     model = build_model(config)
     state = load_weights(directory / MODEL_FILE, device=str(torch.device(map_location)))
     try:

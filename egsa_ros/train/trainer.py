@@ -51,6 +51,7 @@ from ..data.transforms import EvalTransform, TrainTransform
 from ..model.checkpoint import load_weights
 from ..model.checkpoint_info import MODEL_FILE, inference_options_from_info, model_config_from_info, read_info
 from ..model.config import ModelConfig
+from ..model.encoder_init import EncoderInit
 from ..model.net import build_model
 from .checkpoint import jsonable, load_training_state, save_checkpoint, set_rng_state, unwrap
 from .config import TrainConfig
@@ -273,19 +274,17 @@ class Trainer:
         """``checkpoint.json`` of ``out_dir/last``, checked to describe this run's architecture."""
         resume_dir = self.out_dir / "last"
         info = read_info(resume_dir)
-        saved = model_config_from_info(info)
-        if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint) != self.mc:
+        if model_config_from_info(info) != self.mc:
             raise ValueError(f"--resume: the model config in {resume_dir} differs from this config")
         return info
 
     def _build_model(self, resuming: bool) -> torch.nn.Module:
-        """The network on the device: pretrained encoder weights unless a checkpoint's weights
-        replace them anyway (a resume loads them later; ``init_from`` here), in channels-last
-        layout when asked, with the parts outside ``optim.train_only`` frozen."""
+        """The network on the device: the run's encoder weights (``model.pretrained``) unless a
+        checkpoint's weights replace them anyway (a resume loads them later; ``init_from`` here),
+        in channels-last layout when asked, with the parts outside ``optim.train_only`` frozen."""
         cfg = self.cfg
         from_checkpoint = resuming or bool(cfg.init_from)
-        self.mc_build = self.mc.replace(pretrained=False, backbone_checkpoint=None) if from_checkpoint else self.mc
-        model = build_model(self.mc_build).to(self.device)
+        model = build_model(self.mc, EncoderInit() if from_checkpoint else cfg.encoder_init()).to(self.device)
         if cfg.init_from and not resuming:
             self._init_weights_from(model, Path(cfg.init_from))
         if cfg.channels_last:
@@ -399,8 +398,7 @@ class Trainer:
             print(f"init_from {directory}: its transparent_logit_bias {saved_bias:+.2f} (a test-time decision "
                   f"bias) is not carried over; recalibrate after training", flush=True)
         adds_refiner = self.mc.seg_refine and not saved.seg_refine
-        if saved.replace(pretrained=self.mc.pretrained, backbone_checkpoint=self.mc.backbone_checkpoint,
-                         seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
+        if saved.replace(seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
             raise ValueError(f"init_from: the model config in {directory} differs from this run's model config")
         state = load_weights(directory / MODEL_FILE, device=str(self.device))
         missing, unexpected = model.load_state_dict(state, strict=False)
