@@ -1,4 +1,5 @@
 """ament_python package setup for egsa_ros (also a plain pip-installable package)."""
+
 import os
 from glob import glob
 
@@ -12,13 +13,18 @@ def _files(pattern):
 
 
 def _requirements(name):
-    """The pins of one requirements file (its own lines, without the files it includes)."""
+    """The pins of a requirements file, following its ``-r`` includes."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     if not os.path.isfile(path):
         return []
+    pins = []
     with open(path) as handle:
-        lines = [line.split("#")[0].strip() for line in handle]
-    return [line for line in lines if line and not line.startswith("-")]
+        for line in (raw.split("#")[0].strip() for raw in handle):
+            if line.startswith("-r "):
+                pins += _requirements(line[3:].strip())
+            elif line and not line.startswith("-"):
+                pins.append(line)
+    return pins
 
 
 setup(
@@ -28,7 +34,7 @@ setup(
     package_data={PACKAGE: ["py.typed", "ros/*.xml", "train/configs/*.yaml", "export/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}", ["package.xml", "LICENSE", "CHANGELOG.rst"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py") + _files("launch/*.yaml")),
         (f"share/{PACKAGE}/models", _files("models/*")),
         (f"share/{PACKAGE}/models/default_small", _files("models/default_small/*")),
@@ -42,7 +48,7 @@ setup(
     extras_require={
         "runtime": _requirements("requirements.txt"),
         "train": _requirements("requirements-train.txt"),
-        "dev": _requirements("requirements-train.txt") + _requirements("requirements-test.txt"),
+        "dev": _requirements("requirements-test.txt"),
     },
     zip_safe=True,
     maintainer="egsa_ros team",

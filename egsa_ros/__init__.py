@@ -8,7 +8,7 @@ from .version import __version__
 
 def load_pipeline(*args, **kwargs):
     """Load the inference pipeline (see :func:`egsa_ros.runtime.pipeline.load_pipeline`)."""
-    from .runtime.pipeline import load_pipeline as _load  # deferred: `import egsa_ros` stays cheap
+    from .runtime.pipeline import load_pipeline as _load  # noqa: PLC0415 - deferred: `import egsa_ros` stays cheap
 
     return _load(*args, **kwargs)
 

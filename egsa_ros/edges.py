@@ -185,12 +185,16 @@ def canny_non_max_suppression(dx: Tensor, dy: Tensor, low: float) -> tuple[Tenso
     horizontal, vertical = _gradient_sectors(ax, ay)
     opposite = (dx * dy) < 0.0  # diagonal with s = -1: up-right and down-left
     # Neighbours before (n1) and after (n2) the pixel across the gradient direction.
-    n1 = torch.where(horizontal, mp[..., 1:-1, :-2],
-                     torch.where(vertical, mp[..., :-2, 1:-1],
-                                 torch.where(opposite, mp[..., :-2, 2:], mp[..., :-2, :-2])))
-    n2 = torch.where(horizontal, mp[..., 1:-1, 2:],
-                     torch.where(vertical, mp[..., 2:, 1:-1],
-                                 torch.where(opposite, mp[..., 2:, :-2], mp[..., 2:, 2:])))
+    n1 = torch.where(
+        horizontal,
+        mp[..., 1:-1, :-2],
+        torch.where(vertical, mp[..., :-2, 1:-1], torch.where(opposite, mp[..., :-2, 2:], mp[..., :-2, :-2])),
+    )
+    n2 = torch.where(
+        horizontal,
+        mp[..., 1:-1, 2:],
+        torch.where(vertical, mp[..., 2:, 1:-1], torch.where(opposite, mp[..., 2:, :-2], mp[..., 2:, 2:])),
+    )
     # m > n1 always; m >= n2 for horizontal/vertical, m > n2 for diagonal directions.
     # (m >= n2 is written as not(n2 > m): no Equal/GreaterOrEqual nodes, no bool Where.)
     after_ok = (mag > n2) | ((horizontal | vertical) & ~(n2 > mag))
@@ -200,8 +204,7 @@ def canny_non_max_suppression(dx: Tensor, dy: Tensor, low: float) -> tuple[Tenso
 
 def _in_graph_capture() -> bool:
     """True while the module is being traced/exported (ONNX, jit, torch.compile/export)."""
-    return (torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
-            or torch.compiler.is_compiling())
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 def _hysteresis_cpu_eager(strong: Tensor, weak: Tensor, rounds: int) -> Tensor:
@@ -294,8 +297,7 @@ class RGBCanny(nn.Module):
         blur: apply OpenCV's 5x5 Gaussian blur (8-bit rounding) before Sobel.
     """
 
-    def __init__(self, low: float = 50.0, high: float = 150.0, hysteresis_rounds: int = 64,
-                 blur: bool = True) -> None:
+    def __init__(self, low: float = 50.0, high: float = 150.0, hysteresis_rounds: int = 64, blur: bool = True) -> None:
         super().__init__()
         low, high = float(low), float(high)
         if low > high:
@@ -306,8 +308,7 @@ class RGBCanny(nn.Module):
         self.blur = bool(blur)
 
     def extra_repr(self) -> str:
-        return (f"low={self.low}, high={self.high}, hysteresis_rounds={self.hysteresis_rounds}, "
-                f"blur={self.blur}")
+        return f"low={self.low}, high={self.high}, hysteresis_rounds={self.hysteresis_rounds}, blur={self.blur}"
 
     def forward(self, rgb: Tensor) -> Tensor:
         """Edges of an RGB camera image.
@@ -347,8 +348,7 @@ class DepthCanny(nn.Module):
             before Sobel.
     """
 
-    def __init__(self, low: float = 0.02, high: float = 0.05, hysteresis_rounds: int = 64,
-                 blur: bool = False) -> None:
+    def __init__(self, low: float = 0.02, high: float = 0.05, hysteresis_rounds: int = 64, blur: bool = False) -> None:
         super().__init__()
         low, high = float(low), float(high)
         if low > high:
@@ -359,8 +359,7 @@ class DepthCanny(nn.Module):
         self.blur = bool(blur)
 
     def extra_repr(self) -> str:
-        return (f"low={self.low}, high={self.high}, hysteresis_rounds={self.hysteresis_rounds}, "
-                f"blur={self.blur}")
+        return f"low={self.low}, high={self.high}, hysteresis_rounds={self.hysteresis_rounds}, blur={self.blur}"
 
     def forward(self, depth: Tensor) -> Tensor:
         """Edges of a depth map.
@@ -379,8 +378,7 @@ class DepthCanny(nn.Module):
             if self.blur:
                 d = gaussian_blur_5x5(d, round_to_uint8=False)
             dx, dy = sobel_3x3(d)
-            return canny_from_gradients(dx * 0.125, dy * 0.125, self.low, self.high,
-                                        self.hysteresis_rounds)
+            return canny_from_gradients(dx * 0.125, dy * 0.125, self.low, self.high, self.hysteresis_rounds)
 
 
 def _fp32_region(x: Tensor):

@@ -28,6 +28,7 @@ Segmentation conventions
   prediction (union 0). ``miou`` is the mean over the classes with a non-zero union (so absent
   classes never make it NaN); NaN only when nothing was counted. ``pixel_acc = trace / sum``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -280,7 +281,8 @@ def segmentation_metrics(pred_labels, gt_labels, num_classes: int, ignore_index:
 def depth_sum_keys(thresholds: Sequence[float] = DELTA_THRESHOLDS) -> tuple:
     """The keys of a :func:`depth_error_sums` dict, in a fixed order."""
     return ("count", "invalid_pred", "n_ok", "sq_err", "abs_err", "rel_err") + tuple(
-        _delta_key(t) + "_hits" for t in thresholds)
+        _delta_key(t) + "_hits" for t in thresholds
+    )
 
 
 class DepthErrorSums:
@@ -335,8 +337,13 @@ class MetricAccumulator:
         confusion: (K, K) int64 ``cm[gt, pred]``.
     """
 
-    def __init__(self, num_classes: int, transparent_class: int, ignore_index: int = 255,
-                 thresholds: Sequence[float] = DELTA_THRESHOLDS) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        transparent_class: int,
+        ignore_index: int = 255,
+        thresholds: Sequence[float] = DELTA_THRESHOLDS,
+    ) -> None:
         self.num_classes = int(num_classes)
         self.transparent_class = int(transparent_class)
         self.ignore_index = int(ignore_index)
@@ -384,8 +391,9 @@ class MetricAccumulator:
 
     def to_vector(self) -> np.ndarray:
         """All sums and the confusion matrix as one float64 vector (to all-reduce across processes)."""
-        return np.concatenate([self.depth_all.to_vector(), self.depth_transparent.to_vector(),
-                               self.confusion.ravel().astype(np.float64)])
+        return np.concatenate(
+            [self.depth_all.to_vector(), self.depth_transparent.to_vector(), self.confusion.ravel().astype(np.float64)]
+        )
 
     def load_vector(self, vector) -> None:
         """Replace the state with a vector from :meth:`to_vector` (e.g. the all-reduced one)."""
@@ -394,5 +402,5 @@ class MetricAccumulator:
         if values.size != 2 * n + self.confusion.size:
             raise ValueError(f"expected {2 * n + self.confusion.size} values, got {values.size}")
         self.depth_all.load_vector(values[:n])
-        self.depth_transparent.load_vector(values[n:2 * n])
-        self.confusion = np.rint(values[2 * n:]).astype(np.int64).reshape(self.confusion.shape)
+        self.depth_transparent.load_vector(values[n : 2 * n])
+        self.confusion = np.rint(values[2 * n :]).astype(np.int64).reshape(self.confusion.shape)

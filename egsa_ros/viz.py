@@ -32,8 +32,9 @@ def overlay_mask(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def panel(rgb: np.ndarray, depth: np.ndarray, mask: np.ndarray, d_min: float, d_max: float,
-          gt_depth: np.ndarray | None = None) -> np.ndarray:
+def panel(
+    rgb: np.ndarray, depth: np.ndarray, mask: np.ndarray, d_min: float, d_max: float, gt_depth: np.ndarray | None = None
+) -> np.ndarray:
     """RGB | predicted depth | [ground-truth depth |] RGB with the predicted mask, side by side."""
     tiles = [rgb, colourise_depth(depth, d_min, d_max)]
     if gt_depth is not None:

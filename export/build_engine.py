@@ -3,6 +3,7 @@
 
 Thin CLI over :func:`egsa_ros.model.tensorrt_engine.build_engine`; see ``--help``.
 """
+
 import sys
 
 from egsa_ros.export.engine_cli import main

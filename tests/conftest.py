@@ -7,6 +7,7 @@
   participants never meet.
 - torch uses at most 2 threads, like the target CPU.
 """
+
 from __future__ import annotations
 
 import glob

@@ -1,4 +1,5 @@
 """The ablation runner: real egsa-train processes (tiny preset, 2 steps) on a fixture dataset."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ TINY = ["model.preset=tiny", "channels_last=false", "num_threads=1", "data.num_w
 
 def test_plan_names_runs_and_rejects_unknown_variants():
     runs = ablation.plan_runs(["modest", "egsa_rgb"], [0, 1], ["flask", "bowl"])
-    assert [r.name for r in runs] == ["modest", "egsa_rgb", "modest_seed1", "egsa_rgb_seed1",
-                                      "heldout_egsa_progressive"]
+    assert [r.name for r in runs] == [
+        "modest",
+        "egsa_rgb",
+        "modest_seed1",
+        "egsa_rgb_seed1",
+        "heldout_egsa_progressive",
+    ]
     assert runs[-1].exclude_shapes == ("flask", "bowl")
     repeated = ablation.plan_runs(["modest", "sa", "egsa_rgb"], [0, 3], repeat_variants=["sa"])
     assert [r.name for r in repeated] == ["modest", "sa", "egsa_rgb", "sa_seed3"] and repeated[-1].seed == 3
@@ -29,9 +35,16 @@ def test_plan_names_runs_and_rejects_unknown_variants():
 def test_overrides_set_one_budget_and_the_variant(tmp_path):
     budget = ablation.Budget(epochs=6, steps_per_epoch=10, switch_epoch=3, input_size=(96, 128))
     ov = ablation.RunSpec("egsa_depth", "egsa_depth", seed=2).overrides(tmp_path, tmp_path / "o", budget, ["x=1"])
-    for expected in ("optim.epochs=6", "max_steps_per_epoch=10", "progressive.switch_epoch=3", "seed=2",
-                     "model.overrides.fusion=egsa", "model.overrides.edge_source=depth",
-                     "model.overrides.input_size=[96,128]", f"out_dir={tmp_path / 'o' / 'egsa_depth'}"):
+    for expected in (
+        "optim.epochs=6",
+        "max_steps_per_epoch=10",
+        "progressive.switch_epoch=3",
+        "seed=2",
+        "model.overrides.fusion=egsa",
+        "model.overrides.edge_source=depth",
+        "model.overrides.input_size=[96,128]",
+        f"out_dir={tmp_path / 'o' / 'egsa_depth'}",
+    ):
         assert expected in ov
     assert ov[-1] == "x=1"
     # fusions without an edge gate get no edge source: they would be the same network
@@ -49,14 +62,33 @@ def test_run_state_reads_the_last_checkpoint_epoch(tmp_path):
 def test_ablation_trains_evaluates_and_reports(tmp_path, capsys):
     root = write_synthetic_fixture(tmp_path / "data", {"train": 4, "test": 2})
     out = tmp_path / "abl"
-    argv = ["--root", str(root), "--out", str(out), "--variants", "modest", "egsa_progressive",
-            "--epochs", "2", "--steps-per-epoch", "1", "--switch-epoch", "1", "--heldout-shapes", "flask",
-            "--eval-splits", "test", "missing_split", "--set", *TINY]
+    argv = [
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--variants",
+        "modest",
+        "egsa_progressive",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "1",
+        "--switch-epoch",
+        "1",
+        "--heldout-shapes",
+        "flask",
+        "--eval-splits",
+        "test",
+        "missing_split",
+        "--set",
+        *TINY,
+    ]
     assert ablation.main(argv) == 0
     result = json.loads((out / "ablation.json").read_text())
     assert set(result["runs"]) == {"modest", "egsa_progressive", "heldout_egsa_progressive"}
     prog = result["runs"]["egsa_progressive"]
-    assert [c["edge_phase"] for c in prog["curve"]] == ["rgb", "depth"]   # the progressive switch happened
+    assert [c["edge_phase"] for c in prog["curve"]] == ["rgb", "depth"]  # the progressive switch happened
     assert prog["steps"] == 2 and prog["eval"]["test"]["frames"] == 2
     assert "missing_split" not in prog["eval"]
     assert 0.0 <= prog["eval"]["test"]["transparent_iou"] <= 1.0
@@ -70,7 +102,7 @@ def test_ablation_trains_evaluates_and_reports(tmp_path, capsys):
     assert cached["transparent_iou"] == pytest.approx(prog["eval"]["test"]["transparent_iou"])
 
     capsys.readouterr()
-    assert ablation.main(argv) == 0                      # everything is reused, nothing retrained
+    assert ablation.main(argv) == 0  # everything is reused, nothing retrained
     assert capsys.readouterr().out.count("finished earlier, reused") == 3
     assert ablation.main(argv + ["--report-only"]) == 0
 

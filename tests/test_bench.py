@@ -1,4 +1,5 @@
 """Benchmark helpers and plots (the numbers themselves live in docs/benchmarks.md)."""
+
 from __future__ import annotations
 
 import cv2
@@ -22,15 +23,41 @@ def _check_png(path, min_w=400):
 
 
 def test_plots_render_from_benchmark_json(tmp_path):
-    canny = {"image_size": [480, 640], "threads": 2, "rows": [
-        {"rounds": n, "iou_mean": 0.6 + n / 400, "iou_min": 0.3 + n / 300, "ort_ms": 10 + n / 3, "torch_ms": 9 + n / 8}
-        for n in (0, 16, 32, 64, 128)]}
-    pipeline = {"threads": 2, "pipeline": [
-        {"candidate": c, "preprocess_p50_ms": 1.8, "inference_p50_ms": t, "postprocess_p50_ms": 1.0,
-         "total_p90_ms": t + 6} for c, t in (("a", 25.0), ("b", 40.0))]}
-    presets = {"threads": 2, "presets": [
-        {"preset": p, "requested": list(s), "forward_ms_median": m}
-        for p, m in (("tiny", 3.0), ("paper_vitb", 3000.0)) for s in ((240, 320), (480, 640))]}
+    canny = {
+        "image_size": [480, 640],
+        "threads": 2,
+        "rows": [
+            {
+                "rounds": n,
+                "iou_mean": 0.6 + n / 400,
+                "iou_min": 0.3 + n / 300,
+                "ort_ms": 10 + n / 3,
+                "torch_ms": 9 + n / 8,
+            }
+            for n in (0, 16, 32, 64, 128)
+        ],
+    }
+    pipeline = {
+        "threads": 2,
+        "pipeline": [
+            {
+                "candidate": c,
+                "preprocess_p50_ms": 1.8,
+                "inference_p50_ms": t,
+                "postprocess_p50_ms": 1.0,
+                "total_p90_ms": t + 6,
+            }
+            for c, t in (("a", 25.0), ("b", 40.0))
+        ],
+    }
+    presets = {
+        "threads": 2,
+        "presets": [
+            {"preset": p, "requested": list(s), "forward_ms_median": m}
+            for p, m in (("tiny", 3.0), ("paper_vitb", 3000.0))
+            for s in ((240, 320), (480, 640))
+        ],
+    }
     _check_png(plots.plot_canny(canny, tmp_path / "c.png"))
     _check_png(plots.plot_pipeline(pipeline, tmp_path / "p.png"))
     _check_png(plots.plot_presets(presets, tmp_path / "m.png"))
@@ -48,8 +75,27 @@ def test_egsa_bench_reports_stages_percentiles_ratios_and_a_plot(tmp_path, capsy
     from egsa_ros.bench.latency import main
 
     out = tmp_path / "latency.json"
-    assert main(["--model", "tiny", "--frames", "3", "--peer-frames", "2", "--peer-preset", "tiny",
-                 "--canny-repeats", "3", "--sizes", "120x160", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                "tiny",
+                "--frames",
+                "3",
+                "--peer-frames",
+                "2",
+                "--peer-preset",
+                "tiny",
+                "--canny-repeats",
+                "3",
+                "--sizes",
+                "120x160",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     names = [r["candidate"] for r in data["rows"]]
     assert names[:3] == ["fused/onnxruntime", "cv2-canny/onnxruntime", "fused/torch-cpu"]

@@ -1,5 +1,6 @@
 """Dataset readers on tiny fixtures written in each layout: Syn-TODD (MVTrans pickles, read
 with a restricted unpickler), ClearPose and our rendered set."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,6 +37,7 @@ def smooth_rgb(seed: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------- Syn-TODD
 
+
 def _fake_mvtrans_module():
     """Stand-ins with MVTrans's module and class names and fields (dataloaders/template.py)."""
     module = types.ModuleType("dataloaders.template")
@@ -48,17 +50,46 @@ def _fake_mvtrans_module():
         return cls
 
     make("Stereo", [("left_color", object), ("right_color", object), ("compressed", bool, False)])
-    make("OBB", [("heat_map", object), ("vertex_target", object), ("z_centroid", object),
-                 ("cov_matrices", object), ("compressed", bool, False),
-                 ("obj_names", list, dataclasses.field(default_factory=list))])
-    make("Detection", [("camera_T_object", object), ("scale_matrix", object), ("class_label", str, None),
-                       ("bbox", list, None), ("score", float, 1.0), ("object_name", str, "")])
-    make("Panoptic", [("stereo", object), ("depth", object), ("segmentation", object),
-                      ("instance_segmentation", object), ("object_poses", list), ("boxes", list),
-                      ("detections", list), ("camera_params", list, dataclasses.field(default_factory=list)),
-                      ("keypoints", list, dataclasses.field(default_factory=list)),
-                      ("instance_mask", object, None), ("scene_name", str, "sim"), ("uid", str, ""),
-                      ("compressed", bool, False)])
+    make(
+        "OBB",
+        [
+            ("heat_map", object),
+            ("vertex_target", object),
+            ("z_centroid", object),
+            ("cov_matrices", object),
+            ("compressed", bool, False),
+            ("obj_names", list, dataclasses.field(default_factory=list)),
+        ],
+    )
+    make(
+        "Detection",
+        [
+            ("camera_T_object", object),
+            ("scale_matrix", object),
+            ("class_label", str, None),
+            ("bbox", list, None),
+            ("score", float, 1.0),
+            ("object_name", str, ""),
+        ],
+    )
+    make(
+        "Panoptic",
+        [
+            ("stereo", object),
+            ("depth", object),
+            ("segmentation", object),
+            ("instance_segmentation", object),
+            ("object_poses", list),
+            ("boxes", list),
+            ("detections", list),
+            ("camera_params", list, dataclasses.field(default_factory=list)),
+            ("keypoints", list, dataclasses.field(default_factory=list)),
+            ("instance_mask", object, None),
+            ("scene_name", str, "sim"),
+            ("uid", str, ""),
+            ("compressed", bool, False),
+        ],
+    )
     return module
 
 
@@ -86,16 +117,35 @@ def _panoptic(m, uid, seed, camera_params):
     segmentation[5:10, 5:10] = 2
     segmentation[15:20, 20:25] = 2
     segmentation[0, 1] = -1
-    obb = m.OBB(heat_map=np.zeros((H, W), np.float16), vertex_target=np.zeros((16, 3, 4), np.float16),
-                z_centroid=np.zeros((3, 4)), cov_matrices=np.zeros((3, 4, 6)), compressed=True,
-                obj_names=["beaker"])
-    det = m.Detection(camera_T_object=np.eye(4), scale_matrix=np.zeros((4, 4)), bbox=np.array([[1, 2], [5, 6]]),
-                      score=np.float64(0.9), object_name="beaker")
-    return m.Panoptic(stereo=m.Stereo(jpeg.tobytes(), jpeg.tobytes(), compressed=True),
-                      depth=depth.astype(np.float16), segmentation=segmentation,
-                      instance_segmentation=segmentation * 10, object_poses=[obb], boxes=None,
-                      detections=[det], camera_params=camera_params, keypoints=None, scene_name=None,
-                      uid=uid, compressed=True)
+    obb = m.OBB(
+        heat_map=np.zeros((H, W), np.float16),
+        vertex_target=np.zeros((16, 3, 4), np.float16),
+        z_centroid=np.zeros((3, 4)),
+        cov_matrices=np.zeros((3, 4, 6)),
+        compressed=True,
+        obj_names=["beaker"],
+    )
+    det = m.Detection(
+        camera_T_object=np.eye(4),
+        scale_matrix=np.zeros((4, 4)),
+        bbox=np.array([[1, 2], [5, 6]]),
+        score=np.float64(0.9),
+        object_name="beaker",
+    )
+    return m.Panoptic(
+        stereo=m.Stereo(jpeg.tobytes(), jpeg.tobytes(), compressed=True),
+        depth=depth.astype(np.float16),
+        segmentation=segmentation,
+        instance_segmentation=segmentation * 10,
+        object_poses=[obb],
+        boxes=None,
+        detections=[det],
+        camera_params=camera_params,
+        keypoints=None,
+        scene_name=None,
+        uid=uid,
+        compressed=True,
+    )
 
 
 def _write_zstd_pickle(path: Path, obj) -> None:
@@ -107,13 +157,21 @@ def syntodd_root(tmp_path, mvtrans, monkeypatch):
     """2 views of one scene in root/train (MVTrans uids scene*100 + camera) + 1 in root/val."""
     train = tmp_path / "train"
     train.mkdir()
-    params = {"camera_intrinsic": (K_SYN * [[2], [2], [1]]).tolist(), "resolution_x": 2 * W,
-              "resolution_y": 2 * H, "camera_extrinsic": np.eye(4), "baseline": None}
+    params = {
+        "camera_intrinsic": (K_SYN * [[2], [2], [1]]).tolist(),
+        "resolution_x": 2 * W,
+        "resolution_y": 2 * H,
+        "camera_extrinsic": np.eye(4),
+        "baseline": None,
+    }
     _write_zstd_pickle(train / "1700.pickle.zstd", _panoptic(mvtrans, 1700, 0, params))
     _write_zstd_pickle(train / "1701.pickle.zstd", _panoptic(mvtrans, 1701, 1, []))
     # MVTrans grouping file: absolute paths from the authors' machine, first = anchor view
-    grouping = {"data": [["/home/someone/synthetic_pkl/1701.pickle.zstd", "/x/1700.pickle.zstd"]],
-                "num_multiview": 2, "num_samples": 1}
+    grouping = {
+        "data": [["/home/someone/synthetic_pkl/1701.pickle.zstd", "/x/1700.pickle.zstd"]],
+        "num_multiview": 2,
+        "num_samples": 1,
+    }
     (train / "2_1.json").write_text(json.dumps(grouping))
     (tmp_path / "train.json").write_text(json.dumps([1700, "1701"]))
     # Readers must not need MVTrans's classes.
@@ -154,8 +212,9 @@ def test_syntodd_split_sources_and_transform(syntodd_root):
     with pytest.raises(FileNotFoundError, match="val"):
         syntodd.SynTODDDataset(syntodd_root, "val")
     tf = TrainTransform((16, 24), *syntodd.SYNTODD_DEPTH_RANGE)
-    batch = next(iter(torch.utils.data.DataLoader(
-        syntodd.SynTODDDataset(syntodd_root, "train", transform=tf), batch_size=2)))
+    batch = next(
+        iter(torch.utils.data.DataLoader(syntodd.SynTODDDataset(syntodd_root, "train", transform=tf), batch_size=2))
+    )
     assert batch["rgb"].shape == (2, 3, 16, 24) and batch["depth"].shape == (2, 1, 16, 24)
     assert batch["valid"].dtype == torch.bool and batch["labels"].dtype == torch.int64
     assert batch["K"].shape == (2, 3, 3) and batch["uid"] == ["1700", "1701"]
@@ -256,16 +315,19 @@ def clearpose_root(tmp_path):
         cv2.imwrite(str(scene / f"{fid}-color.png"), cv2.cvtColor(smooth_rgb(i), cv2.COLOR_RGB2BGR))
         depth = np.full((H, W), 1500 + i, np.uint16)
         depth[0, :4] = 0
-        depth[1, :4] = 200          # 0.2 m: below ClearPose's 0.3 m
-        depth[2, :4] = 3200         # beyond 3 m
+        depth[1, :4] = 200  # 0.2 m: below ClearPose's 0.3 m
+        depth[2, :4] = 3200  # beyond 3 m
         cv2.imwrite(str(scene / f"{fid}-depth_true.png"), depth)
         cv2.imwrite(str(scene / f"{fid}-depth.png"), np.zeros((H, W), np.uint16))
         label = np.zeros((H, W), np.uint8)
         label[10:20, 10:20] = 17
         label[3:6, 3:6] = 4
         cv2.imwrite(str(scene / f"{fid}-label.png"), label)
-        meta[fid] = {"intrinsic_matrix": K_CP, "factor_depth": np.array([[1000.0]]),
-                     "cls_indexes": np.array([[17], [4]])}
+        meta[fid] = {
+            "intrinsic_matrix": K_CP,
+            "factor_depth": np.array([[1000.0]]),
+            "cls_indexes": np.array([[17], [4]]),
+        }
     savemat(str(scene / "metadata.mat"), meta)
     # MODEST schema: set -> scene -> frame count (frame 000002 is missing and skipped)
     config = {"train": {"set1": {"scene1": 3}}, "test": [["set1", "scene1"]]}
@@ -332,8 +394,7 @@ def synthetic_root(tmp_path):
         instance = np.zeros((H, W), np.uint16)
         instance[8:12, 8:12] = 300
         cv2.imwrite(str(frame / "instance.png"), instance)
-        (frame / "meta.json").write_text(json.dumps(
-            {"K": K_OURS.tolist(), "width": W, "height": H, "seed": 40 + i}))
+        (frame / "meta.json").write_text(json.dumps({"K": K_OURS.tolist(), "width": W, "height": H, "seed": 40 + i}))
     (tmp_path / "train" / "notes.txt").write_text("not a frame")
     return tmp_path
 
@@ -348,7 +409,7 @@ def test_synthetic_reads_frames_and_maps_classes(synthetic_root):
     assert s["depth"][0, 0] == 0.0
     assert s["depth_sensor"][9, 9] == 0.0 and s["depth"][9, 9] == pytest.approx(1.234)
     assert s["labels"][9, 9] == 2 and s["labels"][20, 0] == 1
-    assert s["labels"][3, 21] == 0            # opaque distractor -> background
+    assert s["labels"][3, 21] == 0  # opaque distractor -> background
     assert s["labels"][0, 5] == IGNORE_INDEX  # unknown id -> ignore
     assert s["instance"].dtype == np.int64 and s["instance"][9, 9] == 300
     np.testing.assert_allclose(s["K"], K_OURS)

@@ -1,5 +1,6 @@
 """The shared transforms: pipeline parity, depth/label resizing, K under resize/crop/flip/rotation,
 augmentations that touch only what they should, tensors and validity masks."""
+
 from __future__ import annotations
 
 import cv2
@@ -8,11 +9,11 @@ import pytest
 import torch
 
 from egsa_ros.data import transforms as T
-from egsa_ros.model.frame_graph import CameraFrameModel
 from egsa_ros.model import build_model, get_preset
-
+from egsa_ros.model.frame_graph import CameraFrameModel
 
 # ------------------------------------------------------------------------------ helpers
+
 
 def project(K, point):
     """3D point (camera frame, metres) -> pixel (u, v)."""
@@ -30,7 +31,7 @@ def blob_image(h, w, u, v, sigma=2.5):
 def centroid(rgb):
     weight = rgb[..., 0].astype(np.float64)
     weight[weight < 20] = 0  # ignore interpolation dust
-    ys, xs = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]]
+    ys, xs = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
     return np.array([(weight * xs).sum(), (weight * ys).sum()]) / weight.sum()
 
 
@@ -40,8 +41,8 @@ def marker_sample(K, point, h=60, w=80):
     labels = np.zeros((h, w), np.int64)
     depth = np.full((h, w), 1.0, np.float32)
     iu, iv = int(round(u)), int(round(v))
-    labels[iv - 1:iv + 2, iu - 1:iu + 2] = 2
-    depth[iv - 1:iv + 2, iu - 1:iu + 2] = point[2]
+    labels[iv - 1 : iv + 2, iu - 1 : iu + 2] = 2
+    depth[iv - 1 : iv + 2, iu - 1 : iu + 2] = point[2]
     return {"rgb": blob_image(h, w, u, v), "depth": depth, "labels": labels, "K": np.array(K, float)}
 
 
@@ -50,6 +51,7 @@ POINT = np.array([0.12, -0.05, 1.1])
 
 
 # ---------------------------------------------------------------------- pipeline parity
+
 
 @pytest.mark.parametrize("shape", [(480, 640), (64, 96), (50, 200), (30, 40), (100, 60)])
 def test_resize_rgb_is_the_pipeline_resize(shape):
@@ -88,6 +90,7 @@ def test_resize_rgb_is_the_pipeline_resize(shape):
 
 # ------------------------------------------------------------------------ depth, labels
 
+
 def test_nearest_depth_resize_creates_no_new_values_and_zeroes_invalid():
     rng = np.random.default_rng(1)
     depth = rng.uniform(0.5, 2.5, (40, 60)).astype(np.float32)
@@ -105,8 +108,8 @@ def test_nearest_depth_resize_creates_no_new_values_and_zeroes_invalid():
 
 def test_valid_mean_depth_resize_never_blends_invalid_pixels():
     depth = np.full((40, 40), 2.0, np.float32)
-    depth[::2, ::2] = 0.0          # a quarter invalid, spread everywhere
-    depth[:, 30:] = np.nan         # a fully invalid band
+    depth[::2, ::2] = 0.0  # a quarter invalid, spread everywhere
+    depth[:, 30:] = np.nan  # a fully invalid band
     out = T.resize_depth(depth, (10, 10), mode="valid_mean")
     assert set(np.unique(out).tolist()) <= {0.0, 2.0}
     assert (out[:, :7] == 2.0).all() and (out[:, 8:] == 0.0).all()
@@ -125,6 +128,7 @@ def test_label_resize_keeps_values_and_dtype():
 
 
 # ---------------------------------------------------------------- K follows the image
+
 
 @pytest.mark.parametrize("size", [(30, 40), (45, 100), (120, 160)])
 def test_resize_moves_the_projected_point_with_the_image(size):
@@ -192,12 +196,12 @@ def test_rotation_pads_labels_with_ignore_and_depth_with_invalid():
 
 # ----------------------------------------------------------------------------- colour
 
+
 def test_color_jitter_changes_only_rgb():
     sample = marker_sample(K0, POINT)
     sample["rgb"] = np.random.default_rng(3).integers(0, 256, sample["rgb"].shape, dtype=np.uint8)
     np.testing.assert_array_equal(T.color_jitter(sample["rgb"]), sample["rgb"])
-    out = T.random_color_jitter(sample, np.random.default_rng(4), brightness=0.4, contrast=0.4,
-                                saturation=0.4)
+    out = T.random_color_jitter(sample, np.random.default_rng(4), brightness=0.4, contrast=0.4, saturation=0.4)
     assert out["rgb"].dtype == np.uint8 and not np.array_equal(out["rgb"], sample["rgb"])
     for key in ("depth", "labels", "K"):
         assert out[key] is sample[key]
@@ -209,12 +213,13 @@ def test_color_jitter_changes_only_rgb():
 
 # ------------------------------------------------------------------- composed transforms
 
+
 def _full_sample():
     s = marker_sample(K0, POINT)
     s["depth"][0, :5] = np.nan
     s["depth"][1, :5] = 0.0
-    s["depth"][2, :5] = 3.5      # beyond d_max
-    s["depth"][3, :5] = 0.2      # below d_min
+    s["depth"][2, :5] = 3.5  # beyond d_max
+    s["depth"][3, :5] = 0.2  # below d_min
     s["uid"] = "abc"
     return s
 
@@ -262,8 +267,7 @@ def test_train_transform_is_seeded_pure_and_consistent():
 
 def test_train_transform_geometry_stays_consistent():
     """After crop + flip (no rotation), the image spot is where K' projects the mirrored point."""
-    tf = T.TrainTransform((48, 64), 0.0, 3.0, p_crop=1.0, p_flip=1.0, p_rotate=0.0, p_color=0.0,
-                          crop_min_scale=0.8)
+    tf = T.TrainTransform((48, 64), 0.0, 3.0, p_crop=1.0, p_flip=1.0, p_rotate=0.0, p_color=0.0, crop_min_scale=0.8)
     out = tf(marker_sample(K0, POINT), np.random.default_rng(11))
     rgb = out["rgb"].permute(1, 2, 0).numpy().astype(np.uint8)
     mirrored = POINT * np.array([-1.0, 1.0, 1.0])

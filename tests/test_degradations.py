@@ -1,4 +1,5 @@
 """Training-time camera degradations: shape and dtype kept, deterministic per seed, each one acts."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -32,11 +33,18 @@ def test_identity_when_all_off(image):
     assert np.array_equal(out, image) and out is not image
 
 
-@pytest.mark.parametrize("switch, key", [
-    ({"p_exposure": 1.0}, "exposure_stops"), ({"p_white_balance": 1.0}, "white_balance"),
-    ({"p_vignetting": 1.0}, "vignetting"), ({"p_blur": 1.0, "motion_share": 0.0}, "blur_sigma_px"),
-    ({"p_blur": 1.0, "motion_share": 1.0}, "motion_blur"), ({"p_noise": 1.0, "shot": (0.02, 0.03)}, "noise"),
-    ({"p_jpeg": 1.0, "jpeg_quality": (30, 40)}, "jpeg_quality")])
+@pytest.mark.parametrize(
+    "switch, key",
+    [
+        ({"p_exposure": 1.0}, "exposure_stops"),
+        ({"p_white_balance": 1.0}, "white_balance"),
+        ({"p_vignetting": 1.0}, "vignetting"),
+        ({"p_blur": 1.0, "motion_share": 0.0}, "blur_sigma_px"),
+        ({"p_blur": 1.0, "motion_share": 1.0}, "motion_blur"),
+        ({"p_noise": 1.0, "shot": (0.02, 0.03)}, "noise"),
+        ({"p_jpeg": 1.0, "jpeg_quality": (30, 40)}, "jpeg_quality"),
+    ],
+)
 def test_each_degradation_changes_the_image(image, switch, key):
     record: dict = {}
     out = degrade(image, 4, replace(OFF, **switch), record=record)

@@ -89,9 +89,11 @@ def test_sobel_matches_opencv():
     grey = rng.integers(0, 256, (31, 45), dtype=np.uint8)
     dx, dy = sobel_3x3(torch.from_numpy(grey.astype(np.float32))[None, None])
     np.testing.assert_array_equal(
-        dx[0, 0].numpy(), cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE))
+        dx[0, 0].numpy(), cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    )
     np.testing.assert_array_equal(
-        dy[0, 0].numpy(), cv2.Sobel(grey, cv2.CV_16S, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE))
+        dy[0, 0].numpy(), cv2.Sobel(grey, cv2.CV_16S, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    )
 
 
 def test_direction_test_exact_in_fp32():
@@ -163,8 +165,7 @@ def test_half_and_unrounded_input(images):
     np.testing.assert_array_equal(_edges(module.half(), x), ref)  # no weights to convert
     jitter = (torch.rand_like(x) - 0.5) * 0.9  # rounds back to the same integers
     np.testing.assert_array_equal(_edges(module, x + jitter), ref)
-    np.testing.assert_array_equal(_edges(module, x * 3.0 - 300.0),
-                                  _edges(module, (x * 3.0 - 300.0).clamp(0, 255)))
+    np.testing.assert_array_equal(_edges(module, x * 3.0 - 300.0), _edges(module, (x * 3.0 - 300.0).clamp(0, 255)))
 
 
 def test_hysteresis_eager_cpu_equals_maxpool_form():
@@ -262,8 +263,9 @@ def _export_and_check(module: torch.nn.Module, x: torch.Tensor, path, rounds: in
     module = module.eval()
     with warnings.catch_warnings():  # the legacy exporter is deprecated, but required here
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["edges"])
+        torch.onnx.export(
+            module, (x,), str(path), dynamo=False, opset_version=17, input_names=["input"], output_names=["edges"]
+        )
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     ops = [n.op_type for n in model.graph.node]
@@ -288,8 +290,7 @@ def _export_and_check(module: torch.nn.Module, x: torch.Tensor, path, rounds: in
 
 def test_onnx_export_rgb(images, tmp_path):
     img = cv2.resize(images[0][1], (160, 120), interpolation=cv2.INTER_AREA)
-    ref = _export_and_check(RGBCanny(hysteresis_rounds=16), _to_tensor([img]),
-                            tmp_path / "rgb_canny.onnx", rounds=16)
+    ref = _export_and_check(RGBCanny(hysteresis_rounds=16), _to_tensor([img]), tmp_path / "rgb_canny.onnx", rounds=16)
     assert ref.sum() > 100
 
 
@@ -298,6 +299,5 @@ def test_onnx_export_depth(tmp_path):
     yy, xx = np.mgrid[0:120, 0:160]
     d = 1.0 + 0.002 * xx + 0.4 * ((xx - 80) ** 2 + (yy - 60) ** 2 < 900) + rng.normal(0, 0.002, (120, 160))
     d[5:15, 5:25] = np.nan
-    ref = _export_and_check(DepthCanny(hysteresis_rounds=16), _depth(d), tmp_path / "depth_canny.onnx",
-                            rounds=16)
+    ref = _export_and_check(DepthCanny(hysteresis_rounds=16), _depth(d), tmp_path / "depth_canny.onnx", rounds=16)
     assert ref.sum() > 50

@@ -1,4 +1,5 @@
 """egsa-eval on the bundled sample bag: offline through the pipeline and live through egsa_node."""
+
 from __future__ import annotations
 
 import json
@@ -57,10 +58,10 @@ def test_whole_frame_scale_failures_are_counted_and_separated_from_shape(tmp_pat
     gt = rng.uniform(0.5, 1.5, (6, 8)).astype(np.float32)
     no_glass = np.zeros((6, 8), bool)
     acc = EvalAccumulator()
-    acc.add(gt.copy(), no_glass.astype(np.uint8), gt, no_glass)            # right
-    acc.add(1.4 * gt, no_glass.astype(np.uint8), gt, no_glass)             # too far
-    acc.add(gt / 1.3, no_glass.astype(np.uint8), gt, no_glass)             # too near
-    acc.add(1.15 * gt, no_glass.astype(np.uint8), gt, no_glass)            # off, but under 25 %
+    acc.add(gt.copy(), no_glass.astype(np.uint8), gt, no_glass)  # right
+    acc.add(1.4 * gt, no_glass.astype(np.uint8), gt, no_glass)  # too far
+    acc.add(gt / 1.3, no_glass.astype(np.uint8), gt, no_glass)  # too near
+    acc.add(1.15 * gt, no_glass.astype(np.uint8), gt, no_glass)  # off, but under 25 %
     result = dict(acc.result(), frames=4, frames_with_ground_truth=4)
     scale = result["frame_scale"]
     counts = (scale["frames"], scale["failures"], scale["too_far"], scale["too_near"], scale["off_by_10pct"])
@@ -82,25 +83,43 @@ def test_completed_depth_is_compared_with_the_sensor_on_the_same_pixels():
     gt = np.full((2, 4), 1.0, np.float32)
     glass = np.ones((2, 4), bool)
     sensor = np.full((2, 4), np.nan, np.float32)
-    sensor[0, :2] = 1.1                                  # 2 of 8 glass pixels, 0.1 m off
-    completed = np.full((2, 4), 1.3, np.float32)         # 0.3 m off where the sensor is missing
-    completed[0, :2] = 1.05                              # 0.05 m off where it has a value
+    sensor[0, :2] = 1.1  # 2 of 8 glass pixels, 0.1 m off
+    completed = np.full((2, 4), 1.3, np.float32)  # 0.3 m off where the sensor is missing
+    completed[0, :2] = 1.05  # 0.05 m off where it has a value
     acc = EvalAccumulator()
     acc.add(np.ones((2, 4), np.float32), glass.astype(np.uint8), gt, glass, completed=completed, sensor=sensor)
     result = acc.result()
     assert coverage(result["sensor_depth_transparent"]) == pytest.approx(0.25)
     assert result["sensor_depth_transparent"]["rmse"] == pytest.approx(0.1, abs=1e-6)
-    assert result["depth_completed_transparent"]["rmse"] > 0.25          # all 8 pixels, looks worse
+    assert result["depth_completed_transparent"]["rmse"] > 0.25  # all 8 pixels, looks worse
     same = result["depth_completed_transparent_sensor_valid"]
-    assert same["count"] == 2 and same["rmse"] == pytest.approx(0.05, abs=1e-6)   # is better
+    assert same["count"] == 2 and same["rmse"] == pytest.approx(0.05, abs=1e-6)  # is better
     result.update(frames=1, frames_with_ground_truth=1)
     assert "where the sensor has a value | 2 | 100.0% |" in markdown(result)
 
 
 @needs_bag
 def test_offline_eval_writes_report_metrics_and_panels(tmp_path, capsys):
-    assert main([str(BAG), "--offline", "--model", "tiny", "--backend", "onnxruntime", "--limit", "4",
-                 "--panels", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(BAG),
+                "--offline",
+                "--model",
+                "tiny",
+                "--backend",
+                "onnxruntime",
+                "--limit",
+                "4",
+                "--panels",
+                "2",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["frames"] == 4 and report["mode"] == "offline"
     assert 0 <= report["mask"]["transparent_iou"] <= 1 and report["depth_all"]["count"] > 0
@@ -115,13 +134,27 @@ def test_bundled_model_keeps_its_accuracy_on_the_sample_bag(tmp_path):
     """A regression floor for the bundled model on 24 frames it never saw in training
     (models/MODEL_CARD.md lists the measured values; the floor is ~0.1 below them), so that a
     worse or broken model cannot be bundled unnoticed."""
-    assert main([str(BAG), "--offline", "--backend", "onnxruntime", "--panels", "0",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(BAG),
+                "--offline",
+                "--backend",
+                "onnxruntime",
+                "--panels",
+                "0",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["frames"] == 24
-    assert report["mask"]["transparent_iou"] >= 0.68, report["mask"]          # measured 0.779
-    assert report["depth_all"]["delta_1.25"] >= 0.80, report["depth_all"]     # measured 0.892
-    assert report["depth_all"]["rmse"] <= 0.23, report["depth_all"]           # measured 0.157 m
+    assert report["mask"]["transparent_iou"] >= 0.68, report["mask"]  # measured 0.779
+    assert report["depth_all"]["delta_1.25"] >= 0.80, report["depth_all"]  # measured 0.892
+    assert report["depth_all"]["rmse"] <= 0.23, report["depth_all"]  # measured 0.157 m
 
 
 @needs_bag
@@ -129,8 +162,25 @@ def test_bundled_model_keeps_its_accuracy_on_the_sample_bag(tmp_path):
 @pytest.mark.slow
 def test_live_eval_plays_the_bag_into_the_node_and_measures_latency(tmp_path, ros_domain, monkeypatch):
     monkeypatch.setenv("EGSA_EVAL_DOMAIN", str(ros_domain))
-    assert main([str(BAG), "--model", "tiny", "--backend", "onnxruntime", "--limit", "8", "--panels", "1",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(BAG),
+                "--model",
+                "tiny",
+                "--backend",
+                "onnxruntime",
+                "--limit",
+                "8",
+                "--panels",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["mode"] == "live" and report["frames_played"] == 8
     # Every played frame is either answered or counted as dropped. How many the node drops
@@ -147,8 +197,28 @@ def test_live_eval_plays_the_bag_into_the_node_and_measures_latency(tmp_path, ro
 @pytest.mark.ros
 def test_live_eval_passes_the_test_time_options_to_the_node(tmp_path, ros_domain, monkeypatch):
     monkeypatch.setenv("EGSA_EVAL_DOMAIN", str(ros_domain))
-    assert main([str(BAG), "--model", "tiny", "--backend", "onnxruntime", "--limit", "2", "--panels", "0",
-                 "--flip-average", "--mask-net-size", "128x192", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(BAG),
+                "--model",
+                "tiny",
+                "--backend",
+                "onnxruntime",
+                "--limit",
+                "2",
+                "--panels",
+                "0",
+                "--flip-average",
+                "--mask-net-size",
+                "128x192",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     log = (tmp_path / "egsa_node.log").read_text()
     assert "flip-averaged, mask at 128x192" in log and "Traceback" not in log, log[-2000:]
 
@@ -172,9 +242,9 @@ def test_a_rendered_split_reads_like_the_bag_written_from_it(tmp_path):
     assert len(from_split) == len(from_bag) == 3
     for a, b in zip(from_split, from_bag):
         assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.gt_mask, b.gt_mask) and a.gt_mask.any()
-        np.testing.assert_array_equal(a.gt_depth, b.gt_depth)            # NaN in the same places
+        np.testing.assert_array_equal(a.gt_depth, b.gt_depth)  # NaN in the same places
         np.testing.assert_allclose(a.sensor_depth, b.sensor_depth, rtol=0, atol=1e-6)
-        assert np.isnan(a.sensor_depth[a.gt_mask]).all()                  # the fixture's camera misses glass
+        assert np.isnan(a.sensor_depth[a.gt_mask]).all()  # the fixture's camera misses glass
         np.testing.assert_allclose(a.K, b.K)
 
 
@@ -182,16 +252,31 @@ def test_offline_eval_of_a_rendered_split(tmp_path, capsys):
     split = write_synthetic_fixture(tmp_path / "data", {"test": 3}) / "test"
     glass_pixels = sum(int((read_frame(d)["labels"] == 2).sum()) for d in sorted(split.iterdir()))
     out = tmp_path / "out"
-    assert main([str(split), "--model", "tiny", "--backend", "onnxruntime", "--panels", "1",
-                 "--out", str(out), "--no-progress"]) == 0  # a split folder: offline without --offline
+    assert (
+        main(
+            [
+                str(split),
+                "--model",
+                "tiny",
+                "--backend",
+                "onnxruntime",
+                "--panels",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )  # a split folder: offline without --offline
     report = json.loads((out / "report.json").read_text())
     assert report["mode"] == "offline" and report["frames"] == report["frames_with_ground_truth"] == 3
     assert report["depth_transparent"]["count"] == glass_pixels
     assert report["sensor_depth_transparent"]["count"] == glass_pixels
-    assert coverage(report["sensor_depth_transparent"]) == 0.0           # no camera value on glass
+    assert coverage(report["sensor_depth_transparent"]) == 0.0  # no camera value on glass
     assert report["depth_completed_transparent"]["count"] == glass_pixels
     assert report["frame_scale"]["frames"] == 3 and "depth_all_scale_aligned" in report
-    assert "support_plane" not in report                                 # the fixture has no camera pose
+    assert "support_plane" not in report  # the fixture has no camera pose
     assert "egsa-eval: 3 frames (offline" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main([str(split), "--live", "--model", "tiny", "--out", str(out)])
@@ -206,15 +291,30 @@ def test_rendered_frames_with_a_camera_pose_get_depth_scaled_from_the_support_pl
 
     split = write_synthetic_fixture(tmp_path / "data", {"test": 2}) / "test"
     pose = np.eye(4)
-    pose[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]   # looking along +y, level
+    pose[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]  # looking along +y, level
     pose[2, 3] = 0.5
     for folder in frame_dirs(split):
         meta = json.loads((folder / "meta.json").read_text())
         (folder / "meta.json").write_text(json.dumps(dict(meta, camera_to_world=pose.tolist())))
     np.testing.assert_array_equal(next(read_split_frames(split)).camera_in_support, pose)
     out = tmp_path / "out"
-    assert main([str(split), "--model", "tiny", "--backend", "onnxruntime", "--panels", "0",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(split),
+                "--model",
+                "tiny",
+                "--backend",
+                "onnxruntime",
+                "--panels",
+                "0",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     assert report["support_plane"]["frames"] == 2 and 0 <= report["support_plane"]["refused"] <= 2
     assert report["depth_transparent_support_plane"]["count"] == report["depth_transparent"]["count"] > 0

@@ -40,27 +40,42 @@ CYLINDERS = (Cylinder(-0.08, 0.55, 0.03, 0.12), Cylinder(0.09, 0.62, 0.04, 0.09)
 
 def _meta_objects(cylinders, opaque_ids=()) -> list[dict]:
     """meta.json ``objects`` for the scene's cylinders (instance id = index + 1)."""
-    return [{"instance_id": i, "category": "opaque" if i in opaque_ids else "transparent",
-             "position_m": [c.x, c.y, 0.0], "height_m": c.height, "footprint_radius_m": c.radius}
-            for i, c in enumerate(cylinders, start=1)]
+    return [
+        {
+            "instance_id": i,
+            "category": "opaque" if i in opaque_ids else "transparent",
+            "position_m": [c.x, c.y, 0.0],
+            "height_m": c.height,
+            "footprint_radius_m": c.radius,
+        }
+        for i, c in enumerate(cylinders, start=1)
+    ]
 
 
 def _frame(pose, cylinders=CYLINDERS) -> tuple[SplitFrame, np.ndarray]:
     """A rendered frame of cylinders on the table, and its true depth as float32."""
     r = render(Scene(cylinders, wall_y=1.6, shape=SMALL, K=SMALL_K), pose)
     depth = r.depth.astype(np.float32)
-    frame = SplitFrame(stamp_ns=0, rgb=np.zeros((*SMALL, 3), np.uint8), gt_depth=depth, gt_mask=r.ids > 0,
-                       sensor_depth=sensor_depth(r), K=SMALL_K, camera_in_support=pose,
-                       gt_instances=r.ids.astype(np.int64), gt_objects=_meta_objects(cylinders))
+    frame = SplitFrame(
+        stamp_ns=0,
+        rgb=np.zeros((*SMALL, 3), np.uint8),
+        gt_depth=depth,
+        gt_mask=r.ids > 0,
+        sensor_depth=sensor_depth(r),
+        K=SMALL_K,
+        camera_in_support=pose,
+        gt_instances=r.ids.astype(np.int64),
+        gt_objects=_meta_objects(cylinders),
+    )
     return frame, depth
 
 
 def test_a_source_equal_to_the_truth_on_glass_scores_perfectly_and_nans_lower_only_coverage():
     gt = np.full((4, 6), 1.5, np.float32)
     glass = np.zeros((4, 6), bool)
-    glass[1:3, 1:5] = True                       # 8 glass pixels
+    glass[1:3, 1:5] = True  # 8 glass pixels
     holed = gt.copy()
-    holed[1, 1:5] = np.nan                       # half the glass has no value
+    holed[1, 1:5] = np.nan  # half the glass has no value
     acc = GlassGeometryAccumulator()
     acc.add_depths({NETWORK: gt * 1.2, SENSOR: holed, GEOMETRY_SENSOR_PLANE: gt.copy()}, gt, glass)
     rows = acc.result()["glass_depth_by_source"]
@@ -69,7 +84,7 @@ def test_a_source_equal_to_the_truth_on_glass_scores_perfectly_and_nans_lower_on
     assert exact["pixels"] == exact["count"] == 8 and exact["coverage"] == 1.0
     assert exact["rmse"] == 0.0 and exact["delta_1.05"] == exact["delta_1.25"] == 1.0
     assert sensor["pixels"] == 8 and sensor["count"] == 4 and sensor["coverage"] == 0.5
-    assert sensor["rmse"] == 0.0 and sensor["delta_1.05"] == 1.0    # accuracy over the covered pixels
+    assert sensor["rmse"] == 0.0 and sensor["delta_1.05"] == 1.0  # accuracy over the covered pixels
     assert network["coverage"] == 1.0 and network["delta_1.10"] == 0.0 and network["delta_1.25"] == 1.0
     assert network["rel"] == pytest.approx(0.2) and network["rmse"] == pytest.approx(0.3)
 
@@ -87,22 +102,23 @@ def test_sums_pool_pixels_over_frames():
 
 def test_matching_picks_the_transparent_instance_overlapped_most():
     truth = np.zeros((6, 8), np.int64)
-    truth[:, 0:3], truth[:, 3:5], truth[:, 5:8] = 1, 2, 3   # 3 is opaque
+    truth[:, 0:3], truth[:, 3:5], truth[:, 5:8] = 1, 2, 3  # 3 is opaque
     predicted = np.zeros((6, 8), np.int32)
-    predicted[0:2, 1:5] = 1                      # 4 px over 1, 4 px over 2, and one more over 2:
+    predicted[0:2, 1:5] = 1  # 4 px over 1, 4 px over 2, and one more over 2:
     predicted[2, 4] = 1
-    predicted[3:5, 5:8] = 2                      # only over the opaque object
-    predicted[5, 0:2] = 3                        # only over 1
+    predicted[3:5, 5:8] = 2  # only over the opaque object
+    predicted[5, 0:2] = 3  # only over 1
     assert match_instances(predicted, truth, {1, 2}) == {1: 2, 2: None, 3: 1}
     assert match_instances(predicted, truth, set()) == {1: None, 2: None, 3: None}
 
 
 def test_true_objects_go_into_the_camera_frame_and_an_exact_measurement_has_zero_error():
     pose = camera_pose(0.5, 40, 5, x=0.1, y=-0.2, yaw_deg=20)
-    objects = _meta_objects(CYLINDERS, opaque_ids={2}) + [dict(_meta_objects(CYLINDERS[:1])[0], instance_id=7,
-                                                               base_z_m=0.1)]
+    objects = _meta_objects(CYLINDERS, opaque_ids={2}) + [
+        dict(_meta_objects(CYLINDERS[:1])[0], instance_id=7, base_z_m=0.1)
+    ]
     truth = true_objects_in_camera(objects, pose)
-    assert set(truth) == {1, 7}                  # the opaque one is not a glass object
+    assert set(truth) == {1, 7}  # the opaque one is not a glass object
     first, raised = truth[1], truth[7]
     to_camera = pose[:3, :3].T
     np.testing.assert_allclose(pose[:3, :3] @ first.base_centre + pose[:3, 3], [-0.08, 0.55, 0.0], atol=1e-12)
@@ -112,11 +128,18 @@ def test_true_objects_go_into_the_camera_frame_and_an_exact_measurement_has_zero
     assert math.hypot(base_world[0] + 0.08, base_world[1] - 0.55) == pytest.approx(0.03)
     assert np.linalg.norm(first.base_point) < np.linalg.norm(first.base_centre)
     up = to_camera @ np.array([0.0, 0.0, 1.0])
-    exact = ObjectGeometry(1, True, centroid=first.centroid, base_point=first.base_point,
-                           footprint_centre=first.base_centre, height_m=0.12)
+    exact = ObjectGeometry(
+        1, True, centroid=first.centroid, base_point=first.base_point, footprint_centre=first.base_centre, height_m=0.12
+    )
     assert object_errors(exact, up, first) == {key: 0.0 for key in object_errors(exact, up, first)}
-    off = ObjectGeometry(1, True, centroid=first.centroid + 0.01 * up, base_point=first.base_point,
-                         footprint_centre=first.base_centre, height_m=0.15)
+    off = ObjectGeometry(
+        1,
+        True,
+        centroid=first.centroid + 0.01 * up,
+        base_point=first.base_point,
+        footprint_centre=first.base_centre,
+        height_m=0.15,
+    )
     errors = object_errors(off, up, first)
     assert errors["height_cm"] == pytest.approx(3.0) and errors["centroid_cm"] == pytest.approx(1.5)
     assert errors["mass_centroid_cm"] == pytest.approx(1.0) and errors["footprint_centre_cm"] == 0.0
@@ -144,8 +167,14 @@ def test_true_mask_and_depth_give_centimetre_objects_and_the_geometry_covers_the
 
 def test_a_bag_frame_gets_only_the_sensor_plane_and_says_why():
     split_frame, depth = _frame(camera_pose(0.45, 38, 4))
-    frame = BagFrame(stamp_ns=0, rgb=split_frame.rgb, gt_depth=depth, gt_mask=split_frame.gt_mask,
-                     sensor_depth=split_frame.sensor_depth, K=SMALL_K)
+    frame = BagFrame(
+        stamp_ns=0,
+        rgb=split_frame.rgb,
+        gt_depth=depth,
+        gt_mask=split_frame.gt_mask,
+        sensor_depth=split_frame.sensor_depth,
+        K=SMALL_K,
+    )
     acc = GlassGeometryAccumulator()
     add_geometry_frame(acc, frame, frame.gt_mask, depth, completed=depth)
     result = acc.result()
@@ -160,7 +189,7 @@ def test_refused_and_unmatched_objects_are_counted():
     pose = camera_pose(0.45, 38, 0)
     frame, depth = _frame(pose, (Cylinder(0.0, 0.27, 0.03, 0.12), Cylinder(0.09, 0.62, 0.04, 0.09)))
     mask = frame.gt_mask.copy()
-    mask[20:40, 5:30] = True                     # a false detection on the wall
+    mask[20:40, 5:30] = True  # a false detection on the wall
     acc = GlassGeometryAccumulator()
     add_geometry_frame(acc, frame, mask, depth, completed=None)
     objects = acc.result()["objects_3d"][GEOMETRY_POSE_PLANE]
@@ -175,17 +204,42 @@ def test_offline_eval_of_tiny_renders_reports_glass_depth_by_source_and_per_obje
     pytest.importorskip("mitsuba", reason="mitsuba not installed (requirements.txt installs it)")
     from egsa_ros.data.synth.cli import main as synth  # noqa: PLC0415 - needs mitsuba, checked above
 
-    assert synth(["--out", str(tmp_path), "--split", "test", "--frames", "2", "--seed", "7", "--width", "128",
-                  "--height", "96", "--spp", "8", "--variant", "scalar_rgb", "--generator", "v2",
-                  "--no-progress"]) == 0
+    assert (
+        synth(
+            [
+                "--out",
+                str(tmp_path),
+                "--split",
+                "test",
+                "--frames",
+                "2",
+                "--seed",
+                "7",
+                "--width",
+                "128",
+                "--height",
+                "96",
+                "--spp",
+                "8",
+                "--variant",
+                "scalar_rgb",
+                "--generator",
+                "v2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     split = tmp_path / "test"
     frames = list(read_split_frames(split))
     assert all(isinstance(f, SplitFrame) and f.camera_in_support is not None for f in frames)
     glass_ids = [{o["instance_id"] for o in f.gt_objects if o["category"] == "transparent"} for f in frames]
     visible = sum(len(ids & set(np.unique(f.gt_instances).tolist())) for ids, f in zip(glass_ids, frames))
     out = tmp_path / "out"
-    assert main([str(split), "--offline", "--backend", "onnxruntime", "--panels", "0", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main([str(split), "--offline", "--backend", "onnxruntime", "--panels", "0", "--out", str(out), "--no-progress"])
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     rows = report["glass_depth_by_source"]
     assert set(rows) == set(DEPTH_SOURCES)
@@ -196,7 +250,7 @@ def test_offline_eval_of_tiny_renders_reports_glass_depth_by_source_and_per_obje
             assert all(math.isfinite(row[key]) for key in ("rmse", "rel", "delta_1.05", "delta_1.25")), name
     assert max(rows[GEOMETRY_SENSOR_PLANE]["coverage"], rows[GEOMETRY_POSE_PLANE]["coverage"]) > 0
     for variant in (GEOMETRY_SENSOR_PLANE, GEOMETRY_POSE_PLANE):
-        assert rows[variant + FUSED_SUFFIX]["coverage"] == 1.0     # the network fills what the geometry lacks
+        assert rows[variant + FUSED_SUFFIX]["coverage"] == 1.0  # the network fills what the geometry lacks
     for variant in (GEOMETRY_SENSOR_PLANE, GEOMETRY_POSE_PLANE):
         objects = report["objects_3d"][variant]
         assert objects["gt_visible"] == visible > 0 and objects["plane"]["frames"] == 2

@@ -1,4 +1,5 @@
 """The camera-frame ONNX graph: one graph from uint8 frame to depth + mask, checked three ways."""
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,11 @@ from onnx import TensorProto, helper
 
 from egsa_ros.data.generated import tabletop_frame
 from egsa_ros.export.onnx_export import export_frame_onnx, export_network_onnx, frame_parity
+from egsa_ros.export.tensorrt_check import TensorRTCompatibilityError, assert_tensorrt_compat, check_tensorrt_compat
+from egsa_ros.model import build_model, get_preset
 from egsa_ros.model.frame_graph import CameraFrameModel, area_weights
 from egsa_ros.model.graph_metadata import FRAME_FORMAT_VERSION, read_frame_metadata
 from egsa_ros.model.inference_options import InferenceOptions
-from egsa_ros.export.tensorrt_check import (TensorRTCompatibilityError, assert_tensorrt_compat,
-                                            check_tensorrt_compat)
-from egsa_ros.model import build_model, get_preset
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +91,9 @@ def test_frame_graph_equals_cv2_resize_then_network(tiny_net):
         net_depth, logits = out.depth, out.seg_logits
     expected = cv2.resize(net_depth[0, 0].numpy(), (320, 240), interpolation=cv2.INTER_LINEAR)
     assert np.abs(depth.numpy() - expected).max() < 1e-4
-    expected_mask = cv2.resize((logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240),
-                               interpolation=cv2.INTER_NEAREST)
+    expected_mask = cv2.resize(
+        (logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST
+    )
     np.testing.assert_array_equal(mask.numpy(), expected_mask)
 
 
@@ -143,13 +144,16 @@ def test_pipeline_runs_an_exported_graph_and_refuses_other_sizes(tiny_static):
     assert pipe.backend_name == "onnxruntime-cpu" and pipe.config.backbone == "tiny"
     pred = pipe(tabletop_frame(2, 120, 160))
     assert pred.depth.shape == (120, 160) and pred.mask.dtype == np.uint8
-    with pytest.raises(ValueError, match="no camera-frame graph for 320x240 frames.*serve 160x120.*--frame-size 240x320"):
+    with pytest.raises(
+        ValueError, match="no camera-frame graph for 320x240 frames.*serve 160x120.*--frame-size 240x320"
+    ):
         pipe(tabletop_frame(2, 240, 320))
     with pytest.raises(ValueError, match="runs on backend 'onnxruntime'"):
         load_pipeline(str(tiny_static), backend="torch")
 
 
 # ------------------------------------------------------------------ TensorRT parser rules
+
 
 def _graph(nodes, inputs, outputs, opset=17, initializers=()):
     graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
@@ -166,37 +170,69 @@ def _reasons(model):
 
 def test_tensorrt_rules_catch_what_the_parser_rejects():
     b = TensorProto.BOOL
-    equal_bool = _graph([helper.make_node("Equal", ["a", "b"], ["c"], name="eq")],
-                        [_vi("a", b, [4]), _vi("b", b, [4])], [_vi("c", b, [4])])
+    equal_bool = _graph(
+        [helper.make_node("Equal", ["a", "b"], ["c"], name="eq")],
+        [_vi("a", b, [4]), _vi("b", b, [4])],
+        [_vi("c", b, [4])],
+    )
     assert "input type BOOL" in _reasons(equal_bool)
 
     f = TensorProto.FLOAT
-    dilated = _graph([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], dilations=[2, 2],
-                                       pads=[2, 2, 2, 2], name="pool")],
-                     [_vi("x", f, [1, 1, 8, 8])], [_vi("y", f, [1, 1, 8, 8])])
+    dilated = _graph(
+        [
+            helper.make_node(
+                "MaxPool", ["x"], ["y"], kernel_shape=[3, 3], dilations=[2, 2], pads=[2, 2, 2, 2], name="pool"
+            )
+        ],
+        [_vi("x", f, [1, 1, 8, 8])],
+        [_vi("y", f, [1, 1, 8, 8])],
+    )
     assert "pooling dilations [2, 2]" in _reasons(dilated)
 
-    nonzero = _graph([helper.make_node("NonZero", ["x"], ["y"], name="nz")],
-                     [_vi("x", f, [4])], [_vi("y", TensorProto.INT64, [1, None])])
+    nonzero = _graph(
+        [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
+        [_vi("x", f, [4])],
+        [_vi("y", TensorProto.INT64, [1, None])],
+    )
     assert "operator not supported" in _reasons(nonzero)
 
     u8 = TensorProto.UINT8
-    inner_uint8 = _graph([helper.make_node("Add", ["x", "x"], ["s"], name="add"),
-                          helper.make_node("Cast", ["s"], ["y"], to=f, name="cast")],
-                         [_vi("x", u8, [4])], [_vi("y", f, [4])])
+    inner_uint8 = _graph(
+        [
+            helper.make_node("Add", ["x", "x"], ["s"], name="add"),
+            helper.make_node("Cast", ["s"], ["y"], to=f, name="cast"),
+        ],
+        [_vi("x", u8, [4])],
+        [_vi("y", f, [4])],
+    )
     assert "UINT8 tensor 's' inside the graph" in _reasons(inner_uint8)
 
     scales = helper.make_tensor("scales", f, [4], [1, 1, 2, 2])
-    tf_crop = _graph([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
-                                       coordinate_transformation_mode="tf_crop_and_resize", name="rs")],
-                     [_vi("x", f, [1, 1, 4, 4])], [_vi("y", f, [1, 1, 8, 8])], initializers=[scales])
+    tf_crop = _graph(
+        [
+            helper.make_node(
+                "Resize",
+                ["x", "", "scales"],
+                ["y"],
+                mode="linear",
+                coordinate_transformation_mode="tf_crop_and_resize",
+                name="rs",
+            )
+        ],
+        [_vi("x", f, [1, 1, 4, 4])],
+        [_vi("y", f, [1, 1, 8, 8])],
+        initializers=[scales],
+    )
     assert "coordinate_transformation_mode='tf_crop_and_resize'" in _reasons(tf_crop)
 
     relu21 = _graph([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", f, [4])], [_vi("y", f, [4])], opset=21)
     assert "opset 21 outside" in _reasons(relu21)
 
-    double = _graph([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", TensorProto.DOUBLE, [4])],
-                    [_vi("y", TensorProto.DOUBLE, [4])])
+    double = _graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [_vi("x", TensorProto.DOUBLE, [4])],
+        [_vi("y", TensorProto.DOUBLE, [4])],
+    )
     assert "DOUBLE is not a TensorRT type" in _reasons(double)
 
     with pytest.raises(TensorRTCompatibilityError, match="1 TensorRT ONNX-parser violation"):
@@ -204,6 +240,7 @@ def test_tensorrt_rules_catch_what_the_parser_rejects():
 
 
 # ------------------------------------------------------------------ the egsa-export command
+
 
 def test_egsa_export_on_the_bundled_default_model(tmp_path, capsys):
     """The issue's CI check: checker, parity and TensorRT rules on the default model's graph."""
@@ -234,8 +271,22 @@ def test_flip_averaged_export_passes_the_checks_and_pipelines_refuse_a_mismatch(
     from egsa_ros.export.cli import main
 
     out = tmp_path / "tiny_flip.onnx"
-    assert main(["--model", "tiny", "--frame-size", "120x160", "--flip-average", "--out", str(out),
-                 "--json", str(tmp_path / "report.json")]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                "tiny",
+                "--frame-size",
+                "120x160",
+                "--flip-average",
+                "--out",
+                str(out),
+                "--json",
+                str(tmp_path / "report.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] and report["tensorrt_violations"] == [] and "flip-averaged" in report["model"]
     assert json.loads(read_frame_metadata(out)["egsa.inference_options"])["flip_average"] is True
@@ -261,8 +312,9 @@ def test_mask_from_a_second_pass_at_mask_input_size(tiny_net):
         depth2, mask2 = CameraFrameModel(tiny_net, (240, 320), options=two_pass)(torch.from_numpy(frame))
         logits = tiny_net(torch.from_numpy(to_network_input(resize_rgb(frame, (128, 192))))).seg_logits
     assert torch.equal(depth1, depth2)
-    expected_mask = cv2.resize((logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240),
-                               interpolation=cv2.INTER_NEAREST)
+    expected_mask = cv2.resize(
+        (logits[0].argmax(0) == 2).numpy().astype(np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST
+    )
     np.testing.assert_array_equal(mask2.numpy(), expected_mask)
     with pytest.raises(ValueError, match="mask_input_size 100x150 is not a multiple"):
         CameraFrameModel(tiny_net, (240, 320), options=InferenceOptions(mask_input_size=(100, 150)))
@@ -273,8 +325,23 @@ def test_egsa_export_with_a_mask_pass_passes_the_checks(tmp_path):
     from egsa_ros.export.cli import main
 
     out = tmp_path / "tiny_mask.onnx"
-    assert main(["--model", "tiny", "--frame-size", "240x320", "--mask-net-size", "128x192", "--out", str(out),
-                 "--json", str(tmp_path / "report.json")]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                "tiny",
+                "--frame-size",
+                "240x320",
+                "--mask-net-size",
+                "128x192",
+                "--out",
+                str(out),
+                "--json",
+                str(tmp_path / "report.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] and report["tensorrt_violations"] == [] and "mask at 128x192" in report["model"]
     assert json.loads(read_frame_metadata(out)["egsa.inference_options"])["mask_input_size"] == [128, 192]

@@ -1,4 +1,5 @@
 """Image messages -> RGB arrays, and frames from folders and bags (INT8 calibration, benchmarks)."""
+
 from __future__ import annotations
 
 import array
@@ -13,11 +14,15 @@ from egsa_ros.data.image_encodings import ImageDecodeError, image_to_rgb
 RGB = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
 
 
-@pytest.mark.parametrize("encoding, pixels", [
-    ("rgb8", RGB), ("bgr8", RGB[:, :, ::-1]),
-    ("rgba8", np.concatenate([RGB, np.full((4, 5, 1), 255, np.uint8)], 2)),
-    ("bgra8", np.concatenate([RGB[:, :, ::-1], np.zeros((4, 5, 1), np.uint8)], 2)),
-])
+@pytest.mark.parametrize(
+    "encoding, pixels",
+    [
+        ("rgb8", RGB),
+        ("bgr8", RGB[:, :, ::-1]),
+        ("rgba8", np.concatenate([RGB, np.full((4, 5, 1), 255, np.uint8)], 2)),
+        ("bgra8", np.concatenate([RGB[:, :, ::-1], np.zeros((4, 5, 1), np.uint8)], 2)),
+    ],
+)
 def test_colour_encodings_with_and_without_row_padding(encoding, pixels):
     for pad in (0, 3):
         rows = np.concatenate([pixels.reshape(4, -1), np.zeros((4, pad), np.uint8)], 1)
@@ -32,12 +37,15 @@ def test_mono8_becomes_grey_rgb():
     assert out.shape == (4, 5, 3) and (out == grey[:, :, None]).all()
 
 
-@pytest.mark.parametrize("args, message", [
-    (("16UC1", 4, 5, 10, b"\0" * 40), "unsupported encoding '16UC1'"),
-    (("rgb8", 4, 5, 12, b"\0" * 60), "step 12 < width 5 x 3"),
-    (("rgb8", 4, 5, 15, b"\0" * 50), "truncated image: 50 bytes, need step 15 x height 4 = 60"),
-    (("rgb8", 0, 5, 15, b""), "empty image"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("16UC1", 4, 5, 10, b"\0" * 40), "unsupported encoding '16UC1'"),
+        (("rgb8", 4, 5, 12, b"\0" * 60), "step 12 < width 5 x 3"),
+        (("rgb8", 4, 5, 15, b"\0" * 50), "truncated image: 50 bytes, need step 15 x height 4 = 60"),
+        (("rgb8", 0, 5, 15, b""), "empty image"),
+    ],
+)
 def test_bad_images_raise_clear_errors(args, message):
     with pytest.raises(ImageDecodeError, match=message):
         image_to_rgb(*args)
@@ -61,18 +69,27 @@ def test_frames_from_a_bag_of_either_storage(tmp_path, storage):
     from rosbags.typesys import Stores, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
-    Image, Header, Time = (store.types[n] for n in ("sensor_msgs/msg/Image", "std_msgs/msg/Header",
-                                                    "builtin_interfaces/msg/Time"))
+    Image, Header, Time = (
+        store.types[n] for n in ("sensor_msgs/msg/Image", "std_msgs/msg/Header", "builtin_interfaces/msg/Time")
+    )
     with Writer(tmp_path / "bag", version=9, storage_plugin=getattr(StoragePlugin, storage)) as writer:
         color = writer.add_connection("/camera/color/image_raw", Image.__msgtype__, typestore=store)
         other = writer.add_connection("/gt/mask", Image.__msgtype__, typestore=store)
         for i in range(3):
             header = Header(stamp=Time(sec=i, nanosec=0), frame_id="cam")
-            msg = Image(header=header, height=4, width=5, encoding="bgr8", is_bigendian=0, step=15,
-                        data=np.ascontiguousarray(RGB[:, :, ::-1] + i).reshape(-1))
+            msg = Image(
+                header=header,
+                height=4,
+                width=5,
+                encoding="bgr8",
+                is_bigendian=0,
+                step=15,
+                data=np.ascontiguousarray(RGB[:, :, ::-1] + i).reshape(-1),
+            )
             writer.write(color, i * 10**9, store.serialize_cdr(msg, Image.__msgtype__))
-            mask = Image(header=header, height=4, width=5, encoding="mono8", is_bigendian=0, step=5,
-                         data=np.zeros(20, np.uint8))
+            mask = Image(
+                header=header, height=4, width=5, encoding="mono8", is_bigendian=0, step=5, data=np.zeros(20, np.uint8)
+            )
             writer.write(other, i * 10**9, store.serialize_cdr(mask, Image.__msgtype__))
     frames = list(iter_frames(tmp_path / "bag"))
     assert len(frames) == 3

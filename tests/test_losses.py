@@ -1,4 +1,5 @@
 """Tests of egsa_ros.losses: hand-computed values, minima, monotonicity, masking and gradients."""
+
 import functools
 import math
 
@@ -375,7 +376,8 @@ def test_egsa_total_loss_sums_iterations_and_scales():
     d_sum = sum(val(modest_depth_loss(depth_all[i, s], target, valid, K)) for i in range(n_i) for s in range(n_s))
     c_sum = sum(
         val(torch.nn.functional.cross_entropy(seg_all[i, s], labels, ignore_index=255))
-        for i in range(n_i) for s in range(n_s)
+        for i in range(n_i)
+        for s in range(n_s)
     )
     assert val(total) == pytest.approx(2.0 * d_sum + 0.1 * c_sum, rel=1e-5)
     assert val(parts["depth"]) == pytest.approx(d_sum, rel=1e-5)
@@ -423,11 +425,20 @@ def test_transparent_depth_term_by_hand_and_only_glass_errors_count():
     glass = (labels == 2).unsqueeze(1)
     seg_all = torch.zeros(1, 1, b, k, H, W)
     off_glass = torch.where(glass, depth, depth + 0.3)  # wrong everywhere except on the glass
-    on_glass = torch.where(glass, depth + 0.3, depth)   # wrong on the glass only
+    on_glass = torch.where(glass, depth + 0.3, depth)  # wrong on the glass only
 
     def glass_part(pred, fn=depth_mse, **kw):
-        total, parts = egsa_total_loss(pred.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None,
-                                       depth_loss=fn, transparent_depth_weight=2.0, **kw)
+        total, parts = egsa_total_loss(
+            pred.view(1, 1, b, 1, H, W),
+            seg_all,
+            target,
+            labels,
+            valid,
+            None,
+            depth_loss=fn,
+            transparent_depth_weight=2.0,
+            **kw,
+        )
         plain, _ = egsa_total_loss(pred.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None, depth_loss=fn)
         assert val(total) == pytest.approx(val(plain) + 2.0 * val(parts["glassdepth"]), rel=1e-6)
         return val(parts["glassdepth"])
@@ -436,8 +447,9 @@ def test_transparent_depth_term_by_hand_and_only_glass_errors_count():
     # Only image 0 has glass: the mean is over that image's 24 glass pixels, 0.3^2 each.
     assert glass_part(on_glass) == pytest.approx(0.09, rel=1e-5)
     assert glass_part(on_glass, transparent_class=1) == 0.0  # no pixel of class 1
-    _, parts = egsa_total_loss(on_glass.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None,
-                               depth_loss=depth_mse)
+    _, parts = egsa_total_loss(
+        on_glass.view(1, 1, b, 1, H, W), seg_all, target, labels, valid, None, depth_loss=depth_mse
+    )
     assert "glassdepth" not in parts  # off by default: not computed
 
 

@@ -1,5 +1,6 @@
 """egsa_ros.eval.mask_errors: the accounting checked by hand on a drawn frame, the resolution
 ceiling, and the CLI on rendered-layout frames with the bundled model."""
+
 from __future__ import annotations
 
 import json
@@ -27,20 +28,34 @@ def _drawn_frame():
     semantic[16:19, 10:15] = 3
     instance[16:19, 10:15] = 3
     labels = np.where(semantic == 3, 0, semantic).astype(np.int64)
-    objects = [{"instance_id": 1, "category": "transparent", "shape": "tumbler", "ior": 1.52, "roughness": 0.0,
-                "tint": [1.0, 1.0, 1.0]},
-               {"instance_id": 2, "category": "transparent", "shape": "sphere", "ior": 1.33, "roughness": 0.2,
-                "tint": [0.8, 1.0, 1.0]},
-               {"instance_id": 3, "category": "opaque", "shape": "box"}]
+    objects = [
+        {
+            "instance_id": 1,
+            "category": "transparent",
+            "shape": "tumbler",
+            "ior": 1.52,
+            "roughness": 0.0,
+            "tint": [1.0, 1.0, 1.0],
+        },
+        {
+            "instance_id": 2,
+            "category": "transparent",
+            "shape": "sphere",
+            "ior": 1.33,
+            "roughness": 0.2,
+            "tint": [0.8, 1.0, 1.0],
+        },
+        {"instance_id": 3, "category": "opaque", "shape": "box"},
+    ]
     return labels, semantic, instance, objects
 
 
 def test_tally_by_hand():
     labels, semantic, instance, objects = _drawn_frame()
     pred = np.zeros((20, 20), bool)
-    pred[5:15, 6:16] = True      # the tumbler, one pixel to the right: 90 hit, 10 missed, 10 false on table
-    pred[17, 12] = True          # one false positive on the opaque box
-    pred[0, 0] = True            # one false positive on the table, far from glass
+    pred[5:15, 6:16] = True  # the tumbler, one pixel to the right: 90 hit, 10 missed, 10 false on table
+    pred[17, 12] = True  # one false positive on the opaque box
+    pred[0, 0] = True  # one false positive on the table, far from glass
     tally = MaskErrorTally(band_px=1)
     tally.add(pred, labels, semantic, instance, objects)
     r = tally.report()
@@ -72,7 +87,7 @@ def test_outline_band_and_resolution_ceiling():
     wrong = np.argwhere(stride_ceiling_mask(labels, 4, 2, 3) != mask).tolist()
     assert wrong == [[4, 4], [4, 11], [11, 4], [11, 11]]
     line = np.zeros((16, 16), np.int64)
-    line[:, 5] = 2                                                    # 1 px wide: lost at stride 4
+    line[:, 5] = 2  # 1 px wide: lost at stride 4
     assert not stride_ceiling_mask(line, 4, 2, 3).any()
 
 
@@ -86,9 +101,17 @@ def test_cli_on_a_rendered_split_with_the_bundled_model(tmp_path, capsys):
     split = write_synthetic_fixture(tmp_path / "data", {"test": 2}) / "test"
     for frame in sorted(split.iterdir()):  # the fixture's boxes, described as egsa-synth does
         meta = json.loads((frame / "meta.json").read_text())
-        meta["objects"] = [{"instance_id": 1, "category": "transparent", "shape": "box", "ior": 1.5,
-                            "roughness": 0.0, "tint": [1, 1, 1]},
-                           {"instance_id": 2, "category": "opaque", "shape": "box"}]
+        meta["objects"] = [
+            {
+                "instance_id": 1,
+                "category": "transparent",
+                "shape": "box",
+                "ior": 1.5,
+                "roughness": 0.0,
+                "tint": [1, 1, 1],
+            },
+            {"instance_id": 2, "category": "opaque", "shape": "box"},
+        ]
         (frame / "meta.json").write_text(json.dumps(meta))
     out = tmp_path / "errors.json"
     assert main([str(split), "--json", str(out)]) == 0

@@ -1,4 +1,5 @@
 """Tests of egsa_ros.metrics against hand-computed values."""
+
 import math
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_depth_metrics_report_transparent_subset():
 
 def test_median_scale_ratio_skips_missing_pixels():
     gt = np.array([[1.0, 2.0, 0.0], [4.0, np.nan, 2.0]])
-    pred = np.array([[1.5, 3.0, 9.0], [6.0, 1.0, np.nan]])   # 1.5x where both are known
+    pred = np.array([[1.5, 3.0, 9.0], [6.0, 1.0, np.nan]])  # 1.5x where both are known
     assert median_scale_ratio(pred, gt) == pytest.approx(1.5)
     assert median_scale_ratio(torch.tensor(pred), torch.tensor(gt)) == pytest.approx(1.5)
     valid = np.array([[True, False, False], [False, False, False]])
@@ -182,12 +183,12 @@ def _frames(n=3, h=6, w=8, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     for _ in range(n):
         gt = rng.uniform(0.5, 2.5, (1, 1, h, w))
-        gt[..., 0, :2] = np.nan                      # no ground truth
+        gt[..., 0, :2] = np.nan  # no ground truth
         pred = gt * rng.uniform(0.8, 1.3, gt.shape)
         valid = np.ones(gt.shape, bool)
         valid[..., -1, :] = False
         labels = rng.integers(0, classes, (1, h, w))
-        labels[:, 0, -1] = 255                       # ignored
+        labels[:, 0, -1] = 255  # ignored
         pred_labels = np.where(rng.random((1, h, w)) < 0.7, np.where(labels == 255, 0, labels), 0)
         yield pred, gt, valid, labels, pred_labels
 

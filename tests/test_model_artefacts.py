@@ -1,4 +1,5 @@
 """Checkpoints and shipped graphs: old formats load, graphs are current, stale ones are refused."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,11 @@ def test_the_bundled_checkpoint_is_format_2_and_its_old_format_1_file_still_load
     assert model_config_from_info(old) == model_config_from_info(info)
     assert network.config == model_config_from_info(info)
     assert "pretrained" in old["model_config"] and not hasattr(network.config, "pretrained")
-    assert inference_options_from_info(old) == inference_options_from_info(info) == \
-        InferenceOptions(transparent_logit_bias=-0.5)
+    assert (
+        inference_options_from_info(old)
+        == inference_options_from_info(info)
+        == InferenceOptions(transparent_logit_bias=-0.5)
+    )
     pipe = load_pipeline(ckpt, backend="torch", frame_size=None)
     assert pipe.options.transparent_logit_bias == -0.5
 
@@ -84,12 +88,15 @@ def test_graphs_of_other_weights_or_options_are_not_used(tmp_path, caplog):
     assert pipe(tabletop_frame(1, 48, 64)).depth.shape == (48, 64)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "checkpoint.json").write_text('{"format": 2, "model_config": '), "not valid JSON"),
-    (lambda d: (d / MODEL_FILE).write_bytes((d / MODEL_FILE).read_bytes()[:1000]), "not a readable safetensors"),
-    (lambda d: (d / MODEL_FILE).write_bytes(b"garbage" * 10), "not a readable safetensors"),
-    (lambda d: (d / "checkpoint.json").write_text('{"format": 7, "model_config": {}}'), "checkpoint format 7"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "checkpoint.json").write_text('{"format": 2, "model_config": '), "not valid JSON"),
+        (lambda d: (d / MODEL_FILE).write_bytes((d / MODEL_FILE).read_bytes()[:1000]), "not a readable safetensors"),
+        (lambda d: (d / MODEL_FILE).write_bytes(b"garbage" * 10), "not a readable safetensors"),
+        (lambda d: (d / "checkpoint.json").write_text('{"format": 7, "model_config": {}}'), "checkpoint format 7"),
+    ],
+)
 def test_corrupt_checkpoints_name_the_file_and_the_problem(tmp_path, damage, message):
     ckpt = tmp_path / "ckpt"
     shutil.copytree(bundled_model_dir(), ckpt, ignore=shutil.ignore_patterns("graphs"))

@@ -1,5 +1,6 @@
 """The node's ROS-free parts: parameters, latest-frame slot, stats, depth completion, points,
 encodings; and the launch/params files against what the node declares."""
+
 from __future__ import annotations
 
 import ast
@@ -14,7 +15,7 @@ import yaml
 
 from egsa_ros.data.image_encodings import ImageDecodeError, compressed_to_rgb, depth_to_metres, image_to_rgb
 from egsa_ros.ros.frame_slot import LatestFrameSlot
-from egsa_ros.ros.node_params import PARAMS, SPECS, check_value
+from egsa_ros.ros.node_params import PARAMS, SPECS, check_value, convert
 from egsa_ros.ros.node_stats import NodeStats
 from egsa_ros.runtime.depth_completion import complete_depth, fit_scale_offset
 from egsa_ros.runtime.point_cloud import masked_points
@@ -50,19 +51,28 @@ def test_node_stats_rate_and_percentiles():
     assert dict(stats.key_values({"backend": "x"}))["backend"] == "x"
 
 
-def test_parameter_checks():
+def test_parameter_checks_and_conversions():
     assert check_value("backend", "onnxruntime") is None
     assert "must be one of" in check_value("backend", "openvino")
-    assert "must be >= 1" in check_value("threads", 0)
+    assert "must be in [1, 256]" in check_value("threads", 0)
     assert "must be a float" in check_value("max_rate_hz", "fast")
-    assert check_value("max_rate_hz", 5) is None  # ints are fine for floats
+    assert convert("max_rate_hz", 5) == (5.0, None) and isinstance(convert("max_rate_hz", 5)[0], float)
+    assert convert("threads", 2.0) == (2, None)
+    assert "must be an integer, got str 'two'" in convert("threads", "two")[1]
+    assert "must be an integer" in convert("threads", 2.5)[1]
+    assert "must be a bool" in convert("publish_mask", 1)[1]
+    assert "finite" in convert("max_rate_hz", float("nan"))[1]
+    for spec in PARAMS:  # numbers carry both bounds (published as descriptor ranges), defaults inside
+        if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
+            assert spec.low is not None and spec.low <= spec.default <= spec.high, spec.name
     assert "unknown parameter" in check_value("nope", 1)
     assert all(spec.description for spec in PARAMS)
 
 
 def test_params_yaml_and_node_declarations_agree_both_ways():
     data = yaml.safe_load((ROOT / "launch" / "egsa.params.yaml").read_text())
-    params = data["egsa_node"]["ros__parameters"]
+    assert list(data) == ["/**"], "keyed /** so it applies under the launch file's namespace"
+    params = data["/**"]["ros__parameters"]
     assert set(params) == set(SPECS)
     for name, value in params.items():
         assert check_value(name, value) is None, name
@@ -81,10 +91,18 @@ def test_launch_file_starts_an_executable_that_setup_installs():
     assert "PythonExpression" not in launch_text and "eval(" not in launch_text
     # parameter overrides given in the launch file are real parameters
     overrides = [k.value for k in next(a for a in kwargs["parameters"].elts if isinstance(a, ast.Dict)).keys]
-    assert set(overrides) <= set(SPECS)
+    assert set(overrides) <= set(SPECS) | {"use_sim_time"}
+    declared = {
+        e.elts[0].value
+        for e in ast.walk(tree)
+        if isinstance(e, ast.Tuple) and len(e.elts) == 3 and all(isinstance(x, ast.Constant) for x in e.elts)
+    }  # (name, default, description)
+    assert {"log_level", "use_sim_time", "autostart"} <= declared
+    assert "/camera/camera" in launch_text and "align_depth.enable:=true" in launch_text  # RealSense 4.x
 
 
 # ------------------------------------------------------------------ encodings
+
 
 def test_yuv422_both_byte_orders_decode_like_opencv():
     # pixel pairs share chroma in 4:2:2, so give each pair one colour
@@ -114,8 +132,9 @@ def test_yuv422_both_byte_orders_decode_like_opencv():
 
 def test_depth_encodings_give_metres_with_nan_for_unknown():
     mm = np.array([[0, 1000], [1500, 65535]], dtype="<u2")
-    np.testing.assert_allclose(depth_to_metres("16UC1", 2, 2, 4, mm.tobytes()),
-                               [[np.nan, 1.0], [1.5, 65.535]], equal_nan=True)
+    np.testing.assert_allclose(
+        depth_to_metres("16UC1", 2, 2, 4, mm.tobytes()), [[np.nan, 1.0], [1.5, 65.535]], equal_nan=True
+    )
     m = np.array([[np.nan, 0.5], [-1.0, np.inf]], dtype="<f4")
     out = depth_to_metres("32FC1", 2, 2, 8, m.tobytes())
     assert out[0, 1] == 0.5 and np.isnan(out[0, 0]) and np.isnan(out[1, 0]) and np.isnan(out[1, 1])
@@ -137,6 +156,7 @@ def test_compressed_images_decode_and_garbage_is_refused():
 
 
 # ------------------------------------------------------------------ depth completion and points
+
 
 def test_depth_completion_aligns_each_object_to_its_surroundings():
     h, w = 60, 80
@@ -189,3 +209,56 @@ def test_conversions_agree_with_cv_bridge_where_it_exists():
         arr = rng.integers(0, 256, (5, 7, channels) if channels > 1 else (5, 7), dtype=np.uint8)
         msg = bridge.cv2_to_imgmsg(arr, encoding=encoding)
         np.testing.assert_array_equal(rgb_from_msg(msg), bridge.imgmsg_to_cv2(msg, "rgb8"))
+
+
+# ------------------------------------------------------------------ serialized header fields
+
+
+def test_cdr_header_fields_match_what_rclpy_serialises():
+    pytest.importorskip("rclpy", reason="ROS 2 wheels not installed")
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from egsa_ros.ros.cdr_header import CdrError, compressed_image_fields, image_fields
+
+    for frame_id, encoding, (h, w) in (("", "rgb8", (3, 5)), ("camera_color_optical_frame", "bgra8", (7, 4))):
+        msg = Image(height=h, width=w, encoding=encoding, step=w * 4 + 3, is_bigendian=1)
+        msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id = -5, 999_999_999, frame_id
+        msg.data = bytes(range(256))[: h * (w * 4 + 3)]
+        f = image_fields(bytes(serialize_message(msg)))
+        assert (f.stamp_ns, f.frame_id, f.encoding) == (-5 * 10**9 + 999_999_999, frame_id, encoding)
+        assert (f.height, f.width, f.step, f.is_bigendian, f.data_len) == (h, w, w * 4 + 3, 1, len(msg.data))
+        assert f.data_head == bytes(msg.data[:16]) and f.data_tail == bytes(msg.data[-16:])
+    jpeg = CompressedImage(format="jpeg", data=b"\xff\xd8\xff" + bytes(40) + b"\xff\xd9")
+    jpeg.header.stamp.sec = 3
+    f = compressed_image_fields(bytes(serialize_message(jpeg)))
+    assert (f.stamp_ns, f.encoding, f.data_len, f.data_head[:3], f.data_tail[-2:]) == (
+        3 * 10**9,
+        "jpeg",
+        45,
+        b"\xff\xd8\xff",
+        b"\xff\xd9",
+    )
+    raw = bytes(serialize_message(Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48))))
+    for broken, text in (
+        (b"", "not a CDR"),
+        (b"\x07\x07" + raw[2:], "not a CDR"),
+        (raw[:20], "ends after"),
+        (raw[:-10], "only"),
+    ):
+        with pytest.raises(CdrError, match=text):
+            image_fields(broken)
+
+
+def test_latest_frame_slot_gives_back_a_frame_pushed_out_by_an_unusable_one():
+    slot = LatestFrameSlot()
+    slot.put("good")
+    assert slot.put("junk") and slot.take(timeout=0.1) == "junk"
+    assert slot.take_displaced() == "good" and slot.take_displaced() is None  # once
+    slot.put("a")
+    slot.put("b")
+    assert slot.take(timeout=0.1) == "b"
+    slot.put("newer")  # something newer arrived: the old frame is not worth processing
+    assert slot.take_displaced() is None
+    slot.put("x")
+    assert slot.take(timeout=0.1) == "x"

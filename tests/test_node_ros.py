@@ -1,4 +1,5 @@
 """egsa_node as a real separate process on a real ROS 2 graph (rclpy wheels, loopback only)."""
+
 from __future__ import annotations
 
 import glob
@@ -21,8 +22,14 @@ H, W = 120, 160
 
 
 def _start_node(extra=()):
-    params = {"model": "tiny", "backend": "onnxruntime", "use_sensor_depth": True, "diagnostics_period_s": 0.5,
-              "points_stride": 1, "expected_frame_size": f"{H}x{W}"}
+    params = {
+        "model": "tiny",
+        "backend": "onnxruntime",
+        "use_sensor_depth": True,
+        "diagnostics_period_s": 0.5,
+        "points_stride": 1,
+        "expected_frame_size": f"{H}x{W}",
+    }
     return start_node(NS, params, extra)
 
 
@@ -46,9 +53,12 @@ class Harness:
         self.pub_depth = self.node.create_publisher(Image, f"{NS}/sensor_depth", reliable)
         self.got = {"depth": [], "mask": [], "depth_completed": [], "transparent_points": [], "diag": []}
         for name in ("depth", "mask", "depth_completed"):
-            self.node.create_subscription(Image, f"{NS}/{name}", self.got[name].append, reliable)
-        self.node.create_subscription(PointCloud2, f"{NS}/transparent_points", self.got["transparent_points"].append,
-                                      reliable)
+            self.node.create_subscription(Image, f"{NS}/{name}/image", self.got[name].append, reliable)
+        self.got["depth_info"] = []
+        self.node.create_subscription(CameraInfo, f"{NS}/depth/camera_info", self.got["depth_info"].append, reliable)
+        self.node.create_subscription(
+            PointCloud2, f"{NS}/transparent_points", self.got["transparent_points"].append, reliable
+        )
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.got["diag"].append, 10)
 
     def spin_until(self, condition, timeout, proc):
@@ -87,7 +97,7 @@ class Harness:
     def last_diag(self):
         for array in reversed(self.got["diag"]):
             for status in array.status:
-                if status.name == "egsa_node: inference":
+                if status.name == f"{NS}/egsa_node: inference":
                     return {kv.key: kv.value for kv in status.values}
         return {}
 
@@ -110,10 +120,13 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
         stamps = [100.0 + 0.1 * i for i in range(3)]
         for i, stamp in enumerate(stamps):
             harness.send_frame(stamp, seed=i)
-            harness.spin_until(lambda: len(harness.got["depth"]) > i, 20, proc)
+            harness.spin_until(lambda i=i: len(harness.got["depth"]) > i, 20, proc)
             time.sleep(0.05)
-        assert harness.spin_until(lambda: all(len(harness.got[k]) >= 3 for k in
-                                              ("depth", "mask", "depth_completed", "transparent_points")), 20, proc)
+        assert harness.spin_until(
+            lambda: all(len(harness.got[k]) >= 3 for k in ("depth", "mask", "depth_completed", "transparent_points")),
+            20,
+            proc,
+        )
         for depth_msg, mask_msg, stamp in zip(harness.got["depth"], harness.got["mask"], stamps):
             assert depth_msg.header.frame_id == "camera_color_optical_frame"
             assert depth_msg.header.stamp.sec == int(stamp) and mask_msg.header.stamp == depth_msg.header.stamp
@@ -133,12 +146,21 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
         assert np.isnan(completed[~glass & ~sensor_valid]).all()  # sensor holes off glass stay unknown
         points = points_from_msg(harness.got["transparent_points"][0])
         assert points.ndim == 2 and points.shape[1] == 3 and np.isfinite(points).all()
+        # camera_info beside depth (image_transport layout), with the depth image's header
+        assert harness.spin_until(lambda: len(harness.got["depth_info"]) >= 3, 10, proc)
+        depth_stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in harness.got["depth"]]
+        for info in harness.got["depth_info"]:
+            assert (info.header.stamp.sec, info.header.stamp.nanosec) in depth_stamps
+            assert info.header.frame_id == "camera_color_optical_frame" and (info.height, info.width) == (H, W)
+            assert info.k[0] == 100.0
 
         # fuzz: malformed images must be counted, logged and survived
         frame = tabletop_frame(9, H, W)
-        bad = [_image(200.0, frame[: H // 2]),  # truncated (height says H)
-               _image(200.1, frame, encoding="16UC1"),  # unsupported colour encoding
-               Image(height=0, width=0, encoding="rgb8", step=0)]  # empty
+        bad = [
+            _image(200.0, frame[: H // 2]),  # truncated (height says H)
+            _image(200.1, frame, encoding="16UC1"),  # unsupported colour encoding
+            Image(height=0, width=0, encoding="rgb8", step=0),
+        ]  # empty
         bad[0].height = H
         wrong_step = _image(200.2, frame)
         wrong_step.step = 5
@@ -152,9 +174,14 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
         count = len(harness.got["depth"])
         harness.send_frame(300.0, seed=4)
         assert harness.spin_until(lambda: len(harness.got["depth"]) > count, 20, proc), "node stopped after bad input"
-        assert harness.spin_until(lambda: int(harness.last_diag().get("bad_messages", 0)) >= 4
-                                  and int(harness.last_diag().get("frames_processed", 0)) >= 4, 10, proc), \
-            harness.last_diag()
+        assert harness.spin_until(
+            lambda: (
+                int(harness.last_diag().get("bad_messages", 0)) >= 4
+                and int(harness.last_diag().get("frames_processed", 0)) >= 4
+            ),
+            10,
+            proc,
+        ), harness.last_diag()
         diag = harness.last_diag()
         assert diag["backend"].startswith("onnxruntime")
         assert float(diag["latency_p50_ms"]) > 0 and proc.poll() is None
@@ -173,7 +200,8 @@ def test_node_refuses_invalid_parameters_with_a_clear_message(ros_domain):
     proc = _start_node(["-p", "threads:=0"])
     out = proc.communicate(timeout=60)[0].decode(errors="replace")
     assert proc.returncode == 2, out[-2000:]
-    assert "invalid egsa_node parameters" in out and "threads: must be >= 1" in out
+    assert "invalid egsa_node parameters" in out and "threads: must be in [1, 256], got 0" in out
+    assert len([line for line in out.splitlines() if line.strip()]) == 1 and "Traceback" not in out, out
 
 
 def _shut_down(node, proc):
@@ -234,14 +262,14 @@ def test_node_idles_without_subscribers_and_takes_runtime_parameters(ros_domain)
         ok, reason = _set_parameter(node, "publish_mask", False)
         assert ok, reason
         ok, reason = _set_parameter(node, "max_rate_hz", -1.0)
-        assert not ok and "must be >= 0.0" in reason
+        assert not ok and "out of range" in reason, reason  # the descriptor's FloatingPointRange
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        node.create_subscription(Image, f"{NS}/depth", depth.append, reliable)
-        node.create_subscription(Image, f"{NS}/mask", mask.append, reliable)
+        node.create_subscription(Image, f"{NS}/depth/image", depth.append, reliable)
+        node.create_subscription(Image, f"{NS}/mask/image", mask.append, reliable)
         spin(lambda: False, 1.0)  # discovery of the new subscriptions
         for i in range(3):
             pub.publish(_image(20.0 + i, tabletop_frame(i, H, W)))
-            spin(lambda: len(depth) > i, 10)
+            spin(lambda i=i: len(depth) > i, 10)
         assert len(depth) >= 2 and not mask, (len(depth), len(mask))
     finally:
         _shut_down(node, proc)
@@ -275,8 +303,18 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
     """scale_from_table switched on at run time: the same frame's depth comes back multiplied by
     exactly the factor support_plane_scale finds on the unscaled depth; an impossible camera
     height is refused, counted and logged, and the depth is left as it was."""
-    proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_height_m:=0.5",
-                        "-p", "camera_pitch_deg:=45.0"])   # the bundled model: it sees the table
+    proc = _start_node(
+        [
+            "-p",
+            "model:=''",
+            "-p",
+            "use_sensor_depth:=false",
+            "-p",
+            "camera_height_m:=0.5",
+            "-p",
+            "camera_pitch_deg:=45.0",
+        ]
+    )  # the bundled model: it sees the table
     harness = Harness()
 
     def depth_of(stamp_s):
@@ -287,15 +325,15 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
         depth_on, _ = depth_of(11.0)
         np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
         assert harness.spin_until(lambda: "table_scale" in harness.last_diag(), 5, proc), harness.last_diag()
-        assert harness.last_diag()["table_scale"] == f"{expected.scale:.2f}"   # diagnostics print 2 decimals
+        assert harness.last_diag()["table_scale"] == f"{expected.scale:.2f}"  # diagnostics print 2 decimals
 
-        ok, reason = _set_parameter(harness.node, "camera_height_m", 50.0)   # factor ~75: refused
+        ok, reason = _set_parameter(harness.node, "camera_height_m", 50.0)  # factor ~75: refused
         assert ok, reason
         depth_refused, _ = depth_of(12.0)
         np.testing.assert_array_equal(depth_refused, depth_off)
         assert harness.spin_until(lambda: int(harness.last_diag().get("table_scale_refused", 0)) >= 1, 5, proc)
         ok, reason = _set_parameter(harness.node, "camera_pitch_deg", 120.0)
-        assert not ok and "must be in [-90.0, 90.0]" in reason
+        assert not ok and "out of range" in reason, reason
     finally:
         harness.close()
         code, out = _stop(proc)
@@ -333,18 +371,20 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
 
     proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_pose_source:=topic"])
     harness = Harness()
-    pub_pose = harness.node.create_publisher(PoseStamped, f"{NS}/camera_pose",
-                                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    pub_pose = harness.node.create_publisher(
+        PoseStamped, f"{NS}/camera_pose", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    )
 
     def send_pose(stamp_s, quaternion_xyzw, height_m=0.5):
         pose = PoseStamped()
         pose.header.stamp.sec = int(stamp_s)
         pose.header.frame_id = "table"
         pose.pose.position.z = height_m
-        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
-         pose.pose.orientation.w) = (float(v) for v in quaternion_xyzw)
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = (
+            float(v) for v in quaternion_xyzw
+        )
         pub_pose.publish(pose)
-        harness.spin_until(lambda: False, 0.5, proc)   # let it arrive before the image
+        harness.spin_until(lambda: False, 0.5, proc)  # let it arrive before the image
 
     def depth_of(stamp_s):
         return harness.depth_and_mask(stamp_s, proc)
@@ -360,10 +400,10 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
         depth_on, _ = depth_of(11.0)
         np.testing.assert_allclose(depth_on, depth_off * np.float32(expected.scale), rtol=1e-5)
 
-        depth_no_pose, _ = depth_of(12.0)   # the newest pose is 1 s older than this image
+        depth_no_pose, _ = depth_of(12.0)  # the newest pose is 1 s older than this image
         np.testing.assert_array_equal(depth_no_pose, depth_off)
         assert harness.spin_until(lambda: int(harness.last_diag().get("table_scale_no_pose", 0)) >= 1, 5, proc)
-        send_pose(13.0, [0.0, 0.0, 0.0, 0.0])   # a default-constructed orientation
+        send_pose(13.0, [0.0, 0.0, 0.0, 0.0])  # a default-constructed orientation
         depth_bad_pose, _ = depth_of(13.0)
         np.testing.assert_array_equal(depth_bad_pose, depth_off)
         assert harness.spin_until(lambda: int(harness.last_diag().get("bad_camera_pose", 0)) >= 1, 5, proc)
@@ -385,7 +425,7 @@ def test_node_takes_compressed_images(ros_domain):
     node = rclpy.create_node("egsa_test_compressed")
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     depth = []
-    node.create_subscription(Image, f"{NS}/depth", depth.append, reliable)
+    node.create_subscription(Image, f"{NS}/depth/image", depth.append, reliable)
     pub = node.create_publisher(CompressedImage, f"{NS}/image/compressed", reliable)
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(tabletop_frame(1, H, W), cv2.COLOR_RGB2BGR))
     try:
@@ -409,11 +449,33 @@ def test_soak_benchmark_smoke_run_is_bounded_and_reports(ros_domain, tmp_path):
     from egsa_ros.bench.soak import main
 
     out = tmp_path / "soak.json"
-    assert main(["--rate", "20", "--duration", "3", "--size", f"{H}x{W}", "--model", "tiny", "--warmup-s", "0",
-                 "--domain", str(ros_domain), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--rate",
+                "20",
+                "--duration",
+                "3",
+                "--size",
+                f"{H}x{W}",
+                "--model",
+                "tiny",
+                "--warmup-s",
+                "0",
+                "--domain",
+                str(ros_domain),
+                "--pipeline-frames",
+                "10",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["frames_sent"] == 60 and 0 < result["frames_out"] <= 60
     assert result["latency_ms"]["p50"] > 0 and result["rss_mb"]["end"] > 100
     assert out.with_suffix(".png").is_file()
+    assert result["pipeline_alone"]["p50_ms"] > 0 and result["ratios"]["e2e_p50_vs_pipeline_p50"] > 0
     with pytest.raises(SystemExit):
         main(["--duration", "10000"])  # unbounded runs are refused

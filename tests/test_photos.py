@@ -1,4 +1,5 @@
 """Packaged real photographs: a fixed, disjoint train/held-out split, loaded without network."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,8 @@ def test_installed_photos_load_as_rgb():
 
 def test_negative_crops_are_deterministic_and_split_apart():
     if not photos.available_photos("heldout", negatives_only=True) or not photos.available_photos(
-            "train", negatives_only=True):
+        "train", negatives_only=True
+    ):
         pytest.skip("photo packages not installed")
     a = photos.negative_crops("heldout", (64, 48), 4, seed=1)
     b = photos.negative_crops("heldout", (64, 48), 4, seed=1)

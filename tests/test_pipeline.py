@@ -1,8 +1,8 @@
 """The ROS-free pipeline: any frame size in, depth + mask out; backends agree; clear errors."""
+
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -23,8 +23,10 @@ def tiny_pipelines(tmp_path_factory):
     torch.manual_seed(0)
     cfg = get_preset("tiny")
     net = build_model(cfg).eval()
-    return (Pipeline(make_backend("torch", network=net), cfg, "tiny"),
-            Pipeline(make_backend("onnxruntime", export=graph_exporter(net)), cfg, "tiny"))
+    return (
+        Pipeline(make_backend("torch", network=net), cfg, "tiny"),
+        Pipeline(make_backend("onnxruntime", export=graph_exporter(net)), cfg, "tiny"),
+    )
 
 
 @pytest.mark.parametrize("size", [(480, 640), (250, 330), (64, 96), (721, 1281)])
@@ -52,12 +54,15 @@ def test_onnxruntime_and_torch_backends_agree(tiny_pipelines):
     assert (a.mask == b.mask).mean() > 0.999
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((48, 64, 3), np.float32), "uint8"),
-    (np.zeros((48, 64), np.uint8), r"\(H, W, 3\)"),
-    (np.zeros((48, 64, 4), np.uint8), r"\(H, W, 3\)"),
-    (np.zeros((1, 64, 3), np.uint8), "too small"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((48, 64, 3), np.float32), "uint8"),
+        (np.zeros((48, 64), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((48, 64, 4), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((1, 64, 3), np.uint8), "too small"),
+    ],
+)
 def test_bad_frames_raise_clear_errors(tiny_pipelines, bad, message):
     with pytest.raises(ValueError, match=message):
         tiny_pipelines[0](bad)
@@ -109,8 +114,12 @@ def test_load_pipeline_errors():
 def test_demo_on_generated_frames_writes_summary_and_panels(tmp_path, capsys):
     from egsa_ros.demo import main
 
-    assert main(["--frames", "3", "--source", "generated", "--model", "tiny", "--backend", "torch",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["--frames", "3", "--source", "generated", "--model", "tiny", "--backend", "torch", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames"] == 3 and summary["backend"] == "torch-cpu" and summary["per_frame"] == []
     assert summary["latency_ms"]["total"]["p50"] > 0
@@ -126,9 +135,29 @@ def test_demo_on_rendered_frames_reports_accuracy_against_ground_truth(tmp_path,
     pytest.importorskip("mitsuba", reason="mitsuba not installed")
     from egsa_ros.demo import main
 
-    assert main(["--frames", "2", "--width", "64", "--height", "48", "--spp", "4", "--render-variant", "scalar_rgb",
-                 "--model", "tiny",
-                 "--backend", "torch", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "--frames",
+                "2",
+                "--width",
+                "64",
+                "--height",
+                "48",
+                "--spp",
+                "4",
+                "--render-variant",
+                "scalar_rgb",
+                "--model",
+                "tiny",
+                "--backend",
+                "torch",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["per_frame"]) == 2 and summary["frame_size"] == [48, 64]
     for frame in summary["per_frame"]:
@@ -142,7 +171,7 @@ def test_demo_on_rendered_frames_reports_accuracy_against_ground_truth(tmp_path,
 def test_the_bundled_default_model_loads_and_predicts():
     bundled = bundled_model_dir()
     assert bundled is not None, "models/default_small (the bundled trained model) is missing"
-    assert (bundled / "model.safetensors").stat().st_size < 30 * 2 ** 20
+    assert (bundled / "model.safetensors").stat().st_size < 30 * 2**20
     pipe = load_pipeline(backend="onnxruntime")
     assert "random" not in pipe.model_name and "epochs" in pipe.model_name
     assert pipe.config.backbone == "efficientnet_lite0" and pipe.config.input_size == (192, 256)

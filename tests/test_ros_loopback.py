@@ -1,4 +1,5 @@
 """Real ROS 2 (rclpy from the wheels) exchange between two processes, loopback only."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,9 @@ def test_suite_forces_loopback_discovery():
 
 @pytest.mark.ros
 def test_image_crosses_between_two_processes(ros_domain):
-    proc = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER], env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     rclpy.init()
     node = rclpy.create_node("egsa_test_listener")
     received = []
@@ -71,3 +73,11 @@ def test_image_crosses_between_two_processes(ros_domain):
     expected = (np.arange(480 * 640 * 3) % 251).astype(np.uint8)
     np.testing.assert_array_equal(data, expected)
     assert msg.header.frame_id.startswith("frame_")
+
+
+def test_domain_ids_up_to_232_are_accepted():
+    from egsa_ros.ros.loopback import loopback_environment
+
+    assert loopback_environment({"HOME": "/tmp"}, domain_id=232)["ROS_DOMAIN_ID"] == "232"
+    with pytest.raises(ValueError, match="0..232"):
+        loopback_environment({"HOME": "/tmp"}, domain_id=233)

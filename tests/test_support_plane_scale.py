@@ -1,12 +1,19 @@
 """Scale from the support plane: a ray-cast table, wall and box seen by a camera at a known
 height; predictions wrong by a known factor must be put right, and doubtful cases refused."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from egsa_ros.runtime.support_plane_scale import (ScaleEstimate, SupportPlaneConfig, pose_matrix,
-                                                  pose_up_and_height, support_plane_scale, up_from_pitch_roll)
+from egsa_ros.runtime.support_plane_scale import (
+    ScaleEstimate,
+    SupportPlaneConfig,
+    pose_matrix,
+    pose_up_and_height,
+    support_plane_scale,
+    up_from_pitch_roll,
+)
 
 HEIGHT_M = 0.6
 K = np.array([[110.0, 0.0, 63.5], [0.0, 110.0, 47.5], [0.0, 0.0, 1.0]])
@@ -24,14 +31,15 @@ def camera_pose(pitch_down_deg: float, height_m: float = HEIGHT_M) -> np.ndarray
     return pose
 
 
-def ray_cast(pose: np.ndarray, shape=(96, 128), wall_y: float = 1.2,
-             box=((-0.08, 0.08), (0.45, 0.6), 0.15)) -> np.ndarray:
+def ray_cast(
+    pose: np.ndarray, shape=(96, 128), wall_y: float = 1.2, box=((-0.08, 0.08), (0.45, 0.6), 0.15)
+) -> np.ndarray:
     """(H, W) true z-depth of the table (z = 0), a wall (y = wall_y) and a box on the table
     (x and y ranges, height); NaN where a ray hits nothing."""
     h, w = shape
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
     rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)  # z = 1
-    d = rays @ pose[:3, :3].T                     # world direction per unit of z-depth
+    d = rays @ pose[:3, :3].T  # world direction per unit of z-depth
     c = pose[:3, 3]
     best = np.full((h, w), np.inf)
 
@@ -56,31 +64,37 @@ def ray_cast(pose: np.ndarray, shape=(96, 128), wall_y: float = 1.2,
 
 
 def test_pose_gives_up_in_the_camera_frame_and_height():
-    up, height = pose_up_and_height(camera_pose(90.0))   # looking straight down: up is -z optical
+    up, height = pose_up_and_height(camera_pose(90.0))  # looking straight down: up is -z optical
     np.testing.assert_allclose(up, [0.0, 0.0, -1.0], atol=1e-12)
     assert height == pytest.approx(HEIGHT_M)
-    up, _ = pose_up_and_height(camera_pose(0.0))         # level: up is -y optical (y points down)
+    up, _ = pose_up_and_height(camera_pose(0.0))  # level: up is -y optical (y points down)
     np.testing.assert_allclose(up, [0.0, -1.0, 0.0], atol=1e-12)
     with pytest.raises(ValueError, match="4x4"):
         pose_up_and_height(np.eye(3))
 
 
-@pytest.mark.parametrize("pitch, quaternion_xyzw", [
-    (90.0, [1.0, 0.0, 0.0, 0.0]),                        # straight down: 180 degrees about x
-    (0.0, [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]),     # level: -90 degrees about x
-])
+@pytest.mark.parametrize(
+    "pitch, quaternion_xyzw",
+    [
+        (90.0, [1.0, 0.0, 0.0, 0.0]),  # straight down: 180 degrees about x
+        (0.0, [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]),  # level: -90 degrees about x
+    ],
+)
 def test_a_geometry_msgs_pose_gives_the_same_matrix(pitch, quaternion_xyzw):
     pose = pose_matrix([0.0, 0.0, HEIGHT_M], quaternion_xyzw)
     np.testing.assert_allclose(pose, camera_pose(pitch), atol=1e-12)
-    slightly_off = pose_matrix([0.0, 0.0, HEIGHT_M], 1.05 * np.asarray(quaternion_xyzw))   # normalised
+    slightly_off = pose_matrix([0.0, 0.0, HEIGHT_M], 1.05 * np.asarray(quaternion_xyzw))  # normalised
     np.testing.assert_allclose(slightly_off, camera_pose(pitch), atol=1e-12)
 
 
-@pytest.mark.parametrize("position, quaternion, message", [
-    ([0, 0, 1], [0, 0, 0, 0], "not a rotation"),        # a default-constructed Pose
-    ([0, 0, 1], [0, 0, 0, 2], "not a rotation"),
-    ([0, np.nan, 1], [0, 0, 0, 1], "non-finite"),
-])
+@pytest.mark.parametrize(
+    "position, quaternion, message",
+    [
+        ([0, 0, 1], [0, 0, 0, 0], "not a rotation"),  # a default-constructed Pose
+        ([0, 0, 1], [0, 0, 0, 2], "not a rotation"),
+        ([0, np.nan, 1], [0, 0, 0, 1], "non-finite"),
+    ],
+)
 def test_bad_poses_raise(position, quaternion, message):
     with pytest.raises(ValueError, match=message):
         pose_matrix(position, quaternion)
@@ -90,7 +104,7 @@ def test_bad_poses_raise(position, quaternion, message):
 def test_pitch_and_roll_give_the_same_up_as_the_pose(pitch):
     np.testing.assert_allclose(up_from_pitch_roll(pitch), pose_up_and_height(camera_pose(pitch))[0], atol=1e-12)
     rolled = up_from_pitch_roll(30.0, 20.0)
-    assert np.linalg.norm(rolled) == pytest.approx(1.0) and rolled[0] < 0   # world up leans to the image's left
+    assert np.linalg.norm(rolled) == pytest.approx(1.0) and rolled[0] < 0  # world up leans to the image's left
 
 
 @pytest.mark.parametrize("pitch", [25.0, 45.0, 60.0])
@@ -98,7 +112,7 @@ def test_pitch_and_roll_give_the_same_up_as_the_pose(pitch):
 def test_a_prediction_off_by_a_factor_is_put_right(pitch, wrong_by):
     pose = camera_pose(pitch)
     truth = ray_cast(pose)
-    wall = np.abs(truth - ray_cast(pose, wall_y=50.0)) > 1e-4   # pixels that change without the wall
+    wall = np.abs(truth - ray_cast(pose, wall_y=50.0)) > 1e-4  # pixels that change without the wall
     assert np.isfinite(truth).all() and (wall.mean() > 0.05 or pitch > 50)  # the wall is in view
     up, height = pose_up_and_height(pose)
     estimate = support_plane_scale(truth * wrong_by, K, up, height)
@@ -116,7 +130,7 @@ def test_shape_errors_off_the_table_do_not_move_the_factor():
     pred = truth * 1.2 * rng.normal(1.0, 0.02, truth.shape).astype(np.float32)
     glass = np.zeros(truth.shape, bool)
     glass[30:60, 50:80] = True
-    pred[glass] = 0.05                                        # far too near: below the camera? barely
+    pred[glass] = 0.05  # far too near: below the camera? barely
     up, height = pose_up_and_height(pose)
     estimate = support_plane_scale(pred, K, up, height, exclude=glass)
     assert estimate.ok and estimate.scale * 1.2 == pytest.approx(1.0, abs=0.015)
@@ -134,7 +148,7 @@ def test_doubtful_estimates_are_refused_with_a_reason():
     far_off = support_plane_scale(truth * 3.0, K, up, height)
     assert not far_off.ok and far_off.scale == 1.0 and "outside" in far_off.reason
     assert not support_plane_scale(truth, K, up, 0.0).ok
-    looking_up = support_plane_scale(truth, K, -up, height)          # the plane would be above
+    looking_up = support_plane_scale(truth, K, -up, height)  # the plane would be above
     assert not looking_up.ok and "usable pixels" in looking_up.reason
     # no dominant surface: depth spread evenly over a wide range of heights
     spread = np.exp(np.random.default_rng(1).uniform(np.log(0.3), np.log(3.0), truth.shape)).astype(np.float32)

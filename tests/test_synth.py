@@ -3,6 +3,7 @@
 Rendering uses Mitsuba's ``scalar_rgb`` variant (needs only ``pip install mitsuba``) at
 64x48 and 4 spp; those tests skip when Mitsuba is not installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,7 @@ def test_camera_and_objects_within_ranges():
             uv, z = project(spec.camera.K, c2w, centre[None])
             assert z[0] > 0, "object in front of the camera"
         for i, p in enumerate(spec.objects):  # footprints do not overlap
-            for q in spec.objects[i + 1:]:
+            for q in spec.objects[i + 1 :]:
                 gap = np.linalg.norm(np.subtract(p.position, q.position))
                 assert gap >= p.footprint_radius + q.footprint_radius
 
@@ -138,8 +139,25 @@ def test_bad_shard_gives_clear_error(bad, tmp_path, capsys):
 def rendered(tmp_path_factory):
     pytest.importorskip("mitsuba")
     out = tmp_path_factory.mktemp("synth")
-    argv = ["--out", str(out), "--split", "val", "--frames", "1", "--seed", "0", "--width", str(W),
-            "--height", str(H), "--spp", str(SPP), "--variant", "scalar_rgb", "--no-progress"]
+    argv = [
+        "--out",
+        str(out),
+        "--split",
+        "val",
+        "--frames",
+        "1",
+        "--seed",
+        "0",
+        "--width",
+        str(W),
+        "--height",
+        str(H),
+        "--spp",
+        str(SPP),
+        "--variant",
+        "scalar_rgb",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     return out, argv
 
@@ -153,8 +171,12 @@ def test_frame_files_types_and_shapes(rendered):
     fd = out / "val" / "000000"
     rgb = _read(fd, "rgb.png")
     assert rgb.dtype == np.uint8 and rgb.shape == (H, W, 3) and rgb.std() > 5
-    for name, dtype in [("depth_gt.png", np.uint16), ("depth_sensor.png", np.uint16),
-                        ("semantic.png", np.uint8), ("instance.png", np.uint16)]:
+    for name, dtype in [
+        ("depth_gt.png", np.uint16),
+        ("depth_sensor.png", np.uint16),
+        ("semantic.png", np.uint8),
+        ("instance.png", np.uint16),
+    ]:
         img = _read(fd, name)
         assert img.dtype == dtype and img.shape == (H, W), name
     meta = json.loads((fd / "meta.json").read_text())
@@ -207,9 +229,16 @@ def test_rerun_skips_finished_frame(rendered, capsys):
     assert meta.stat().st_mtime_ns == before
 
 
-@pytest.mark.parametrize("change, setting", [
-    (["--seed", "7"], "seed"), (["--spp", "3"], "spp"), (["--width", "40"], "width"),
-    (["--ior", "1.7,1.8"], "scene_profile"), (["--variant", "llvm_ad_rgb"], "variant")])
+@pytest.mark.parametrize(
+    "change, setting",
+    [
+        (["--seed", "7"], "seed"),
+        (["--spp", "3"], "spp"),
+        (["--width", "40"], "width"),
+        (["--ior", "1.7,1.8"], "scene_profile"),
+        (["--variant", "llvm_ad_rgb"], "variant"),
+    ],
+)
 def test_resume_with_other_settings_is_refused(rendered, capsys, change, setting):
     """Adding frames to a split with another seed / size / spp / profile / variant would mix two
     distributions in it silently: the CLI refuses before rendering anything."""
@@ -220,7 +249,7 @@ def test_resume_with_other_settings_is_refused(rendered, capsys, change, setting
         if change[i] in argv:
             argv[argv.index(change[i]) + 1] = change[i + 1]
         else:
-            argv += change[i:i + 2]
+            argv += change[i : i + 2]
     capsys.readouterr()
     with pytest.raises(SystemExit) as err:
         main(argv)
@@ -258,8 +287,16 @@ def test_bag_export(rendered, tmp_path):
     ts = get_typestore(Stores.ROS2_KILTED)
     with Reader(tmp_path / "frames") as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
-        assert counts == {t: 1 for t in ("/camera/color/image_raw", "/camera/color/camera_info",
-                                         "/camera/depth/image_rect_raw", "/gt/depth", "/gt/mask")}
+        assert counts == {
+            t: 1
+            for t in (
+                "/camera/color/image_raw",
+                "/camera/color/camera_info",
+                "/camera/depth/image_rect_raw",
+                "/gt/depth",
+                "/gt/mask",
+            )
+        }
         for conn, _, raw in reader.messages():
             msg = ts.deserialize_cdr(raw, conn.msgtype)
             assert (msg.height, msg.width) == (H, W)
@@ -300,6 +337,7 @@ def test_variant_names():
 
 # ------------------------------------------------------------------------ held-out profiles
 
+
 def test_scene_profile_restricts_shapes_ior_and_count():
     from egsa_ros.data.synth.scene import DEFAULT_PROFILE, SceneProfile, sample_scene
 
@@ -331,8 +369,9 @@ def test_cli_profile_options_are_checked(tmp_path, capsys):
 def test_training_data_can_hold_shapes_and_materials_out(tmp_path):
     import json
 
-    from egsa_ros.data.synthetic import SyntheticDataset
     from synthetic_fixture import write_synthetic_fixture
+
+    from egsa_ros.data.synthetic import SyntheticDataset
 
     root = write_synthetic_fixture(tmp_path, {"train": 3})
     frames = sorted((root / "train").iterdir())

@@ -1,4 +1,5 @@
 """``egsa-synth --jobs N``: worker processes cover the shard exactly and render the same bytes."""
+
 from __future__ import annotations
 
 import sys
@@ -26,9 +27,20 @@ def test_sub_shards_reject_zero_jobs():
 
 
 def test_worker_argv_carries_every_scene_setting(tmp_path):
-    args = SimpleNamespace(out=tmp_path, split="general", frames=48, seed=4000, width=256,
-                           height=192, spp=32, shard=(1, 1), jobs=2, glass_shapes=("flask", "bowl"),
-                           ior=(1.65, 1.8), glass_count=(5, 7))
+    args = SimpleNamespace(
+        out=tmp_path,
+        split="general",
+        frames=48,
+        seed=4000,
+        width=256,
+        height=192,
+        spp=32,
+        shard=(1, 1),
+        jobs=2,
+        glass_shapes=("flask", "bowl"),
+        ior=(1.65, 1.8),
+        glass_count=(5, 7),
+    )
     argv = worker_argv(args, "llvm_ad_rgb", (2, 2))
     pairs = {opt: argv[argv.index(opt) + 1] for opt in argv if opt.startswith("--") and opt != "--no-progress"}
     assert argv[:3] == [sys.executable, "-m", "egsa_ros.data.synth.cli"]
@@ -39,8 +51,25 @@ def test_worker_argv_carries_every_scene_setting(tmp_path):
 
 
 def _argv(out, frames):
-    return ["--out", str(out), "--split", "val", "--frames", str(frames), "--seed", "7", "--width", "64",
-            "--height", "48", "--spp", "4", "--variant", "scalar_rgb", "--no-progress"]
+    return [
+        "--out",
+        str(out),
+        "--split",
+        "val",
+        "--frames",
+        str(frames),
+        "--seed",
+        "7",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--spp",
+        "4",
+        "--variant",
+        "scalar_rgb",
+        "--no-progress",
+    ]
 
 
 def test_jobs_render_the_same_bytes_as_one_process(tmp_path, capsys):
@@ -66,6 +95,5 @@ def test_failing_worker_is_reported_and_stops_the_others(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(parallel, "worker_argv", fake_argv)
     args = SimpleNamespace(shard=(1, 1), jobs=2, split="val")
-    assert parallel.render_with_workers(args, "scalar_rgb", tmp_path, [0, 1], progress=False,
-                                        poll_s=0.05) == 1
+    assert parallel.render_with_workers(args, "scalar_rgb", tmp_path, [0, 1], progress=False, poll_s=0.05) == 1
     assert "worker failed with exit code 3" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """A frame rendered by egsa-synth reads back through SyntheticDataset with consistent units."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,27 @@ from egsa_ros.data.synthetic import SyntheticDataset  # noqa: E402
 
 
 def test_rendered_frame_loads_with_matching_depth_labels_and_intrinsics(tmp_path):
-    rc = synth_main(["--out", str(tmp_path), "--split", "val", "--frames", "1", "--seed", "3",
-                     "--width", "64", "--height", "48", "--spp", "4", "--variant", "scalar_rgb", "--no-progress"])
+    rc = synth_main(
+        [
+            "--out",
+            str(tmp_path),
+            "--split",
+            "val",
+            "--frames",
+            "1",
+            "--seed",
+            "3",
+            "--width",
+            "64",
+            "--height",
+            "48",
+            "--spp",
+            "4",
+            "--variant",
+            "scalar_rgb",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     meta = json.loads((tmp_path / "val" / "000000" / "meta.json").read_text())
     dataset = SyntheticDataset(tmp_path, "val")

@@ -1,5 +1,6 @@
 """egsa-synth v2 shapes: every family's mesh is closed, consistently wound and finely resampled;
 liquid bodies are closed and sit inside their vessel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,9 @@ def test_family_mesh_is_closed_outward_and_tabletop_sized(family):
 @pytest.mark.parametrize("family", [f for f in LATHE_FAMILIES if f not in ("lid",)])
 def test_lathe_profiles_resample_to_short_segments(family):
     dims = sample_dims(family, np.random.default_rng(4))
-    prof = LATHE_FAMILIES[family](**{k: v for k, v in dims.items()
-                                      if k not in ("spout", "handle_reach", "handle_radius")})
+    prof = LATHE_FAMILIES[family](
+        **{k: v for k, v in dims.items() if k not in ("spout", "handle_reach", "handle_radius")}
+    )
     assert prof[0, 0] == 0.0 and prof[-1, 0] == 0.0 and (prof[:, 0] >= 0).all()
     seg = np.linalg.norm(np.diff(resample_profile(prof), axis=0), axis=1)
     assert seg.max() <= MAX_SEGMENT_M + 1e-9
@@ -91,9 +93,12 @@ def test_label_band_wraps_the_outer_wall(family):
     assert band.vertices[:, 2].min() == pytest.approx(0.2 * height, abs=1e-4)
     assert band.vertices[:, 2].max() == pytest.approx(0.5 * height, abs=1e-4)
     # Just outside the outer wall: 0.4 mm farther from the axis than the profile at the same height.
-    prof = (beaker_profile(**{k: dims[k] for k in ("height", "radius", "wall", "bottom", "lip")})
-            if family == "beaker" else LATHE_FAMILIES[family](**dims))
-    outer = prof[1:int(np.argmax(prof[:, 1])) + 1]
+    prof = (
+        beaker_profile(**{k: dims[k] for k in ("height", "radius", "wall", "bottom", "lip")})
+        if family == "beaker"
+        else LATHE_FAMILIES[family](**dims)
+    )
+    outer = prof[1 : int(np.argmax(prof[:, 1])) + 1]
     wall_r = np.interp(band.vertices[:, 2], outer[:, 1], outer[:, 0])
     gap = np.hypot(band.vertices[:, 0], band.vertices[:, 1]) - wall_r
     assert gap.min() > 0.0002 and gap.max() < 0.0006

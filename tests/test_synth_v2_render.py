@@ -1,5 +1,6 @@
 """egsa-synth --generator v2: tiny real renders (Mitsuba scalar_rgb, 32x24 / 4 spp) and exact labels:
 glass and the liquid inside it are transparent, look-alikes are not, depth is finite."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,29 @@ def _read(frame_dir, name):
 
 @pytest.mark.parametrize("family", ["train", "ood"])
 def test_v2_frame_files_labels_and_meta(tmp_path, family):
-    argv = ["--out", str(tmp_path), "--split", family, "--frames", "1", "--seed", "3", "--width", str(W),
-            "--height", str(H), "--spp", "4", "--variant", "scalar_rgb", "--generator", "v2",
-            "--split-family", family, "--no-progress"]
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--split",
+        family,
+        "--frames",
+        "1",
+        "--seed",
+        "3",
+        "--width",
+        str(W),
+        "--height",
+        str(H),
+        "--spp",
+        "4",
+        "--variant",
+        "scalar_rgb",
+        "--generator",
+        "v2",
+        "--split-family",
+        family,
+        "--no-progress",
+    ]
     assert main(argv) == 0
     fd = tmp_path / family / "000000"
     meta = json.loads((fd / "meta.json").read_text())
@@ -58,8 +79,11 @@ def test_v2_frame_files_labels_and_meta(tmp_path, family):
 def _filled_scene():
     for index in range(200):
         spec = sample_scene_v2(21, index, 64, 48)
-        filled = [o for o in spec.objects if o.liquid is not None and o.shape in ("tumbler", "whisky_tumbler",
-                                                                                "beaker", "glass_box", "mug")]
+        filled = [
+            o
+            for o in spec.objects
+            if o.liquid is not None and o.shape in ("tumbler", "whisky_tumbler", "beaker", "glass_box", "mug")
+        ]
         if filled and any(o.role.startswith("lookalike") for o in spec.objects):
             return spec, filled[0]
     raise AssertionError("no filled tumbler in 200 draws")

@@ -1,4 +1,5 @@
 """egsa-synth --generator v2: scene sampling as data (no rendering), held-out sets, CLI checks."""
+
 from __future__ import annotations
 
 import json
@@ -111,7 +112,7 @@ def test_v2_cameras_objects_and_negatives():
                 jar = spec.objects[int(o.role.split(":")[1]) - 1]
                 assert jar.shape == "jar" and o.base_z > jar.height
         for i, p in enumerate(spec.objects):  # footprints on the table do not overlap (lids sit on jars)
-            for q in spec.objects[i + 1:]:
+            for q in spec.objects[i + 1 :]:
                 if p.base_z or q.base_z:
                     continue
                 assert np.linalg.norm(np.subtract(p.position, q.position)) >= p.footprint_radius + q.footprint_radius
@@ -124,14 +125,39 @@ def test_cli_rejects_mixed_generator_options(tmp_path, capsys):
         main(["--out", str(tmp_path), "--frames", "1", "--split-family", "ood", "--variant", "scalar_rgb"])
     assert "--split-family needs --generator v2" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path), "--frames", "1", "--generator", "v2", "--ior", "1.4,1.5",
-              "--variant", "scalar_rgb"])
+        main(
+            [
+                "--out",
+                str(tmp_path),
+                "--frames",
+                "1",
+                "--generator",
+                "v2",
+                "--ior",
+                "1.4,1.5",
+                "--variant",
+                "scalar_rgb",
+            ]
+        )
     assert "--ior: v1 options" in capsys.readouterr().err
 
 
 def test_worker_argv_carries_the_generator(tmp_path):
-    args = SimpleNamespace(out=tmp_path, split="ood", frames=8, seed=7200, width=256, height=192, spp=32,
-                           shard=(1, 1), jobs=2, glass_shapes=None, ior=None, glass_count=None,
-                           generator="v2", split_family="ood")
+    args = SimpleNamespace(
+        out=tmp_path,
+        split="ood",
+        frames=8,
+        seed=7200,
+        width=256,
+        height=192,
+        spp=32,
+        shard=(1, 1),
+        jobs=2,
+        glass_shapes=None,
+        ior=None,
+        glass_count=None,
+        generator="v2",
+        split_family="ood",
+    )
     argv = worker_argv(args, "llvm_ad_rgb", (1, 2))
     assert argv[argv.index("--generator") + 1] == "v2" and argv[argv.index("--split-family") + 1] == "ood"

@@ -1,4 +1,5 @@
 """TensorRT engines: sidecar guard (runs everywhere), builder and backend (need CUDA + TensorRT)."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from egsa_ros.model.tensorrt_engine import (SIDECAR_FORMAT_VERSION, EngineMismatchError, build_engine,
-                                             cuda_and_tensorrt_status, read_sidecar, sidecar_mismatches,
-                                             sidecar_path)
+from egsa_ros.model.tensorrt_engine import (
+    SIDECAR_FORMAT_VERSION,
+    EngineMismatchError,
+    build_engine,
+    cuda_and_tensorrt_status,
+    read_sidecar,
+    sidecar_mismatches,
+    sidecar_path,
+)
 
 TRT_USABLE, TRT_REASON = cuda_and_tensorrt_status()
 needs_trt = pytest.mark.skipif(not TRT_USABLE, reason=f"TensorRT engines need CUDA + TensorRT: {TRT_REASON}")
@@ -80,10 +87,11 @@ def test_canny_stays_fp32_under_autocast():
 
 # ------------------------------------------------------------------ need a GPU
 
+
 @pytest.fixture(scope="module")
 def tiny_graph(tmp_path_factory):
-    from egsa_ros.model.frame_onnx import export_frame_onnx
     from egsa_ros.model import build_model, get_preset
+    from egsa_ros.model.frame_onnx import export_frame_onnx
 
     torch.manual_seed(0)
     net = build_model(get_preset("tiny")).eval()

@@ -1,5 +1,6 @@
 """egsa_ros.train: config parsing, a CPU epoch with checkpoints, load/resume, the progressive
 edge switch, and a 2-process DDP (gloo, loopback) smoke run."""
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _overrides(root, out_dir, *extra):
-    return [f"data.root={root}", f"out_dir={out_dir}", "model.preset=tiny", "data.num_workers=0",
-            "optim.batch_size=2", "optim.epochs=1", "channels_last=false", "num_threads=1",
-            "log_every=1", *extra]
+    return [
+        f"data.root={root}",
+        f"out_dir={out_dir}",
+        "model.preset=tiny",
+        "data.num_workers=0",
+        "optim.batch_size=2",
+        "optim.epochs=1",
+        "channels_last=false",
+        "num_threads=1",
+        "log_every=1",
+        *extra,
+    ]
 
 
 def _records(out_dir):
@@ -55,9 +65,12 @@ def one_epoch(data_root, tmp_path_factory):
 
 # ----------------------------------------------------------------------------- config
 
+
 def test_config_yaml_and_overrides():
-    cfg = load_train_config("default_small", ["optim.epochs=2", "model.overrides.fusion=sa",
-                                              "optim.lr_encoder=2e-5", "max_steps_per_epoch=3"])
+    cfg = load_train_config(
+        "default_small",
+        ["optim.epochs=2", "model.overrides.fusion=sa", "optim.lr_encoder=2e-5", "max_steps_per_epoch=3"],
+    )
     assert cfg.optim.epochs == 2 and cfg.max_steps_per_epoch == 3
     assert cfg.optim.lr_encoder == pytest.approx(2e-5)
     assert cfg.model_config().fusion == "sa" and cfg.model_config().backbone == "efficientnet_lite0"
@@ -97,6 +110,7 @@ def test_config_class_weights():
 def test_class_weights_reach_the_segmentation_loss(data_root, tmp_path):
     """Weights [1, 1, 1] change nothing; up-weighting the (misclassified) transparent class raises
     the weighted-mean CE term."""
+
     def seg_term(*extra):
         t = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "o", *extra)))
         torch.manual_seed(0)
@@ -141,6 +155,7 @@ def test_transparent_depth_weight_config_and_reaches_the_loss(data_root, tmp_pat
 
 # ----------------------------------------------------------------------------- one epoch
 
+
 def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):
     t, summary, out = one_epoch
     for sub in ("last", "best"):
@@ -153,8 +168,7 @@ def test_one_epoch_writes_checkpoints_and_metrics(one_epoch):
     epochs = [r for r in _records(out) if r["type"] == "epoch"]
     assert len(epochs) == 1 and epochs[0]["epoch"] == 0
     val = epochs[0]["val"]
-    for key in ("loss", "rmse", "rel", "delta_1.05", "delta_1.25", "t_rmse", "t_delta_1.05",
-                "miou", "transparent_iou"):
+    for key in ("loss", "rmse", "rel", "delta_1.05", "delta_1.25", "t_rmse", "t_delta_1.05", "miou", "transparent_iou"):
         assert key in val, key
     assert val["frames"] == 2 and val["count"] > 0 and val["t_count"] > 0
     assert any(r["type"] == "train" for r in _records(out))
@@ -216,11 +230,11 @@ def test_resume_continues(one_epoch, data_root, tmp_path):
 
 def test_lr_factor_warmup_and_cosine():
     f = trainer_mod.lr_factor
-    assert [f(s, 10) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]                  # constant
-    assert f(0, 10, "constant", warmup_steps=4) == pytest.approx(0.25)       # linear warm-up
+    assert [f(s, 10) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]  # constant
+    assert f(0, 10, "constant", warmup_steps=4) == pytest.approx(0.25)  # linear warm-up
     cos = [f(s, 10, "cosine", warmup_steps=2, min_lr_ratio=0.1) for s in range(10)]
     assert cos[:3] == pytest.approx([0.5, 1.0, 1.0])
-    assert all(a >= b for a, b in zip(cos[2:], cos[3:]))                    # decays monotonically
+    assert all(a >= b for a, b in zip(cos[2:], cos[3:]))  # decays monotonically
     assert cos[-1] == pytest.approx(0.1) and f(50, 10, "cosine", 0, 0.1) == pytest.approx(0.1)
 
 
@@ -229,9 +243,11 @@ def test_cosine_schedule_sets_group_lrs_and_resume_continues_the_curve(one_epoch
         load_train_config("default_small", _overrides(data_root, tmp_path, "optim.lr_schedule=step"))
     _, _, out = one_epoch
     run = tmp_path / "cos"
-    shutil.copytree(out, run)   # a checkpoint trained at a constant lr, resumed with a cosine schedule
-    cfg = load_train_config("default_small", _overrides(data_root, run, "optim.epochs=2", "optim.lr_schedule=cosine",
-                                                        "optim.min_lr_ratio=0.1"))
+    shutil.copytree(out, run)  # a checkpoint trained at a constant lr, resumed with a cosine schedule
+    cfg = load_train_config(
+        "default_small",
+        _overrides(data_root, run, "optim.epochs=2", "optim.lr_schedule=cosine", "optim.min_lr_ratio=0.1"),
+    )
     t = trainer_mod.Trainer(cfg, resume=True)
     t.fit()
     t.close()
@@ -242,6 +258,7 @@ def test_cosine_schedule_sets_group_lrs_and_resume_continues_the_curve(one_epoch
 
 
 # ----------------------------------------------------------------------------- progressive
+
 
 def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
     phases = []
@@ -261,9 +278,18 @@ def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer_mod, "build_model", spy_build)
     out = tmp_path / "prog"
-    cfg = load_train_config("default_small", _overrides(
-        data_root, out, "optim.epochs=3", "progressive.switch_epoch=2", "max_steps_per_epoch=1",
-        "data.max_val_samples=1", "model.overrides.edge_source=progressive"))
+    cfg = load_train_config(
+        "default_small",
+        _overrides(
+            data_root,
+            out,
+            "optim.epochs=3",
+            "progressive.switch_epoch=2",
+            "max_steps_per_epoch=1",
+            "data.max_val_samples=1",
+            "model.overrides.edge_source=progressive",
+        ),
+    )
     trainer_mod.train(cfg)
     assert phases == ["rgb", "rgb", "depth"]
     assert [r["edge_phase"] for r in _records(out) if r["type"] == "epoch"] == ["rgb", "rgb", "depth"]
@@ -271,6 +297,7 @@ def test_progressive_edge_switch(data_root, tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- DDP
+
 
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -281,12 +308,29 @@ def _free_port():
 @pytest.mark.slow
 def test_ddp_two_processes_gloo(data_root, tmp_path):
     out = tmp_path / "ddp"
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           "-m", "egsa_ros.train.cli", "--config", "default_small",
-           *_overrides(data_root, out, "max_steps_per_epoch=2", "optim.batch_size=1")]
+    env = dict(
+        os.environ,
+        GLOO_SOCKET_IFNAME="lo",
+        MASTER_ADDR="127.0.0.1",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "egsa_ros.train.cli",
+        "--config",
+        "default_small",
+        *_overrides(data_root, out, "max_steps_per_epoch=2", "optim.batch_size=1"),
+    ]
     proc = subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("done: step") == 1  # rank 0 only
@@ -313,8 +357,14 @@ def test_report_reads_epochs_and_draws_the_learning_curve(tmp_path):
     lines = [{"type": "start"}]
     for e in range(3):
         lines.append({"type": "train", "epoch": e, "loss": 5.0})
-        lines.append({"type": "epoch", "epoch": e, "train_loss": 5.0 - e,
-                      "val": {"delta_1.25": 0.2 * (e + 1), "transparent_iou": 0.1 * e, "rmse": 1.0 / (e + 1)}})
+        lines.append(
+            {
+                "type": "epoch",
+                "epoch": e,
+                "train_loss": 5.0 - e,
+                "val": {"delta_1.25": 0.2 * (e + 1), "transparent_iou": 0.1 * e, "rmse": 1.0 / (e + 1)},
+            }
+        )
     (tmp_path / "metrics.jsonl").write_text("\n".join(_json.dumps(r) for r in lines) + "\n")
     records = epoch_records(tmp_path)
     assert [r["epoch"] for r in records] == [0, 1, 2]
@@ -329,12 +379,19 @@ def test_report_stitches_consecutive_stages(tmp_path, capsys):
 
     for stage, n in (("stage1", 2), ("stage2", 3)):
         (tmp_path / stage).mkdir()
-        recs = [{"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"transparent_iou": 0.1 * (e + 1)}}
-                for e in range(n)]
+        recs = [
+            {"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"transparent_iou": 0.1 * (e + 1)}}
+            for e in range(n)
+        ]
         (tmp_path / stage / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     records = report.staged_records([tmp_path / "stage1", tmp_path / "stage2"])
     assert [(r["stage"], r["epoch"], r["overall_epoch"]) for r in records] == [
-        ("stage1", 0, 0), ("stage1", 1, 1), ("stage2", 0, 2), ("stage2", 1, 3), ("stage2", 2, 4)]
+        ("stage1", 0, 0),
+        ("stage1", 1, 1),
+        ("stage2", 0, 2),
+        ("stage2", 1, 3),
+        ("stage2", 2, 4),
+    ]
     assert report.main([str(tmp_path / "stage1"), str(tmp_path / "stage2"), "--png", str(tmp_path / "lc.png")]) == 0
     table = capsys.readouterr().out
     assert "| stage2 | 5 | 2.000 |" in table and "| stage1 | 1 | 4.000 |" in table
@@ -348,8 +405,9 @@ def test_report_compares_alternative_runs(tmp_path, capsys):
 
     for run, rmse in (("a/stage5", 0.3), ("b/stage5", 0.2)):
         (tmp_path / run).mkdir(parents=True)
-        recs = [{"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"t_rmse": rmse - 0.01 * e}}
-                for e in range(2)]
+        recs = [
+            {"type": "epoch", "epoch": e, "train_loss": 4.0 - e, "val": {"t_rmse": rmse - 0.01 * e}} for e in range(2)
+        ]
         (tmp_path / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     runs = [str(tmp_path / "a/stage5"), str(tmp_path / "b/stage5")]
     assert report.main(["--compare", *runs, "--png", str(tmp_path / "ab.png")]) == 0
@@ -372,8 +430,10 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root
     assert t.start_epoch == 0 and t.step == 0  # a new run, not a resume
     assert all(torch.equal(state[k].contiguous(), v) for k, v in saved.items())
     t.close()
-    other = load_train_config("default_small", _overrides(data_root, tmp_path / "bad", f"init_from={out / 'last'}",
-                                                          "model.overrides={iterations: 3}"))
+    other = load_train_config(
+        "default_small",
+        _overrides(data_root, tmp_path / "bad", f"init_from={out / 'last'}", "model.overrides={iterations: 3}"),
+    )
     with pytest.raises(ValueError, match="init_from: the model config"):
         trainer_mod.Trainer(other)
 
@@ -385,14 +445,16 @@ def test_init_from_a_calibrated_checkpoint_drops_its_decision_bias(one_epoch, da
 
     _, _, out = one_epoch
     write_calibrated(out / "last", tmp_path / "calibrated", -0.5, {})
-    cfg = load_train_config("default_small",
-                            _overrides(data_root, tmp_path / "ft", f"init_from={tmp_path / 'calibrated'}"))
+    cfg = load_train_config(
+        "default_small", _overrides(data_root, tmp_path / "ft", f"init_from={tmp_path / 'calibrated'}")
+    )
     t = trainer_mod.Trainer(cfg)
     assert t.options.transparent_logit_bias == 0.0
     t.close()
     assert "transparent_logit_bias -0.50" in capsys.readouterr().out
-    t = trainer_mod.Trainer(load_train_config("default_small",
-                                              _overrides(data_root, tmp_path / "ft2", f"init_from={out / 'last'}")))
+    t = trainer_mod.Trainer(
+        load_train_config("default_small", _overrides(data_root, tmp_path / "ft2", f"init_from={out / 'last'}"))
+    )
     t.close()
     assert "transparent_logit_bias" not in capsys.readouterr().out  # nothing dropped: nothing said
 
@@ -402,13 +464,26 @@ def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch,
 
     _, _, out = one_epoch
     run = tmp_path / "refine"
-    cfg = load_train_config("default_small", _overrides(
-        data_root, run, f"init_from={out / 'last'}", 'model.overrides={"seg_refine": true}',
-        "optim.train_only=[seg_refiner]", "optim.lr_decoder=1e-2"))
+    cfg = load_train_config(
+        "default_small",
+        _overrides(
+            data_root,
+            run,
+            f"init_from={out / 'last'}",
+            'model.overrides={"seg_refine": true}',
+            "optim.train_only=[seg_refiner]",
+            "optim.lr_decoder=1e-2",
+        ),
+    )
     t = trainer_mod.Trainer(cfg)
     assert [g["name"] for g in t.optimizer.param_groups] == ["decoder"]
-    assert {n.split(".")[0] for g in t.optimizer.param_groups for p in g["params"]
-            for n, q in t.model.named_parameters() if q is p} == {"seg_refiner"}
+    assert {
+        n.split(".")[0]
+        for g in t.optimizer.param_groups
+        for p in g["params"]
+        for n, q in t.model.named_parameters()
+        if q is p
+    } == {"seg_refiner"}
     t.fit()
     t.close()
     saved = load_file(str(out / "last" / "model.safetensors"))
@@ -422,8 +497,9 @@ def test_init_from_adds_a_seg_refiner_and_train_only_freezes_the_rest(one_epoch,
     assert model.config.seg_refine
     # Dropping a refiner is not "adding" one: refused like any other architecture change.
     with pytest.raises(ValueError, match="init_from: the model config"):
-        trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "back",
-                                                                          f"init_from={run / 'last'}")))
+        trainer_mod.Trainer(
+            load_train_config("default_small", _overrides(data_root, tmp_path / "back", f"init_from={run / 'last'}"))
+        )
 
 
 def test_train_only_config_errors():
@@ -433,16 +509,19 @@ def test_train_only_config_errors():
         load_train_config("default_small", ["optim.train_only=[]"])
     with pytest.raises(ValueError, match="names seg_refiner but the model has none"):
         load_train_config("default_small", ["optim.train_only=[seg_refiner]"])
-    cfg = load_train_config("default_small", ["optim.train_only=[seg_refiner, decoder]",
-                                              'model.overrides={"seg_refine": true}'])
+    cfg = load_train_config(
+        "default_small", ["optim.train_only=[seg_refiner, decoder]", 'model.overrides={"seg_refine": true}']
+    )
     assert cfg.optim.train_only == ["seg_refiner", "decoder"]
 
 
 def test_held_out_filters_apply_to_synthetic_training_data_only(data_root, tmp_path):
     with pytest.raises(ValueError, match="filter synthetic data only"):
         load_train_config("paper_syntodd", [f"data.root={data_root}", "data.exclude_glass_shapes=[flask]"])
-    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "o", "data.exclude_glass_shapes=[flask]",
-                                                        "data.max_glass_ior=1.5"))
+    cfg = load_train_config(
+        "default_small",
+        _overrides(data_root, tmp_path / "o", "data.exclude_glass_shapes=[flask]", "data.max_glass_ior=1.5"),
+    )
     assert cfg.data.exclude_glass_shapes == ["flask"] and cfg.data.max_glass_ior == 1.5
 
 
@@ -456,8 +535,23 @@ def test_calibrate_writes_the_chosen_bias_and_evaluate_then_scores_it(one_epoch,
 
     _, _, out = one_epoch
     dst = tmp_path / "calibrated"
-    assert calibrate([str(out / "last"), "--root", str(data_root), "--split", "val", "--out", str(dst),
-                      "--grid=-20,0,20", "--max-miou-drop", "1"]) == 0
+    assert (
+        calibrate(
+            [
+                str(out / "last"),
+                "--root",
+                str(data_root),
+                "--split",
+                "val",
+                "--out",
+                str(dst),
+                "--grid=-20,0,20",
+                "--max-miou-drop",
+                "1",
+            ]
+        )
+        == 0
+    )
     info = json.loads((dst / "checkpoint.json").read_text())
     record = info["calibration"]
     rows = {r["bias"]: r for r in record["table"]}
@@ -513,11 +607,14 @@ def test_evaluate_checkpoint_gives_the_validation_metrics(one_epoch, data_root, 
 
 # ----------------------------------------------------------------------------- one validation
 
+
 def _same_metrics(a, b):
     """Equal keys and values; NaN (None once through JSON) equals NaN."""
+
     def norm(v):
         return None if isinstance(v, float) and math.isnan(v) else v
-    assert sorted(a) == sorted(b), (sorted(set(a) ^ set(b)))
+
+    assert sorted(a) == sorted(b), sorted(set(a) ^ set(b))
     different = {k: (a[k], b[k]) for k in a if norm(a[k]) != norm(b[k])}
     assert not different, different
 
@@ -550,8 +647,9 @@ def test_validation_runs_with_the_runs_inference_options_and_checkpoints_store_t
     with pytest.raises(ValueError, match="test-time options, not architecture: set them under inference"):
         load_train_config("default_small", ["model.overrides.flip_average=true"])
     run = tmp_path / "biased"
-    cfg = load_train_config("default_small", _overrides(data_root, run, f"init_from={out / 'last'}",
-                                                        "inference.transparent_logit_bias=-20"))
+    cfg = load_train_config(
+        "default_small", _overrides(data_root, run, f"init_from={out / 'last'}", "inference.transparent_logit_bias=-20")
+    )
     t = trainer_mod.Trainer(cfg)  # num_threads=1, as the evaluations below
     assert t.options == InferenceOptions(transparent_logit_bias=-20.0)
     metrics = t.validate()
@@ -585,8 +683,25 @@ def test_a_format1_checkpoint_loads_with_its_bias_in_the_inference_options(data_
     assert metrics["rmse"] == unbiased["rmse"] and metrics["frames"] == 2
 
     dst = tmp_path / "calibrated"
-    assert calibrate([str(src), "--root", str(data_root), "--split", "val", "--out", str(dst),
-                      "--grid=-0.5,0,0.5", "--threads", "1", "--device", "cpu"]) == 0
+    assert (
+        calibrate(
+            [
+                str(src),
+                "--root",
+                str(data_root),
+                "--split",
+                "val",
+                "--out",
+                str(dst),
+                "--grid=-0.5,0,0.5",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     written = read_info(dst)
     assert written["format"] == 2 and "transparent_logit_bias" not in written["model_config"]
     calibration = written["calibration"]
@@ -605,8 +720,11 @@ def test_degradations_and_photo_negatives_reach_the_training_set(data_root, tmp_
     depth); data.degradations degrades the train frames (the validation frames stay clean)."""
     pytest.importorskip("sklearn", reason="the packaged train photos ship in scikit-learn")
     plain = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "a")))
-    mixed = trainer_mod.Trainer(load_train_config("default_small", _overrides(
-        data_root, tmp_path / "b", "data.photo_negatives=3", "data.degradations=true")))
+    mixed = trainer_mod.Trainer(
+        load_train_config(
+            "default_small", _overrides(data_root, tmp_path / "b", "data.photo_negatives=3", "data.degradations=true")
+        )
+    )
     try:
         assert len(mixed.train_loader.dataset) == len(plain.train_loader.dataset) + 3
         negative = mixed.train_loader.dataset[len(mixed.train_loader.dataset) - 1]

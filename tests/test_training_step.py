@@ -1,4 +1,5 @@
 """The network's training output plugs into every loss, and a few steps overfit one sample."""
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,9 @@ def test_a_few_steps_overfit_one_sample(loss_name):
     for step in range(25):
         phase = "rgb" if step < 12 else "depth"  # the progressive switch
         out = model(rgb, edge_phase=phase)
-        total, parts = egsa_total_loss(out.depth_all, out.seg_all, depth, labels, valid, K,
-                                       depth_loss=DEPTH_LOSSES[loss_name], deal_weight=0.05)
+        total, parts = egsa_total_loss(
+            out.depth_all, out.seg_all, depth, labels, valid, K, depth_loss=DEPTH_LOSSES[loss_name], deal_weight=0.05
+        )
         assert torch.isfinite(total), parts
         optim.zero_grad()
         total.backward()

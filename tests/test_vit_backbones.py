@@ -1,4 +1,5 @@
 """Tests of the ViT backbones (ViT-B/16, DINOv2 ViT-S/14 and ViT-B/14) and their checkpoint loading."""
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,14 @@ def test_variant_outputs(variant, size, channels, grid, mean):
         assert model.encoder.norm is None
         sd = {k: v.clone() for k, v in model.encoder.state_dict().items()}
         sd["pos_embed"] = torch.randn(1, 1 + 14 * 14, 768)
-        sd.update({"norm.weight": torch.ones(768), "norm.bias": torch.zeros(768),
-                   "head.weight": torch.zeros(1000, 768), "head.bias": torch.zeros(1000)})
+        sd.update(
+            {
+                "norm.weight": torch.ones(768),
+                "norm.bias": torch.zeros(768),
+                "head.weight": torch.zeros(1000, 768),
+                "head.bias": torch.zeros(1000),
+            }
+        )
         report = model.load_checkpoint(sd)
         assert report.pos_embed_resized_from == (14, 14)
         assert {"norm.weight", "head.weight"} <= set(report.dropped)
@@ -125,7 +132,7 @@ def _manual_tokens(vit: VisionTransformer, x: torch.Tensor) -> list:
         qkv = y @ blk.attn.qkv.weight.t() + blk.attn.qkv.bias
         q, k, v = qkv.split(d, dim=-1)
         hd = d // heads
-        split = lambda t: t.reshape(b, -1, heads, hd).transpose(1, 2)  # noqa: E731
+        split = lambda t, hd=hd: t.reshape(b, -1, heads, hd).transpose(1, 2)  # noqa: E731
         att = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(hd), dim=-1)
         a = (att @ split(v)).transpose(1, 2).reshape(b, -1, d)
         a = a @ blk.attn.proj.weight.t() + blk.attn.proj.bias
@@ -168,22 +175,34 @@ def _official_dinov2_state(dim: int, depth: int, patch: int, grid: int, seed: in
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     sd = {
-        "cls_token": r(1, 1, dim), "pos_embed": r(1, 1 + grid * grid, dim), "mask_token": r(1, dim),
-        "patch_embed.proj.weight": r(dim, 3, patch, patch), "patch_embed.proj.bias": r(dim),
-        "norm.weight": r(dim), "norm.bias": r(dim),
+        "cls_token": r(1, 1, dim),
+        "pos_embed": r(1, 1 + grid * grid, dim),
+        "mask_token": r(1, dim),
+        "patch_embed.proj.weight": r(dim, 3, patch, patch),
+        "patch_embed.proj.bias": r(dim),
+        "norm.weight": r(dim),
+        "norm.bias": r(dim),
     }
     for i in range(depth):
         pre = f"blocks.{i}."
-        sd.update({
-            pre + "norm1.weight": r(dim), pre + "norm1.bias": r(dim),
-            pre + "attn.qkv.weight": r(3 * dim, dim), pre + "attn.qkv.bias": r(3 * dim),
-            pre + "attn.proj.weight": r(dim, dim), pre + "attn.proj.bias": r(dim),
-            pre + "ls1.gamma": r(dim),
-            pre + "norm2.weight": r(dim), pre + "norm2.bias": r(dim),
-            pre + "mlp.fc1.weight": r(4 * dim, dim), pre + "mlp.fc1.bias": r(4 * dim),
-            pre + "mlp.fc2.weight": r(dim, 4 * dim), pre + "mlp.fc2.bias": r(dim),
-            pre + "ls2.gamma": r(dim),
-        })
+        sd.update(
+            {
+                pre + "norm1.weight": r(dim),
+                pre + "norm1.bias": r(dim),
+                pre + "attn.qkv.weight": r(3 * dim, dim),
+                pre + "attn.qkv.bias": r(3 * dim),
+                pre + "attn.proj.weight": r(dim, dim),
+                pre + "attn.proj.bias": r(dim),
+                pre + "ls1.gamma": r(dim),
+                pre + "norm2.weight": r(dim),
+                pre + "norm2.bias": r(dim),
+                pre + "mlp.fc1.weight": r(4 * dim, dim),
+                pre + "mlp.fc1.bias": r(4 * dim),
+                pre + "mlp.fc2.weight": r(dim, 4 * dim),
+                pre + "mlp.fc2.bias": r(dim),
+                pre + "ls2.gamma": r(dim),
+            }
+        )
     return sd
 
 
@@ -238,25 +257,40 @@ def _google_arrays(dim=32, depth=4, heads=2, patch=8, grid=3, seed=0) -> dict:
     r = lambda *s: rng.standard_normal(s).astype(np.float32) * 0.3  # noqa: E731
     hd = dim // heads
     a = {
-        "embedding/kernel": r(patch, patch, 3, dim), "embedding/bias": r(dim), "cls": r(1, 1, dim),
+        "embedding/kernel": r(patch, patch, 3, dim),
+        "embedding/bias": r(dim),
+        "cls": r(1, 1, dim),
         "Transformer/posembed_input/pos_embedding": r(1, 1 + grid * grid, dim),
-        "Transformer/encoder_norm/scale": r(dim), "Transformer/encoder_norm/bias": r(dim),
-        "head/kernel": r(dim, 10), "head/bias": r(10),
-        "pre_logits/kernel": r(dim, dim), "pre_logits/bias": r(dim),
+        "Transformer/encoder_norm/scale": r(dim),
+        "Transformer/encoder_norm/bias": r(dim),
+        "head/kernel": r(dim, 10),
+        "head/bias": r(10),
+        "pre_logits/kernel": r(dim, dim),
+        "pre_logits/bias": r(dim),
     }
     for i in range(depth):
         pre = f"Transformer/encoderblock_{i}/"
         att = pre + "MultiHeadDotProductAttention_1/"
-        a.update({
-            pre + "LayerNorm_0/scale": r(dim), pre + "LayerNorm_0/bias": r(dim),
-            att + "query/kernel": r(dim, heads, hd), att + "query/bias": r(heads, hd),
-            att + "key/kernel": r(dim, heads, hd), att + "key/bias": r(heads, hd),
-            att + "value/kernel": r(dim, heads, hd), att + "value/bias": r(heads, hd),
-            att + "out/kernel": r(heads, hd, dim), att + "out/bias": r(dim),
-            pre + "LayerNorm_2/scale": r(dim), pre + "LayerNorm_2/bias": r(dim),
-            pre + "MlpBlock_3/Dense_0/kernel": r(dim, 4 * dim), pre + "MlpBlock_3/Dense_0/bias": r(4 * dim),
-            pre + "MlpBlock_3/Dense_1/kernel": r(4 * dim, dim), pre + "MlpBlock_3/Dense_1/bias": r(dim),
-        })
+        a.update(
+            {
+                pre + "LayerNorm_0/scale": r(dim),
+                pre + "LayerNorm_0/bias": r(dim),
+                att + "query/kernel": r(dim, heads, hd),
+                att + "query/bias": r(heads, hd),
+                att + "key/kernel": r(dim, heads, hd),
+                att + "key/bias": r(heads, hd),
+                att + "value/kernel": r(dim, heads, hd),
+                att + "value/bias": r(heads, hd),
+                att + "out/kernel": r(heads, hd, dim),
+                att + "out/bias": r(dim),
+                pre + "LayerNorm_2/scale": r(dim),
+                pre + "LayerNorm_2/bias": r(dim),
+                pre + "MlpBlock_3/Dense_0/kernel": r(dim, 4 * dim),
+                pre + "MlpBlock_3/Dense_0/bias": r(4 * dim),
+                pre + "MlpBlock_3/Dense_1/kernel": r(4 * dim, dim),
+                pre + "MlpBlock_3/Dense_1/bias": r(dim),
+            }
+        )
     return a
 
 
@@ -265,18 +299,24 @@ def _timm_from_google(a: dict, depth: int) -> dict:
     t = lambda x: torch.from_numpy(np.ascontiguousarray(x))  # noqa: E731
     sd = {
         "patch_embed.proj.weight": t(a["embedding/kernel"].transpose(3, 2, 0, 1)),
-        "patch_embed.proj.bias": t(a["embedding/bias"]), "cls_token": t(a["cls"]),
+        "patch_embed.proj.bias": t(a["embedding/bias"]),
+        "cls_token": t(a["cls"]),
         "pos_embed": t(a["Transformer/posembed_input/pos_embedding"]),
-        "norm.weight": t(a["Transformer/encoder_norm/scale"]), "norm.bias": t(a["Transformer/encoder_norm/bias"]),
-        "head.weight": t(a["head/kernel"].T), "head.bias": t(a["head/bias"]),
+        "norm.weight": t(a["Transformer/encoder_norm/scale"]),
+        "norm.bias": t(a["Transformer/encoder_norm/bias"]),
+        "head.weight": t(a["head/kernel"].T),
+        "head.bias": t(a["head/bias"]),
     }
     for i in range(depth):
         g, p = f"Transformer/encoderblock_{i}/", f"blocks.{i}."
         att = g + "MultiHeadDotProductAttention_1/"
         dim = a[att + "query/kernel"].shape[0]
-        sd[p + "attn.qkv.weight"] = t(np.concatenate(
-            [a[att + n + "/kernel"].reshape(dim, dim).T for n in ("query", "key", "value")], axis=0))
-        sd[p + "attn.qkv.bias"] = t(np.concatenate([a[att + n + "/bias"].reshape(-1) for n in ("query", "key", "value")]))
+        sd[p + "attn.qkv.weight"] = t(
+            np.concatenate([a[att + n + "/kernel"].reshape(dim, dim).T for n in ("query", "key", "value")], axis=0)
+        )
+        sd[p + "attn.qkv.bias"] = t(
+            np.concatenate([a[att + n + "/bias"].reshape(-1) for n in ("query", "key", "value")])
+        )
         sd[p + "attn.proj.weight"] = t(a[att + "out/kernel"].reshape(dim, dim).T)
         sd[p + "attn.proj.bias"] = t(a[att + "out/bias"])
         sd[p + "norm1.weight"], sd[p + "norm1.bias"] = t(a[g + "LayerNorm_0/scale"]), t(a[g + "LayerNorm_0/bias"])
@@ -292,8 +332,7 @@ def test_google_npz_matches_timm_layout(tmp_path):
     arrays = _google_arrays(grid=3)  # the model stores a 4x4 grid: loading resizes
     npz = tmp_path / "ViT-tiny.npz"
     np.savez(npz, **arrays)
-    from_npz = ViTBackbone(variant="_tiny_vit", img_size=(32, 48), checkpoint=str(npz),
-                           intermediate_norm=True).eval()
+    from_npz = ViTBackbone(variant="_tiny_vit", img_size=(32, 48), checkpoint=str(npz), intermediate_norm=True).eval()
     assert from_npz.load_report.layout == "google-npz"
     assert from_npz.load_report.pos_embed_resized_from == (3, 3)
     assert {"head/kernel", "pre_logits/bias"} <= set(from_npz.load_report.dropped)
@@ -301,8 +340,9 @@ def test_google_npz_matches_timm_layout(tmp_path):
     att = "Transformer/encoderblock_2/MultiHeadDotProductAttention_1/"
     want_qkv = np.concatenate([arrays[att + n + "/kernel"].reshape(32, 32).T for n in ("query", "key", "value")])
     assert np.array_equal(from_npz.encoder.blocks[2].attn.qkv.weight.detach().numpy(), want_qkv)
-    assert np.array_equal(from_npz.encoder.blocks[2].attn.proj.weight.detach().numpy(),
-                          arrays[att + "out/kernel"].reshape(32, 32).T)
+    assert np.array_equal(
+        from_npz.encoder.blocks[2].attn.proj.weight.detach().numpy(), arrays[att + "out/kernel"].reshape(32, 32).T
+    )
 
     from_timm = ViTBackbone(variant="_tiny_vit", img_size=(32, 48), intermediate_norm=True).eval()
     report = from_timm.load_checkpoint(_timm_from_google(arrays, 4))
@@ -316,7 +356,9 @@ def test_google_npz_matches_timm_layout(tmp_path):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
     # converter: an incomplete attention block and unknown keys are reported
-    broken = {k: v for k, v in arrays.items() if not k.endswith("encoderblock_1/MultiHeadDotProductAttention_1/key/bias")}
+    broken = {
+        k: v for k, v in arrays.items() if not k.endswith("encoderblock_1/MultiHeadDotProductAttention_1/key/bias")
+    }
     with pytest.raises(CheckpointMismatchError, match="block 1"):
         convert_google_vit({k: torch.from_numpy(v) for k, v in broken.items()})
     odd = tmp_path / "odd.npz"
@@ -328,8 +370,10 @@ def test_google_npz_matches_timm_layout(tmp_path):
 # --------------------------------------------------------------------------------------------
 # Gradients and export
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant, readout", [("_tiny_dinov2", "project"), ("_tiny_vit", "project"),
-                                              ("_tiny_dinov2", "add"), ("_tiny_vit", "ignore")])
+@pytest.mark.parametrize(
+    "variant, readout",
+    [("_tiny_dinov2", "project"), ("_tiny_vit", "project"), ("_tiny_dinov2", "add"), ("_tiny_vit", "ignore")],
+)
 def test_every_parameter_gets_gradient(variant, readout):
     torch.manual_seed(0)
     model = ViTBackbone(variant=variant, img_size=(32, 48), readout=readout)
@@ -351,8 +395,16 @@ def test_onnx_export_dinov2_vits14(tmp_path):
     names = [f"feat{i}" for i in range(4)]
     with torch.no_grad():
         ref = model(x)
-        torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=17,
-                          input_names=["image"], output_names=names, do_constant_folding=True)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            output_names=names,
+            do_constant_folding=True,
+        )
     graph = onnx.load(str(path), load_external_data=False).graph
     assert not {n.op_type for n in graph.node} & {"If", "Loop"}
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

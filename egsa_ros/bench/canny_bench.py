@@ -31,6 +31,7 @@ from egsa_ros.edges import RGBCanny
 try:
     from tqdm import tqdm
 except ImportError:  # tqdm is optional: plain iteration without a progress bar
+
     def tqdm(iterable, **_kwargs):
         return iterable
 
@@ -62,13 +63,21 @@ def mean_ms(fn: Callable[[int], object], n_inputs: int, repeats: int, warmup: in
 def _export_onnx(module: torch.nn.Module, example: torch.Tensor, path: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), path, dynamo=False, opset_version=17,
-                          input_names=["rgb"], output_names=["edges"])
+        torch.onnx.export(
+            module, (example,), path, dynamo=False, opset_version=17, input_names=["rgb"], output_names=["edges"]
+        )
 
 
-def run_benchmark(rounds: Sequence[int], threads: int = 2, repeats: int = 10, low: float = 50.0,
-                  high: float = 150.0, blur: bool = True, use_onnxruntime: bool = True,
-                  size: tuple[int, int] | None = None) -> dict:
+def run_benchmark(
+    rounds: Sequence[int],
+    threads: int = 2,
+    repeats: int = 10,
+    low: float = 50.0,
+    high: float = 150.0,
+    blur: bool = True,
+    use_onnxruntime: bool = True,
+    size: tuple[int, int] | None = None,
+) -> dict:
     """Run the benchmark and return a JSON-serialisable dict (``rows``: one per N).
 
     ``size`` (H, W): resize the test images (INTER_AREA) first, e.g. to a network size.
@@ -96,7 +105,7 @@ def run_benchmark(rounds: Sequence[int], threads: int = 2, repeats: int = 10, lo
             module = RGBCanny(low=low, high=high, hysteresis_rounds=n, blur=blur).eval()
             with torch.no_grad():
                 edges = [module(x)[0, 0].numpy() > 0.5 for x in frames]
-                torch_ms = mean_ms(lambda i: module(frames[i]), len(frames), repeats)
+                torch_ms = mean_ms(lambda i, module=module: module(frames[i]), len(frames), repeats)
             ious = [edge_iou(e, r) for e, r in zip(edges, refs)]
             row = {
                 "rounds": n,
@@ -120,7 +129,7 @@ def run_benchmark(rounds: Sequence[int], threads: int = 2, repeats: int = 10, lo
                 feeds = [{"rgb": x.numpy()} for x in frames]
                 ort_edges = [session.run(None, f)[0][0, 0] > 0.5 for f in feeds]
                 row["ort_equals_torch"] = all(np.array_equal(a, b) for a, b in zip(ort_edges, edges))
-                row["ort_ms"] = mean_ms(lambda i: session.run(None, feeds[i]), len(feeds), repeats)
+                row["ort_ms"] = mean_ms(lambda i, s=session, f=feeds: s.run(None, f[i]), len(feeds), repeats)
             rows.append(row)
     return {
         "images": names,
@@ -154,14 +163,16 @@ def format_markdown(result: dict) -> str:
         lines.append(
             f"| {r['rounds']} | {r['iou_mean']:.4f} | {r['iou_min']:.4f} ({r['iou_min_image']}) | "
             f"{r['bit_exact_images']}/{n_img} | {r['torch_ms']:.1f} | {ort_ms} | {same} | "
-            f"{r['cv2_ms']:.2f} |")
+            f"{r['cv2_ms']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, nargs="+", default=[0, 16, 32, 64, 128, 256],
-                        help="hysteresis rounds N to benchmark")
+    parser.add_argument(
+        "--rounds", type=int, nargs="+", default=[0, 16, 32, 64, 128, 256], help="hysteresis rounds N to benchmark"
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch, ORT, cv2)")
     parser.add_argument("--repeats", type=int, default=10, help="timed frames per measurement")
     parser.add_argument("--low", type=float, default=50.0)
@@ -172,9 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
-    result = run_benchmark(args.rounds, threads=args.threads, repeats=args.repeats, low=args.low,
-                           high=args.high, blur=not args.no_blur,
-                           use_onnxruntime=not args.no_onnxruntime, size=size)
+    result = run_benchmark(
+        args.rounds,
+        threads=args.threads,
+        repeats=args.repeats,
+        low=args.low,
+        high=args.high,
+        blur=not args.no_blur,
+        use_onnxruntime=not args.no_onnxruntime,
+        size=size,
+    )
     print(format_markdown(result))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

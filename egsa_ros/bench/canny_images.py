@@ -93,8 +93,16 @@ def _text(rng: np.random.Generator) -> np.ndarray:
         colour = tuple(int(c) for c in rng.integers(0, 120, 3))
         scale = float(rng.uniform(0.6, 1.6))
         org = (int(rng.integers(0, 200)), 35 + 38 * i)
-        cv2.putText(img, "Glassware 0123 edges", org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
-                    int(rng.integers(1, 3)), cv2.LINE_AA)
+        cv2.putText(
+            img,
+            "Glassware 0123 edges",
+            org,
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            colour,
+            int(rng.integers(1, 3)),
+            cv2.LINE_AA,
+        )
     return img
 
 

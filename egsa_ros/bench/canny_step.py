@@ -27,8 +27,12 @@ def canny_step_costs(config: ModelConfig, repeats: int) -> list[dict]:
     rows.append({"what": "cv2.Canny (grey+blur+Canny, CPU)", "ms": time_call(cv2_canny, repeats)})
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
-        rows.append({"what": f"in-graph Canny, torch CPU ({config.hysteresis_rounds} rounds)",
-                     "ms": time_call(lambda: canny(x), repeats)})
+        rows.append(
+            {
+                "what": f"in-graph Canny, torch CPU ({config.hysteresis_rounds} rounds)",
+                "ms": time_call(lambda: canny(x), repeats),
+            }
+        )
     if torch.cuda.is_available():
         gpu_canny, xg = canny.cuda(), x.cuda()
 

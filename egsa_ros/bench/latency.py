@@ -18,6 +18,7 @@ ratios.
 
     egsa-bench --frames 200 --threads 2 --out docs/bench/latency.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,23 +69,33 @@ def build_candidates(args, network, options: InferenceOptions, workdir: Path) ->
     """
     groups = []
     if "onnxruntime" in args.backends:
-        groups.append([("fused/onnxruntime", onnxruntime_backend(network, options, args.threads).infer),
-                       ("cv2-canny/onnxruntime", Cv2CannyPipeline(network, workdir, args.threads))])
+        groups.append(
+            [
+                ("fused/onnxruntime", onnxruntime_backend(network, options, args.threads).infer),
+                ("cv2-canny/onnxruntime", Cv2CannyPipeline(network, workdir, args.threads)),
+            ]
+        )
     gpu = []
     if "cuda" in args.backends and torch.cuda.is_available():
-        gpu.append(("fused/torch-cuda-fp16-cudagraph",
-                    TorchBackend(copy.deepcopy(network), options=options, device="cuda", fp16=True,
-                                 cuda_graphs=True).infer))
+        gpu.append(
+            (
+                "fused/torch-cuda-fp16-cudagraph",
+                TorchBackend(copy.deepcopy(network), options=options, device="cuda", fp16=True, cuda_graphs=True).infer,
+            )
+        )
     if args.engine:
         gpu.append((f"fused/tensorrt ({Path(args.engine).name})", TensorRTBackend(args.engine).infer))
     if gpu:
         groups.append(gpu)
     if "torch" in args.backends:
-        groups.append([("fused/torch-cpu", TorchBackend(copy.deepcopy(network), options=options,
-                                                        threads=args.threads).infer)])
+        groups.append(
+            [("fused/torch-cpu", TorchBackend(copy.deepcopy(network), options=options, threads=args.threads).infer)]
+        )
     if not groups:
-        raise ValueError(f"nothing to measure: backends {args.backends} on a machine "
-                         f"{'with' if torch.cuda.is_available() else 'without'} CUDA and no --engine")
+        raise ValueError(
+            f"nothing to measure: backends {args.backends} on a machine "
+            f"{'with' if torch.cuda.is_available() else 'without'} CUDA and no --engine"
+        )
     return groups
 
 
@@ -103,11 +114,17 @@ def _measure_group(group: list[Candidate], frames: list[np.ndarray], size: Size,
 
 def environment(args) -> dict:
     """Versions, CPU/GPU and the command line, stored with the results."""
-    env = {"python": platform.python_version(), "torch": torch.__version__, "onnxruntime": ort.__version__,
-           "opencv": cv2.__version__, "cpu": platform.processor() or platform.machine(),
-           "cpu_count": os.cpu_count(), "threads": args.threads,
-           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-           "command": "egsa-bench " + " ".join(sys.argv[1:])}
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": ort.__version__,
+        "opencv": cv2.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "command": "egsa-bench " + " ".join(sys.argv[1:]),
+    }
     try:
         import tensorrt  # noqa: PLC0415 - optional (TensorRT machines only): reported when installed
 
@@ -142,8 +159,9 @@ def run(args) -> dict:
     """Measure every candidate on every frame size; returns the results dict (rows, ratios)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    network, options, model_name = load_network(args.model, flip_average=True if args.flip_average else None,
-                                                mask_input_size=args.mask_net_size)
+    network, options, model_name = load_network(
+        args.model, flip_average=True if args.flip_average else None, mask_input_size=args.mask_net_size
+    )
     results: dict = {"environment": environment(args), "model": model_name, "rows": [], "ratios": {}}
     with tempfile.TemporaryDirectory(prefix="egsa_bench_") as workdir:
         groups = build_candidates(args, network, options, Path(workdir))
@@ -153,8 +171,9 @@ def run(args) -> dict:
                 rows = _measure_group(group, frames, size, args.frames)
                 results["rows"].extend(rows)
                 if rows[0]["candidate"] == "fused/onnxruntime":
-                    results["ratios"][f"fused_ort_over_cv2canny_{size[0]}x{size[1]}"] = \
+                    results["ratios"][f"fused_ort_over_cv2canny_{size[0]}x{size[1]}"] = (
                         rows[0]["total"]["p50"] / rows[1]["total"]["p50"]
+                    )
         if args.peer_frames > 0 and "onnxruntime" in args.backends:
             rows, ratio = _peer_rows(args, network, options)
             results["rows"].extend(rows)
@@ -166,14 +185,18 @@ def run(args) -> dict:
 def print_report(results: dict) -> None:
     """The results as a markdown table, the Canny step and the ratios."""
     env = results["environment"]
-    print(f"\nmodel: {results['model']}; torch {env['torch']}, onnxruntime {env['onnxruntime']}, "
-          f"threads {env['threads']}, GPU {env['gpu'] or 'none'}, TensorRT {env['tensorrt'] or 'not installed'}")
+    print(
+        f"\nmodel: {results['model']}; torch {env['torch']}, onnxruntime {env['onnxruntime']}, "
+        f"threads {env['threads']}, GPU {env['gpu'] or 'none'}, TensorRT {env['tensorrt'] or 'not installed'}"
+    )
     print("| candidate | frame | preprocess p50 | inference p50 | postprocess p50 | total p50 | p90 | p99 | fps |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
-        print(f"| {r['candidate']} | {r['frame_size'][1]}x{r['frame_size'][0]} | {r['preprocess']['p50']:.2f} | "
-              f"{r['inference']['p50']:.1f} | {r['postprocess']['p50']:.2f} | {r['total']['p50']:.1f} | "
-              f"{r['total']['p90']:.1f} | {r['total']['p99']:.1f} | {r['fps_p50']:.1f} |")
+        print(
+            f"| {r['candidate']} | {r['frame_size'][1]}x{r['frame_size'][0]} | {r['preprocess']['p50']:.2f} | "
+            f"{r['inference']['p50']:.1f} | {r['postprocess']['p50']:.2f} | {r['total']['p50']:.1f} | "
+            f"{r['total']['p90']:.1f} | {r['total']['p99']:.1f} | {r['fps_p50']:.1f} |"
+        )
     print("\nCanny step alone (ms, p50):")
     for r in results["canny_step"]:
         print(f"  {r['what']} at {r['size'][1]}x{r['size'][0]}: {r['ms']['p50']:.2f}")
@@ -183,24 +206,36 @@ def print_report(results: dict) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="egsa-bench", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="egsa-bench", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="checkpoint directory or preset (default: the bundled model)")
-    parser.add_argument("--flip-average", action="store_true",
-                        help="measure the model with mirrored test-time averaging (InferenceOptions.flip_average)")
-    parser.add_argument("--mask-net-size", type=parse_size,
-                        help="measure the model with its mask from a second pass at this HxW (mask_input_size)")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="measure the model with mirrored test-time averaging (InferenceOptions.flip_average)",
+    )
+    parser.add_argument(
+        "--mask-net-size",
+        type=parse_size,
+        help="measure the model with its mask from a second pass at this HxW (mask_input_size)",
+    )
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(480, 640)], help="frame sizes HxW")
     parser.add_argument("--frames", type=int, default=200, help="frames per size and candidate")
     parser.add_argument("--peer-frames", type=int, default=10, help="frames for the MODEST peer (0: skip)")
-    parser.add_argument("--peer-preset", default="paper_vitb",
-                        help="architecture of the MODEST peer (paper_vitb: ViT-B/16 at 384x384)")
+    parser.add_argument(
+        "--peer-preset", default="paper_vitb", help="architecture of the MODEST peer (paper_vitb: ViT-B/16 at 384x384)"
+    )
     parser.add_argument("--canny-repeats", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (ORT intra-op, torch)")
-    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "cuda"],
-                        choices=["onnxruntime", "torch", "cuda"],
-                        help="groups to measure: onnxruntime (fused graph and the cv2-Canny deployment), torch "
-                             "(CPU), cuda (torch CUDA fp16 + CUDA graphs, only when a GPU is present)")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["onnxruntime", "torch", "cuda"],
+        choices=["onnxruntime", "torch", "cuda"],
+        help="groups to measure: onnxruntime (fused graph and the cv2-Canny deployment), torch "
+        "(CPU), cuda (torch CUDA fp16 + CUDA graphs, only when a GPU is present)",
+    )
     parser.add_argument("--engine", help="a TensorRT engine to include (needs CUDA + TensorRT)")
     parser.add_argument("--out", type=Path, default=Path("out/bench/latency.json"), help="JSON output (PNG next to it)")
     args = parser.parse_args(argv)

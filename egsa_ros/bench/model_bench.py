@@ -11,6 +11,7 @@ size ran). ``--pipeline`` measures 480x640 uint8 frames to depth + mask with the
 threads, no spin-waiting), for candidate internal resolutions of ``default_small``.
 Times are wall-clock on a possibly shared machine: compare ratios from one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import numpy as np
 import onnxruntime as ort
@@ -35,7 +35,7 @@ from ..runtime.onnxruntime_backend import OnnxRuntimeBackend
 from ..runtime.pipeline import Pipeline
 
 # (label, overrides of default_small) for the internal-resolution sweep.
-SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
+SMALL_CANDIDATES: list[tuple[str, dict]] = [
     ("default_small", {}),
     ("192x256 it3 c32-96", dict(input_size=(192, 256), iterations=3, decoder_channels=(32, 48, 64, 96))),
     ("192x256 it3 c24-64", dict(input_size=(192, 256), iterations=3, decoder_channels=(24, 32, 48, 64))),
@@ -48,12 +48,12 @@ SMALL_CANDIDATES: List[Tuple[str, Dict]] = [
 ]
 
 
-def valid_size(size: Tuple[int, int], divisor: int) -> Tuple[int, int]:
+def valid_size(size: tuple[int, int], divisor: int) -> tuple[int, int]:
     """Round (H, W) to the nearest multiple of ``divisor`` (at least one multiple)."""
     return tuple(round_to_multiple(s, divisor) for s in size)  # type: ignore[return-value]
 
 
-def time_forward(model: torch.nn.Module, size: Tuple[int, int], repeats: int) -> List[float]:
+def time_forward(model: torch.nn.Module, size: tuple[int, int], repeats: int) -> list[float]:
     """Wall-clock ms of ``repeats`` eval forwards after one warm-up."""
     x = torch.randint(0, 256, (1, 3, *size)).float()
     times = []
@@ -66,7 +66,7 @@ def time_forward(model: torch.nn.Module, size: Tuple[int, int], repeats: int) ->
     return times
 
 
-def bench_presets(presets: List[str], sizes: List[Tuple[int, int]], repeats: int) -> List[Dict]:
+def bench_presets(presets: list[str], sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
     rows = []
     for name in tqdm(presets, desc="presets", unit="preset"):
         torch.manual_seed(0)
@@ -76,17 +76,25 @@ def bench_presets(presets: List[str], sizes: List[Tuple[int, int]], repeats: int
         for size in sizes:
             run = valid_size(size, model.backbone.size_divisor)
             times = time_forward(model, run, repeats)
-            rows.append({"preset": name, "params_M": params / 1e6, "encoder_params_M": enc / 1e6,
-                         "requested": list(size), "ran": list(run),
-                         "forward_ms_median": float(np.median(times)), "forward_ms_min": float(np.min(times)),
-                         "repeats": repeats})
+            rows.append(
+                {
+                    "preset": name,
+                    "params_M": params / 1e6,
+                    "encoder_params_M": enc / 1e6,
+                    "requested": list(size),
+                    "ran": list(run),
+                    "forward_ms_median": float(np.median(times)),
+                    "forward_ms_min": float(np.min(times)),
+                    "repeats": repeats,
+                }
+            )
     return rows
 
 
-def bench_pipeline(threads: int, frames: int) -> List[Dict]:
+def bench_pipeline(threads: int, frames: int) -> list[dict]:
     images = [tabletop_frame(i) for i in range(8)]
     pipes = []
-    for i, (label, overrides) in enumerate(tqdm(SMALL_CANDIDATES, desc="export", unit="cfg")):
+    for label, overrides in tqdm(SMALL_CANDIDATES, desc="export", unit="cfg"):
         torch.manual_seed(0)
         cfg = get_preset("default_small", **overrides)
         model = build_model(cfg)
@@ -96,16 +104,23 @@ def bench_pipeline(threads: int, frames: int) -> List[Dict]:
         pipes.append((pipe, sum(p.numel() for p in model.parameters())))
     # Interleaved: frame i goes through every candidate before frame i+1, so slow phases
     # of a shared machine hit all candidates alike.
-    timings: List[List[Dict[str, float]]] = [[] for _ in pipes]
+    timings: list[list[dict[str, float]]] = [[] for _ in pipes]
     for i in tqdm(range(frames), desc="frames", unit="frame"):
         for j, (pipe, _) in enumerate(pipes):
             timings[j].append(pipe(images[i % len(images)]).timings)
     rows = []
     for (pipe, params), times in zip(pipes, timings):
         cfg = pipe.config
-        row = {"candidate": pipe.model_name, "input_size": list(cfg.input_size), "iterations": cfg.iterations,
-               "decoder_channels": list(cfg.decoder_channels), "hysteresis_rounds": cfg.hysteresis_rounds,
-               "frames": frames, "params_M": params / 1e6, "onnxruntime": ort.__version__}
+        row = {
+            "candidate": pipe.model_name,
+            "input_size": list(cfg.input_size),
+            "iterations": cfg.iterations,
+            "decoder_channels": list(cfg.decoder_channels),
+            "hysteresis_rounds": cfg.hysteresis_rounds,
+            "frames": frames,
+            "params_M": params / 1e6,
+            "onnxruntime": ort.__version__,
+        }
         for stage in ("preprocess", "inference", "postprocess", "total"):
             vals = [t[stage] for t in times]
             row[f"{stage}_p50_ms"] = float(np.percentile(vals, 50))
@@ -131,19 +146,27 @@ def main(argv=None) -> int:
     result = {"threads": args.threads, "torch": torch.__version__, "cpu_count": torch.get_num_threads()}
     if not args.pipeline_only:
         result["presets"] = bench_presets(args.presets, args.sizes, args.repeats)
-        print(f"\n| preset | params (M) | encoder (M) | input | forward ms (median of {args.repeats}, {args.threads} threads) |")
+        print(
+            f"\n| preset | params (M) | encoder (M) | input | forward ms "
+            f"(median of {args.repeats}, {args.threads} threads) |"
+        )
         print("|---|---:|---:|---|---:|")
         for r in result["presets"]:
-            print(f"| {r['preset']} | {r['params_M']:.2f} | {r['encoder_params_M']:.2f} | "
-                  f"{r['ran'][0]}x{r['ran'][1]} | {r['forward_ms_median']:.1f} |")
+            print(
+                f"| {r['preset']} | {r['params_M']:.2f} | {r['encoder_params_M']:.2f} | "
+                f"{r['ran'][0]}x{r['ran'][1]} | {r['forward_ms_median']:.1f} |"
+            )
     if args.pipeline or args.pipeline_only:
         result["pipeline"] = bench_pipeline(args.threads, args.frames)
         print(f"\n480x640 frame -> depth + mask, ONNX Runtime CPU, {args.threads} threads, {args.frames} frames")
         print("| candidate | params (M) | pre p50 | net p50 | post p50 | total p50 | total p90 | fps (p50) |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in result["pipeline"]:
-            print(f"| {r['candidate']} | {r['params_M']:.2f} | {r['preprocess_p50_ms']:.1f} | {r['inference_p50_ms']:.1f} | "
-                  f"{r['postprocess_p50_ms']:.1f} | {r['total_p50_ms']:.1f} | {r['total_p90_ms']:.1f} | {r['fps_p50']:.1f} |")
+            print(
+                f"| {r['candidate']} | {r['params_M']:.2f} | {r['preprocess_p50_ms']:.1f} | "
+                f"{r['inference_p50_ms']:.1f} | {r['postprocess_p50_ms']:.1f} | {r['total_p50_ms']:.1f} | "
+                f"{r['total_p90_ms']:.1f} | {r['fps_p50']:.1f} |"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

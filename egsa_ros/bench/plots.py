@@ -6,12 +6,12 @@ Reads ``canny_bench.json``, ``pipeline_sweep.json`` and ``model_bench.json`` whe
 in the folder and writes ``canny_rounds.png``, ``pipeline_latency.png`` and
 ``preset_forward.png`` next to them.
 """
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import List
 
 import numpy as np
 
@@ -76,8 +76,10 @@ def plot_presets(data: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     width = 0.8 / max(len(sizes), 1)
     for j, size in enumerate(sizes):
-        vals = [next((r["forward_ms_median"] for r in rows if r["preset"] == p and tuple(r["requested"]) == size), 0)
-                for p in presets]
+        vals = [
+            next((r["forward_ms_median"] for r in rows if r["preset"] == p and tuple(r["requested"]) == size), 0)
+            for p in presets
+        ]
         ax.bar([i + j * width for i in range(len(presets))], vals, width, label=f"~{size[0]}x{size[1]}")
     ax.set_xticks([i + width * (len(sizes) - 1) / 2 for i in range(len(presets))], presets)
     ax.set_yscale("log")
@@ -111,16 +113,23 @@ def plot_latency(results: dict, out: Path) -> Path:
     for y, r in enumerate(rows):
         clipped = r["total"]["p50"] > limit
         text = f"{r['total']['p50']:.1f} ms" + (" (clipped)" if clipped else "")
-        ax.text(limit * 0.7 if clipped else r["total"]["p50"] + 1, y, text, va="center", fontsize=8,
-                color="white" if clipped else "black")
+        ax.text(
+            limit * 0.7 if clipped else r["total"]["p50"] + 1,
+            y,
+            text,
+            va="center",
+            fontsize=8,
+            color="white" if clipped else "black",
+        )
     ax.axvline(1000 / 30, color="red", ls="--", lw=1, label="33 ms (30 Hz)")
     ax.set_xlim(0, limit)
     ax.set_xlabel("ms per frame (p50 stages stacked)")
     ax.invert_yaxis()
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     env = results["environment"]
-    ax.set_title(f"egsa-bench, frame -> depth + mask: {env['gpu'] or 'CPU only'}, {env['threads']} threads",
-                 fontsize=10)
+    ax.set_title(
+        f"egsa-bench, frame -> depth + mask: {env['gpu'] or 'CPU only'}, {env['threads']} threads", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -130,10 +139,12 @@ def plot_latency(results: dict, out: Path) -> Path:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0] if argv else "docs/bench")
-    written: List[Path] = []
-    jobs = (("canny_bench.json", plot_canny, "canny_rounds.png"),
-            ("pipeline_sweep.json", plot_pipeline, "pipeline_latency.png"),
-            ("model_bench.json", plot_presets, "preset_forward.png"))
+    written: list[Path] = []
+    jobs = (
+        ("canny_bench.json", plot_canny, "canny_rounds.png"),
+        ("pipeline_sweep.json", plot_pipeline, "pipeline_latency.png"),
+        ("model_bench.json", plot_presets, "preset_forward.png"),
+    )
     for name, fn, png in jobs:
         src = folder / name
         if src.is_file():

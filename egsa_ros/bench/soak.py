@@ -7,6 +7,7 @@ design, never queued), and the node's resident memory over time (growth after wa
 
     python -m egsa_ros.bench.soak --rate 60 --duration 180 --size 480x640 --out docs/bench/soak.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,21 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from tqdm import tqdm
+
+from ..cli_helpers import parse_size
+from ..data.generated import tabletop_frame
+from ..ros.loopback import loopback_environment
+from ..ros.node_process import start_node, stop_node
+from ..runtime.pipeline import load_pipeline
 
 NS = "/egsa_soak"
 
@@ -33,39 +45,35 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run(args) -> Dict:
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from tqdm import tqdm
-
-    from ..data.generated import tabletop_frame
-    from ..ros.loopback import loopback_environment
-    from ..ros.node_process import start_node, stop_node
-
+def run(args) -> dict:
     loopback_environment(os.environ, domain_id=args.domain)
     height, width = args.size
-    params = {"backend": args.backend, "threads": args.threads, "expected_frame_size": f"{height}x{width}",
-              "publish_points": False}
+    params = {
+        "backend": args.backend,
+        "threads": args.threads,
+        "expected_frame_size": f"{height}x{width}",
+        "publish_points": False,
+    }
     if args.model:
         params["model"] = args.model
     proc = start_node(NS, params)
     rclpy.init()
     node = rclpy.create_node("egsa_soak_driver")
-    received: List[tuple] = []  # (receive time s since start, latency ms)
-    diag: List = []
+    received: list[tuple] = []  # (receive time s since start, latency ms)
+    diag: list = []
     start = time.monotonic()
 
     def on_depth(msg):
         stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
         received.append((time.monotonic() - start, (node.get_clock().now().nanoseconds - stamp) / 1e6))
 
-    node.create_subscription(Image, f"{NS}/depth", on_depth, QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(
+        Image, f"{NS}/depth/image", on_depth, QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    )
     node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 10)
     pub = node.create_publisher(Image, f"{NS}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
     frames = [tabletop_frame(i, height, width).tobytes() for i in range(8)]
-    memory: List[tuple] = []
+    memory: list[tuple] = []
     sent = 0
     try:
         deadline = time.monotonic() + 120
@@ -98,11 +106,43 @@ def run(args) -> Dict:
         node.destroy_node()
         rclpy.shutdown()
         log = stop_node(proc)
-    return summarise(args, sent, received, memory, final_diag, proc.returncode, log)
+    result = summarise(args, sent, received, memory, final_diag, proc.returncode, log)
+    if args.pipeline_frames:
+        result["pipeline_alone"] = pipeline_alone(args, frames)
+        result["ratios"] = ratios(result)
+    return result
 
 
-def summarise(args, sent: int, received: List[tuple], memory: List[tuple], diag: Dict, exit_code: int,
-              log: str) -> Dict:
+def pipeline_alone(args, frames: list[bytes]) -> dict:
+    """The pipeline in this process on the same frames, after the node has stopped: per-frame ms."""
+    height, width = args.size
+    pipeline = load_pipeline(args.model or None, backend=args.backend, threads=args.threads, frame_size=(height, width))
+    rgb = [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in frames]
+    for i in range(5):  # warm-up
+        pipeline(rgb[i % len(rgb)])
+    times = []
+    for i in range(args.pipeline_frames):
+        t0 = time.perf_counter()
+        pipeline(rgb[i % len(rgb)])
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"frames": len(times), "p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def ratios(result: dict) -> dict:
+    """The issue's targets as ratios against the pipeline alone (machines vary up to 2x between runs)."""
+    p50 = result["pipeline_alone"]["p50_ms"]
+    achievable = min(result["rate_hz"], 1000.0 / p50)
+    lat = result["latency_ms"]
+    return {
+        "processed_vs_achievable": result["output_rate_hz"] / achievable,
+        "e2e_p50_vs_pipeline_p50": lat.get("p50", float("nan")) / p50,
+        "e2e_p99_vs_pipeline_p50": lat.get("p99", float("nan")) / p50,
+    }
+
+
+def summarise(
+    args, sent: int, received: list[tuple], memory: list[tuple], diag: dict, exit_code: int, log: str
+) -> dict:
     times = np.array([t for t, _ in received])
     lat = np.array([ms for _, ms in received])
     warm = args.warmup_s
@@ -111,41 +151,68 @@ def summarise(args, sent: int, received: List[tuple], memory: List[tuple], diag:
     for lo in range(0, int(np.ceil(args.duration / 60.0))):
         sel = lat[(times >= lo * 60) & (times < (lo + 1) * 60)]
         if sel.size:
-            minutes.append({"minute": lo, "frames": int(sel.size), "p50_ms": float(np.percentile(sel, 50)),
-                            "p99_ms": float(np.percentile(sel, 99))})
+            minutes.append(
+                {
+                    "minute": lo,
+                    "frames": int(sel.size),
+                    "p50_ms": float(np.percentile(sel, 50)),
+                    "p99_ms": float(np.percentile(sel, 99)),
+                }
+            )
     slope = float(np.polyfit(times, lat, 1)[0] * 60.0) if lat.size > 10 else float("nan")
     return {
         "command": "python -m egsa_ros.bench.soak " + " ".join(sys.argv[1:]),
-        "rate_hz": args.rate, "duration_s": args.duration, "frame_size": list(args.size),
-        "backend": diag.get("backend", args.backend), "model": diag.get("model", args.model or "bundled"),
-        "frames_sent": sent, "frames_out": int(lat.size), "frames_not_processed": sent - int(lat.size),
+        "rate_hz": args.rate,
+        "duration_s": args.duration,
+        "frame_size": list(args.size),
+        "backend": diag.get("backend", args.backend),
+        "model": diag.get("model", args.model or "bundled"),
+        "frames_sent": sent,
+        "frames_out": int(lat.size),
+        "frames_not_processed": sent - int(lat.size),
         "output_rate_hz": float(lat.size / args.duration),
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)),
-                       "p99": float(np.percentile(lat, 99)), "max": float(lat.max())} if lat.size else {},
-        "latency_trend_ms_per_min": slope, "latency_by_minute": minutes,
-        "rss_mb": {"after_warmup": float(mem[0]) if mem.size else float("nan"),
-                   "end": float(mem[-1]) if mem.size else float("nan"),
-                   "max": float(mem.max()) if mem.size else float("nan")},
+        "latency_ms": {
+            "p50": float(np.percentile(lat, 50)),
+            "p90": float(np.percentile(lat, 90)),
+            "p99": float(np.percentile(lat, 99)),
+            "max": float(lat.max()),
+        }
+        if lat.size
+        else {},
+        "latency_trend_ms_per_min": slope,
+        "latency_by_minute": minutes,
+        "rss_mb": {
+            "after_warmup": float(mem[0]) if mem.size else float("nan"),
+            "end": float(mem[-1]) if mem.size else float("nan"),
+            "max": float(mem.max()) if mem.size else float("nan"),
+        },
         "rss_growth_pct": float((mem[-1] - mem[0]) / mem[0] * 100) if mem.size > 1 else float("nan"),
         "node_counters": {k: diag[k] for k in sorted(diag) if k not in ("backend", "model", "providers")},
-        "node_exit_code": exit_code, "node_log_tail": log[-2000:],
-        "series": {"receive_s": times.round(3).tolist(), "latency_ms": lat.round(2).tolist(),
-                   "rss": [[round(t, 1), round(m, 1)] for t, m in memory]},
+        "node_exit_code": exit_code,
+        "node_log_tail": log[-2000:],
+        "series": {
+            "receive_s": times.round(3).tolist(),
+            "latency_ms": lat.round(2).tolist(),
+            "rss": [[round(t, 1), round(m, 1)] for t, m in memory],
+        },
     }
 
 
-def plot(result: Dict, out: Path) -> Path:
-    import matplotlib
+def plot(result: dict, out: Path) -> Path:
+    import matplotlib  # noqa: PLC0415 - plotting only at the end of a run
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after choosing the Agg backend
 
     series = result["series"]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     ax1.plot(series["receive_s"], series["latency_ms"], lw=0.6)
     ax1.set_ylabel("end-to-end ms")
-    ax1.set_title(f"egsa_node soak: {result['rate_hz']:g} Hz {result['frame_size'][1]}x{result['frame_size'][0]} "
-                  f"for {result['duration_s']:g} s ({result['backend']})", fontsize=10)
+    ax1.set_title(
+        f"egsa_node soak: {result['rate_hz']:g} Hz {result['frame_size'][1]}x{result['frame_size'][0]} "
+        f"for {result['duration_s']:g} s ({result['backend']})",
+        fontsize=10,
+    )
     rss = np.array(series["rss"]) if series["rss"] else np.zeros((0, 2))
     ax2.plot(rss[:, 0], rss[:, 1], color="tab:green")
     ax2.set_ylabel("node RSS (MiB)")
@@ -156,9 +223,7 @@ def plot(result: Dict, out: Path) -> Path:
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from ..export.cli import parse_size
-
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="egsa_ros.bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=60.0, help="input frames per second")
     parser.add_argument("--duration", type=float, default=180.0, help="seconds (at most 900)")
@@ -168,6 +233,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup-s", type=float, default=10.0, help="memory growth is measured after this")
     parser.add_argument("--domain", type=int, default=78, help="private ROS_DOMAIN_ID")
+    parser.add_argument(
+        "--pipeline-frames", type=int, default=200, help="then time the pipeline alone on the same frames (0: skip)"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench/soak.json"))
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 900 or not 0 < args.rate <= 200:
@@ -177,10 +245,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.out.write_text(json.dumps(result, indent=1))
     plot(result, args.out.with_suffix(".png"))
     lat = result["latency_ms"]
-    print(f"soak: sent {result['frames_sent']}, processed {result['frames_out']} ({result['output_rate_hz']:.1f} Hz), "
-          f"latency p50 {lat.get('p50', float('nan')):.1f} ms p99 {lat.get('p99', float('nan')):.1f} ms, "
-          f"trend {result['latency_trend_ms_per_min']:+.2f} ms/min, RSS {result['rss_mb']['after_warmup']:.0f} -> "
-          f"{result['rss_mb']['end']:.0f} MiB ({result['rss_growth_pct']:+.1f} %), node exit {result['node_exit_code']}")
+    print(
+        f"soak: sent {result['frames_sent']}, processed {result['frames_out']} ({result['output_rate_hz']:.1f} Hz), "
+        f"latency p50 {lat.get('p50', float('nan')):.1f} ms p99 {lat.get('p99', float('nan')):.1f} ms, "
+        f"trend {result['latency_trend_ms_per_min']:+.2f} ms/min, RSS {result['rss_mb']['after_warmup']:.0f} -> "
+        f"{result['rss_mb']['end']:.0f} MiB ({result['rss_growth_pct']:+.1f} %), "
+        f"node exit {result['node_exit_code']}"
+    )
+    if "ratios" in result:
+        alone, r = result["pipeline_alone"], result["ratios"]
+        print(
+            f"pipeline alone: p50 {alone['p50_ms']:.1f} ms, p99 {alone['p99_ms']:.1f} ms; processed / achievable "
+            f"{r['processed_vs_achievable']:.2f} (target >= 0.85), e2e p50 / pipeline p50 "
+            f"{r['e2e_p50_vs_pipeline_p50']:.2f} (<= 1.4), e2e p99 / pipeline p50 {r['e2e_p99_vs_pipeline_p50']:.2f} "
+            f"(<= 2.5)"
+        )
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
     return 0 if result["node_exit_code"] == 0 else 1
 

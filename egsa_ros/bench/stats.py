@@ -15,8 +15,12 @@ Size = tuple[int, int]
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50/p90/p99 and mean of a list of milliseconds."""
     arr = np.asarray(values, dtype=np.float64)
-    return {"p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
-            "p99": float(np.percentile(arr, 99)), "mean": float(arr.mean())}
+    return {
+        "p50": float(np.percentile(arr, 50)),
+        "p90": float(np.percentile(arr, 90)),
+        "p99": float(np.percentile(arr, 99)),
+        "mean": float(arr.mean()),
+    }
 
 
 def summarise(name: str, size: Size, timings: list[dict[str, float]]) -> dict:

@@ -41,11 +41,13 @@ applied by the transform's ``d_min``/``d_max``, not here).
 Classes for egsa_ros (2): 0 background, 1 transparent object (``label != 0``; ClearPose's
 object ids are not kept; the few opaque distractors of set8 count as objects too, as in MODEST).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 import numpy as np
 import torch.utils.data
@@ -53,7 +55,7 @@ import torch.utils.data
 from .image_io import read_rgb, read_single_channel
 from .transforms import Sample
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 #: Valid metric depth range of ClearPose for training and evaluation, metres.
 CLEARPOSE_DEPTH_RANGE = (0.3, 3.0)
@@ -62,7 +64,7 @@ CLEARPOSE_CLASSES = ("background", "transparent")
 #: Default depth scale: stored units per metre.
 CLEARPOSE_FACTOR_DEPTH = 1000.0
 
-Frame = Tuple[str, str, str]  # set, scene, frame id
+Frame = tuple[str, str, str]  # set, scene, frame id
 
 
 class ClearPoseDataset(torch.utils.data.Dataset):
@@ -78,8 +80,15 @@ class ClearPoseDataset(torch.utils.data.Dataset):
         K: intrinsics for every frame (overrides the config file and metadata.mat).
     """
 
-    def __init__(self, root: PathLike, split: str, transform: Optional[Callable[[Sample], Any]] = None,
-                 *, config_file: PathLike = "config.json", K: Optional[np.ndarray] = None) -> None:
+    def __init__(
+        self,
+        root: PathLike,
+        split: str,
+        transform: Callable[[Sample], Any] | None = None,
+        *,
+        config_file: PathLike = "config.json",
+        K: np.ndarray | None = None,
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.transform = transform
@@ -91,15 +100,16 @@ class ClearPoseDataset(torch.utils.data.Dataset):
         if split not in config or split == "intrinsics":
             raise KeyError(f"{config_path}: no split {split!r} (has {sorted(k for k in config if k != 'intrinsics')})")
         self.K = None if K is None else _as_K(K, "K argument")
-        self.config_intrinsics = {str(k): _as_K(v, f"{config_path} intrinsics[{k!r}]")
-                                  for k, v in config.get("intrinsics", {}).items()}
+        self.config_intrinsics = {
+            str(k): _as_K(v, f"{config_path} intrinsics[{k!r}]") for k, v in config.get("intrinsics", {}).items()
+        }
         self.frames = self._frames(config[split], config_path)
         if not self.frames:
             raise FileNotFoundError(f"ClearPose split {split!r} under {self.root} has no frames")
-        self._metadata: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._metadata: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def _frames(self, spec: Any, where: Path) -> List[Frame]:
-        frames: List[Frame] = []
+    def _frames(self, spec: Any, where: Path) -> list[Frame]:
+        frames: list[Frame] = []
         if isinstance(spec, dict):  # MODEST: set -> scene -> frame count
             for set_name, scenes in spec.items():
                 for scene, count in scenes.items():
@@ -123,7 +133,7 @@ class ClearPoseDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.frames)
 
-    def _scene_metadata(self, set_name: str, scene: str) -> Optional[Dict[str, Any]]:
+    def _scene_metadata(self, set_name: str, scene: str) -> dict[str, Any] | None:
         key = (set_name, scene)
         if key not in self._metadata:
             path = self.root / set_name / scene / "metadata.mat"
@@ -133,20 +143,21 @@ class ClearPoseDataset(torch.utils.data.Dataset):
                 try:
                     from scipy.io import loadmat  # noqa: PLC0415 - optional: only for metadata.mat intrinsics
                 except ImportError as exc:  # pragma: no cover - scipy missing
-                    raise ImportError(f"reading {path} needs scipy (scipy.io.loadmat); or give "
-                                      f"intrinsics in the config file or the K argument") from exc
+                    raise ImportError(
+                        f"reading {path} needs scipy (scipy.io.loadmat); or give "
+                        f"intrinsics in the config file or the K argument"
+                    ) from exc
                 self._metadata[key] = loadmat(str(path))
         return self._metadata[key] or None
 
-    def _frame_meta(self, set_name: str, scene: str, fid: str) -> Dict[str, Any]:
+    def _frame_meta(self, set_name: str, scene: str, fid: str) -> dict[str, Any]:
         """``intrinsic_matrix`` / ``factor_depth`` of one frame from metadata.mat ({} if absent)."""
         meta = self._scene_metadata(set_name, scene)
         if not meta or fid not in meta:
             return {}
         entry = meta[fid]
-        out: Dict[str, Any] = {}
-        for field, name in (("intrinsic_matrix", "K"), ("camera_intrinsics", "K"),
-                            ("factor_depth", "factor_depth")):
+        out: dict[str, Any] = {}
+        for field, name in (("intrinsic_matrix", "K"), ("camera_intrinsics", "K"), ("factor_depth", "factor_depth")):
             if name in out:
                 continue
             value = _mat_field(entry, field)
@@ -154,7 +165,7 @@ class ClearPoseDataset(torch.utils.data.Dataset):
                 out[name] = value
         return out
 
-    def _intrinsics(self, set_name: str, scene: str, meta: Dict[str, Any]) -> np.ndarray:
+    def _intrinsics(self, set_name: str, scene: str, meta: dict[str, Any]) -> np.ndarray:
         if self.K is not None:
             return self.K.copy()
         for key in (f"{set_name}/{scene}", set_name, "*"):
@@ -164,7 +175,8 @@ class ClearPoseDataset(torch.utils.data.Dataset):
             return _as_K(meta["K"], f"{set_name}/{scene}/metadata.mat")
         raise FileNotFoundError(
             f"no intrinsics for {set_name}/{scene}: no metadata.mat entry, no 'intrinsics' in "
-            f"the config file and no K argument")
+            f"the config file and no K argument"
+        )
 
     def read_sample(self, index: int) -> Sample:
         """The untransformed numpy sample ``index``."""
@@ -175,19 +187,25 @@ class ClearPoseDataset(torch.utils.data.Dataset):
         raw_depth = read_single_channel(folder / f"{fid}-depth_true.png", (np.uint16,))
         label = read_single_channel(folder / f"{fid}-label.png", (np.uint8, np.uint16))
         if raw_depth.shape != rgb.shape[:2] or label.shape != rgb.shape[:2]:
-            raise ValueError(f"{folder}/{fid}: color {rgb.shape}, depth {raw_depth.shape} and "
-                             f"label {label.shape} disagree")
+            raise ValueError(
+                f"{folder}/{fid}: color {rgb.shape}, depth {raw_depth.shape} and label {label.shape} disagree"
+            )
         factor = float(np.asarray(meta.get("factor_depth", CLEARPOSE_FACTOR_DEPTH)).reshape(-1)[0])
         depth = raw_depth.astype(np.float32) / np.float32(factor)
-        return {"rgb": rgb, "depth": depth, "labels": (label != 0).astype(np.int64),
-                "K": self._intrinsics(set_name, scene, meta), "frame": f"{set_name}/{scene}/{fid}"}
+        return {
+            "rgb": rgb,
+            "depth": depth,
+            "labels": (label != 0).astype(np.int64),
+            "K": self._intrinsics(set_name, scene, meta),
+            "frame": f"{set_name}/{scene}/{fid}",
+        }
 
     def __getitem__(self, index: int) -> Any:
         sample = self.read_sample(index)
         return self.transform(sample) if self.transform is not None else sample
 
 
-def _mat_field(entry: Any, field: str) -> Optional[np.ndarray]:
+def _mat_field(entry: Any, field: str) -> np.ndarray | None:
     """A field of a scipy.io.loadmat struct (a (1, 1) structured array), or None."""
     array = np.asarray(entry)
     if array.dtype.names is None or field not in array.dtype.names:

@@ -5,6 +5,7 @@ range, in the order a camera would: exposure, white balance, vignetting, blur, s
 JPEG. It works on (H, W, 3) uint8 RGB and returns the same shape and dtype; the same seed
 gives the same result. Geometry is never changed, so depth and mask labels stay valid.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -76,8 +77,9 @@ def _motion_kernel(length: int, angle_rad: float) -> np.ndarray:
     return k / k.sum()
 
 
-def degrade(image: np.ndarray, seed: int, config: DegradationConfig = DegradationConfig(),
-            record: dict | None = None) -> np.ndarray:
+def degrade(
+    image: np.ndarray, seed: int, config: DegradationConfig = DegradationConfig(), record: dict | None = None
+) -> np.ndarray:
     """Degraded copy of ``image`` ((H, W, 3) uint8 RGB), deterministic for ``seed``.
 
     ``record``, when given, receives the applied degradations and their drawn values.
@@ -97,16 +99,26 @@ def degrade(image: np.ndarray, seed: int, config: DegradationConfig = Degradatio
         "exposure": float(rng.uniform(*c.exposure_stops)),
         "white_balance": [float(rng.uniform(*c.white_balance)), 1.0, float(rng.uniform(*c.white_balance))],
         "vignetting": float(rng.uniform(*c.vignetting)),
-        "blur_sigma": float(rng.uniform(*c.blur_sigma_px)), "motion": bool(rng.random() < c.motion_share),
+        "blur_sigma": float(rng.uniform(*c.blur_sigma_px)),
+        "motion": bool(rng.random() < c.motion_share),
         "motion_length": int(rng.integers(c.motion_length_px[0], c.motion_length_px[1] + 1)),
         "motion_angle": float(rng.uniform(0, np.pi)),
-        "shot": float(rng.uniform(*c.shot)), "read": float(rng.uniform(*c.read)),
+        "shot": float(rng.uniform(*c.shot)),
+        "read": float(rng.uniform(*c.read)),
         "noise_seed": int(rng.integers(2**31)),
         "jpeg_quality": int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)),
     }
     out = img
-    photometric = {k for k, p in (("exposure", c.p_exposure), ("white_balance", c.p_white_balance),
-                                  ("vignetting", c.p_vignetting), ("noise", c.p_noise)) if draws[k] < p}
+    photometric = {
+        k
+        for k, p in (
+            ("exposure", c.p_exposure),
+            ("white_balance", c.p_white_balance),
+            ("vignetting", c.p_vignetting),
+            ("noise", c.p_noise),
+        )
+        if draws[k] < p
+    }
     if photometric or draws["blur"] < c.p_blur:
         lin = _to_linear(out)
         if "exposure" in photometric:
@@ -120,8 +132,9 @@ def degrade(image: np.ndarray, seed: int, config: DegradationConfig = Degradatio
             applied["vignetting"] = values["vignetting"]
         if draws["blur"] < c.p_blur:
             if values["motion"]:
-                lin = cv2.filter2D(lin.astype(np.float32), -1, _motion_kernel(values["motion_length"],
-                                                                              values["motion_angle"]))
+                lin = cv2.filter2D(
+                    lin.astype(np.float32), -1, _motion_kernel(values["motion_length"], values["motion_angle"])
+                )
                 applied["motion_blur"] = {"length_px": values["motion_length"], "angle_rad": values["motion_angle"]}
             else:
                 lin = cv2.GaussianBlur(lin.astype(np.float32), (0, 0), values["blur_sigma"])
@@ -133,8 +146,9 @@ def degrade(image: np.ndarray, seed: int, config: DegradationConfig = Degradatio
             applied["noise"] = {"shot": values["shot"], "read": values["read"]}
         out = _to_srgb8(lin)
     if draws["jpeg"] < c.p_jpeg:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, values["jpeg_quality"]])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, values["jpeg_quality"]]
+        )
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             applied["jpeg_quality"] = values["jpeg_quality"]

@@ -2,10 +2,11 @@
 
 Used for INT8 calibration and benchmarks. Bags are read with ``rosbags`` (pure Python).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Union
 
 import cv2
 import numpy as np
@@ -15,14 +16,13 @@ from .image_encodings import image_to_rgb
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def is_bag(path: Union[str, Path]) -> bool:
+def is_bag(path: str | Path) -> bool:
     """A bag directory (with metadata.yaml) or a bare ``.mcap`` / ``.db3`` file."""
     path = Path(path)
     return (path / "metadata.yaml").is_file() or path.suffix in (".mcap", ".db3")
 
 
-def iter_frames(source: Union[str, Path], *, limit: Optional[int] = None,
-                topic: Optional[str] = None) -> Iterator[np.ndarray]:
+def iter_frames(source: str | Path, *, limit: int | None = None, topic: str | None = None) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 RGB frames from ``source``.
 
     Args:
@@ -52,7 +52,7 @@ def _folder_frames(folder: Path) -> Iterator[np.ndarray]:
         yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _bag_frames(bag: Path, topic: Optional[str]) -> Iterator[np.ndarray]:
+def _bag_frames(bag: Path, topic: str | None) -> Iterator[np.ndarray]:
     # rosbags takes ~0.3 s to import and only bags need it; the runtime imports this module (TensorRT calibration)
     from rosbags.highlevel import AnyReader  # noqa: PLC0415 - only bag sources need rosbags
     from rosbags.typesys import Stores, get_typestore  # noqa: PLC0415 - only bag sources need rosbags

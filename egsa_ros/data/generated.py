@@ -4,6 +4,7 @@ Used by the demo while no rendered sample bag exists. They are not physically ba
 a textured table, a wall, and ellipse-shaped "glasses" that tint and blur what is behind
 them with bright rim highlights. Deterministic per seed.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -31,8 +32,13 @@ def tabletop_frame(seed: int, height: int = 480, width: int = 640) -> np.ndarray
     img[horizon:] = table * (0.7 + 0.3 * (yy[horizon:, :, None] - horizon) / (height - horizon)) + grain[horizon:]
     for _ in range(int(rng.integers(1, 3))):  # opaque distractors: boxes
         x0, y0 = span(0, 560, sx), span(horizon / sy - 40, 400, sy)
-        cv2.rectangle(img, (x0, y0), (x0 + span(40, 120, sx), y0 + span(30, 90, sy)),
-                      tuple(float(c) for c in rng.integers(0, 255, 3)), -1)
+        cv2.rectangle(
+            img,
+            (x0, y0),
+            (x0 + span(40, 120, sx), y0 + span(30, 90, sy)),
+            tuple(float(c) for c in rng.integers(0, 255, 3)),
+            -1,
+        )
     blurred = cv2.GaussianBlur(img, (0, 0), 4.0)
     for _ in range(int(rng.integers(2, 5))):  # glass-like objects
         cx, cy = span(60, 580, sx), span(horizon / sy, 420, sy)

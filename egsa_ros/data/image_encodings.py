@@ -7,6 +7,7 @@ CompressedImage payloads. Anything they cannot trust (unknown encoding, wrong st
 truncated data, odd width for YUV 4:2:2, undecodable JPEG) raises :class:`ImageDecodeError`
 with a clear message.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -60,7 +61,9 @@ def _rows(height: int, width: int, step: int, data, bytes_per_pixel: int, encodi
         raise ImageDecodeError(f"step {step} < width {width} x {bytes_per_pixel} bytes per pixel ({encoding})")
     buffer = np.frombuffer(data, dtype=np.uint8)
     if buffer.size < step * height:
-        raise ImageDecodeError(f"truncated image: {buffer.size} bytes, need step {step} x height {height} = {step * height}")
+        raise ImageDecodeError(
+            f"truncated image: {buffer.size} bytes, need step {step} x height {height} = {step * height}"
+        )
     return buffer[: step * height].reshape(height, step)[:, : width * bytes_per_pixel]
 
 
@@ -72,8 +75,7 @@ def _yuv422_to_rgb(order: str, height: int, width: int, step: int, data) -> np.n
     return cv2.cvtColor(packed, code)
 
 
-def depth_to_metres(encoding: str, height: int, width: int, step: int, data,
-                    is_bigendian: int = 0) -> np.ndarray:
+def depth_to_metres(encoding: str, height: int, width: int, step: int, data, is_bigendian: int = 0) -> np.ndarray:
     """A depth Image's fields -> (height, width) float32 metres, NaN where unknown.
 
     16UC1 / mono16 are millimetres (0 = no return); 32FC1 is metres (NaN, inf, <= 0 =

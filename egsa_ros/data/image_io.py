@@ -1,13 +1,14 @@
 """Small image-file readers shared by the dataset loaders (OpenCV based, clear errors)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 import cv2
 import numpy as np
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def read_rgb(path: PathLike) -> np.ndarray:

@@ -14,6 +14,7 @@ Uses:
 scikit-image's bundled images are deliberately absent: they are reserved for the tests and
 independent checks.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,14 +41,35 @@ class Photo:
 
 
 PHOTOS = (
-    Photo("china", "sklearn", "datasets/images/china.jpg",
-          "CC BY 2.0 (Flickr, danielbuechele; sklearn/datasets/images/README.txt)", "train", True, True),
-    Photo("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
-          "public domain (US Navy photograph), shipped in matplotlib", "train", True),
-    Photo("luispedro", "mahotas", "demos/data/luispedro.jpg",
-          "shipped in mahotas (MIT) by its author", "train", False),  # glass building behind: texture only
-    Photo("flower", "sklearn", "datasets/images/flower.jpg",
-          "CC BY 2.0 (Flickr, vultilion; sklearn/datasets/images/README.txt)", "heldout", True, True),
+    Photo(
+        "china",
+        "sklearn",
+        "datasets/images/china.jpg",
+        "CC BY 2.0 (Flickr, danielbuechele; sklearn/datasets/images/README.txt)",
+        "train",
+        True,
+        True,
+    ),
+    Photo(
+        "grace_hopper",
+        "matplotlib",
+        "mpl-data/sample_data/grace_hopper.jpg",
+        "public domain (US Navy photograph), shipped in matplotlib",
+        "train",
+        True,
+    ),
+    Photo(
+        "luispedro", "mahotas", "demos/data/luispedro.jpg", "shipped in mahotas (MIT) by its author", "train", False
+    ),  # glass building behind: texture only
+    Photo(
+        "flower",
+        "sklearn",
+        "datasets/images/flower.jpg",
+        "CC BY 2.0 (Flickr, vultilion; sklearn/datasets/images/README.txt)",
+        "heldout",
+        True,
+        True,
+    ),
 )
 """Every photo this module knows, with its fixed split."""
 
@@ -105,7 +127,7 @@ def random_crop(image: np.ndarray, size: tuple, rng: np.random.Generator, min_sc
     ch, cw = int(round(side)), int(round(side * aspect))
     ch, cw = max(8, min(ch, h)), max(8, min(cw, w))
     y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    crop = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (out_w, out_h), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (out_w, out_h), interpolation=cv2.INTER_AREA)
     return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
 
 
@@ -117,8 +139,9 @@ def negative_crops(split: str, size: tuple, count: int, seed: int) -> list:
     """
     photos = available_photos(split, negatives_only=True)
     if not photos:
-        raise FileNotFoundError(f"no {split} negative photo is installed "
-                                f"(packages: {sorted({p.package for p in photos_in(split)})})")
+        raise FileNotFoundError(
+            f"no {split} negative photo is installed (packages: {sorted({p.package for p in photos_in(split)})})"
+        )
     images = [load_photo(p) for p in photos]
     rng = np.random.default_rng([int(seed), 7])
     return [random_crop(images[i % len(images)], size, rng) for i in range(count)]
@@ -159,9 +182,15 @@ class PhotoNegatives:
         rgb = self.images[index]
         h, w = rgb.shape[:2]
         zeros = np.zeros((h, w), np.float32)
-        return {"rgb": rgb, "K": self.K.copy(), "frame": f"photo_{index:04d}", "depth": zeros,
-                "depth_sensor": zeros.copy(), "labels": np.zeros((h, w), np.int64),
-                "instance": np.zeros((h, w), np.int64)}
+        return {
+            "rgb": rgb,
+            "K": self.K.copy(),
+            "frame": f"photo_{index:04d}",
+            "depth": zeros,
+            "depth_sensor": zeros.copy(),
+            "labels": np.zeros((h, w), np.int64),
+            "instance": np.zeros((h, w), np.int64),
+        }
 
     def __getitem__(self, index: int):
         sample = self.read_sample(index)

@@ -2,13 +2,14 @@
 
 The frame layout and the torch-free readers are in :mod:`egsa_ros.data.synthetic_frames`.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any
 
-import numpy as np
 import torch.utils.data
 
 from .synthetic_frames import MM_PER_M as MM_PER_M
@@ -19,10 +20,10 @@ from .synthetic_frames import map_semantic as map_semantic
 from .synthetic_frames import read_frame as read_frame
 from .transforms import Sample
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
-def _glass_allowed(frame_dir: Path, excluded_shapes: set, max_ior: Optional[float]) -> bool:
+def _glass_allowed(frame_dir: Path, excluded_shapes: set, max_ior: float | None) -> bool:
     """False if the frame shows a transparent object of an excluded shape or with IOR > max_ior."""
     if not excluded_shapes and max_ior is None:
         return True
@@ -48,9 +49,15 @@ class SyntheticDataset(torch.utils.data.Dataset):
             ``excluded`` counts the skipped frames.)
     """
 
-    def __init__(self, root: PathLike, split: str,
-                 transform: Optional[Callable[[Sample], Any]] = None, *,
-                 exclude_glass_shapes: Sequence[str] = (), max_glass_ior: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        root: PathLike,
+        split: str,
+        transform: Callable[[Sample], Any] | None = None,
+        *,
+        exclude_glass_shapes: Sequence[str] = (),
+        max_glass_ior: float | None = None,
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.transform = transform
@@ -62,9 +69,11 @@ class SyntheticDataset(torch.utils.data.Dataset):
             raise FileNotFoundError(f"{split_dir} holds no frame directories with a meta.json")
         keep = [f for f in frames if _glass_allowed(f, set(exclude_glass_shapes), max_glass_ior)]
         if not keep:
-            raise FileNotFoundError(f"no frame of {split_dir} is left after excluding glass shapes "
-                                    f"{sorted(exclude_glass_shapes)} and IOR > {max_glass_ior}")
-        self.frames: List[Path] = keep
+            raise FileNotFoundError(
+                f"no frame of {split_dir} is left after excluding glass shapes "
+                f"{sorted(exclude_glass_shapes)} and IOR > {max_glass_ior}"
+            )
+        self.frames: list[Path] = keep
         self.excluded = len(frames) - len(keep)
 
     def __len__(self) -> int:

@@ -17,18 +17,18 @@ renderer's 3 (opaque distractor) becomes 0: an opaque object is "not transparent
 table" for the mask, and its depth is still supervised through ``depth``. Any other value
 becomes 255 (ignore).
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Union
 
 import numpy as np
 
 from .image_io import read_rgb, read_single_channel
 from .transforms import IGNORE_INDEX, Sample
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 #: Rendered semantic id -> egsa_ros class (anything else -> IGNORE_INDEX).
 SEMANTIC_TO_CLASS = {0: 0, 1: 1, 2: 2, 3: 0}
@@ -47,7 +47,7 @@ def map_semantic(semantic: np.ndarray) -> np.ndarray:
     return lut[semantic]
 
 
-def frame_dirs(split_dir: PathLike) -> List[Path]:
+def frame_dirs(split_dir: PathLike) -> list[Path]:
     """The frame directories of a split that have a ``meta.json``, sorted by name ([] if
     ``split_dir`` is not a directory)."""
     split_dir = Path(split_dir)
@@ -66,8 +66,7 @@ def read_frame(folder: PathLike) -> Sample:
     rgb = read_rgb(folder / "rgb.png")
     height, width = rgb.shape[:2]
     if "width" in meta and "height" in meta and (int(meta["height"]), int(meta["width"])) != (height, width):
-        raise ValueError(f"{folder}: meta.json says {meta['width']}x{meta['height']}, "
-                         f"rgb.png is {width}x{height}")
+        raise ValueError(f"{folder}: meta.json says {meta['width']}x{meta['height']}, rgb.png is {width}x{height}")
     K = np.asarray(meta["K"], dtype=np.float64)
     if K.shape != (3, 3):
         raise ValueError(f"{folder}/meta.json: K must be 3x3, got shape {K.shape}")
@@ -84,5 +83,3 @@ def read_frame(folder: PathLike) -> Sample:
     if "seed" in meta:
         sample["seed"] = int(meta["seed"])
     return sample
-
-

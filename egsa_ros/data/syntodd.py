@@ -46,6 +46,7 @@ classes (to inert stand-ins, :class:`MVTransRecord`; none of MVTrans's methods e
 numpy's array/dtype/scalar reconstruction helpers and plain builtin containers. Anything
 else raises ``pickle.UnpicklingError`` naming the refused global, before it is called.
 """
+
 from __future__ import annotations
 
 import _codecs
@@ -53,8 +54,9 @@ import collections
 import io
 import json
 import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 import torch.utils.data
@@ -67,7 +69,7 @@ try:  # numpy >= 2
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray, numeric  # type: ignore[no-redef]
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 #: Metric depth range of Syn-TODD, metres.
 SYNTODD_DEPTH_RANGE = (0.0, 3.0)
@@ -81,9 +83,7 @@ MVTRANS_MODULES = ("dataloaders.template", "src.lib.datapoint", "simnet.lib.data
 MVTRANS_CLASSES = ("Panoptic", "Stereo", "OBB", "Pose", "Keypoint", "Detection", "RobotMask")
 #: MVTrans's default Blender camera (``src/lib/camera.py``) for 640x480 frames, used only
 #: when a datapoint carries no ``camera_params['camera_intrinsic']``.
-MVTRANS_DEFAULT_K = np.array([[613.9624633789062, 0.0, 320.0],
-                              [0.0, 613.9624633789062, 240.0],
-                              [0.0, 0.0, 1.0]])
+MVTRANS_DEFAULT_K = np.array([[613.9624633789062, 0.0, 320.0], [0.0, 613.9624633789062, 240.0], [0.0, 0.0, 1.0]])
 MVTRANS_DEFAULT_SIZE = (480, 640)
 SUFFIX = ".pickle.zstd"
 
@@ -94,7 +94,7 @@ class MVTransRecord:
     ``type(record).__name__`` is the MVTrans class name (``Panoptic``, ``Stereo``, ...).
     """
 
-    def fields(self) -> Dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         """The unpickled fields as a dict."""
         return dict(vars(self))
 
@@ -103,15 +103,14 @@ class MVTransRecord:
 
 
 #: MVTrans class name -> its stand-in subclass of :class:`MVTransRecord`.
-STAND_INS: Dict[str, type] = {
-    name: type(name, (MVTransRecord,), {"__module__": __name__,
-                                        "__doc__": f"Stand-in for MVTrans's {name} dataclass."})
+STAND_INS: dict[str, type] = {
+    name: type(name, (MVTransRecord,), {"__module__": __name__, "__doc__": f"Stand-in for MVTrans's {name} dataclass."})
     for name in MVTRANS_CLASSES
 }
 
 
-def _numpy_helpers() -> Dict[Tuple[str, str], Any]:
-    helpers: Dict[Tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+def _numpy_helpers() -> dict[tuple[str, str], Any]:
+    helpers: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
     for package in ("numpy.core", "numpy._core"):  # files from numpy 1.x and 2.x
         helpers[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
         helpers[(f"{package}.multiarray", "scalar")] = multiarray.scalar
@@ -119,8 +118,8 @@ def _numpy_helpers() -> Dict[Tuple[str, str], Any]:
     return helpers
 
 
-def _allowed_globals() -> Dict[Tuple[str, str], Any]:
-    allowed: Dict[Tuple[str, str], Any] = {
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    allowed: dict[tuple[str, str], Any] = {
         (module, name): STAND_INS[name] for module in MVTRANS_MODULES for name in MVTRANS_CLASSES
     }
     allowed.update(_numpy_helpers())
@@ -151,7 +150,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(
                 f"refusing to unpickle global {module}.{name}: a Syn-TODD file may only "
                 f"reference MVTrans datapoint classes, numpy array helpers and builtin "
-                f"containers") from None
+                f"containers"
+            ) from None
 
 
 def restricted_loads(data: bytes) -> Any:
@@ -164,8 +164,7 @@ def decompress_zstd(data: bytes) -> bytes:
     try:
         import zstandard  # noqa: PLC0415 - optional: only Syn-TODD files need it
     except ImportError as exc:  # pragma: no cover - dependency missing
-        raise ImportError("reading Syn-TODD needs the 'zstandard' package "
-                          "(pip install zstandard==0.25.0)") from exc
+        raise ImportError("reading Syn-TODD needs the 'zstandard' package (pip install zstandard==0.25.0)") from exc
     return zstandard.ZstdDecompressor().decompressobj().decompress(data)
 
 
@@ -199,7 +198,7 @@ def _color(stereo: Any) -> np.ndarray:
     raise ValueError(f"unsupported Stereo.left_color: {type(left).__name__}")
 
 
-def _intrinsics(camera_params: Any, size: Tuple[int, int]) -> np.ndarray:
+def _intrinsics(camera_params: Any, size: tuple[int, int]) -> np.ndarray:
     """K for an image of ``size`` (H, W) from MVTrans camera_params (scaled when the stored
     resolution differs), else MVTrans's default Blender camera scaled to ``size``."""
     params = camera_params if isinstance(camera_params, dict) else {}
@@ -228,11 +227,17 @@ def datapoint_to_sample(record: MVTransRecord) -> Sample:
     labels = map_syntodd_labels(record.segmentation)  # type: ignore[attr-defined]
     size = rgb.shape[:2]
     if depth.shape != size or labels.shape != size:
-        raise ValueError(f"datapoint {getattr(record, 'uid', '?')}: rgb {rgb.shape}, depth "
-                         f"{depth.shape} and segmentation {labels.shape} disagree")
-    return {"rgb": rgb, "depth": depth, "labels": labels,
-            "K": _intrinsics(getattr(record, "camera_params", None), size),
-            "uid": str(getattr(record, "uid", ""))}
+        raise ValueError(
+            f"datapoint {getattr(record, 'uid', '?')}: rgb {rgb.shape}, depth "
+            f"{depth.shape} and segmentation {labels.shape} disagree"
+        )
+    return {
+        "rgb": rgb,
+        "depth": depth,
+        "labels": labels,
+        "K": _intrinsics(getattr(record, "camera_params", None), size),
+        "uid": str(getattr(record, "uid", "")),
+    }
 
 
 def _entry_uid(entry: Any) -> str:
@@ -254,8 +259,15 @@ class SynTODDDataset(torch.utils.data.Dataset):
         views: ``first`` or ``all`` entries of MVTrans multi-view groups.
     """
 
-    def __init__(self, root: PathLike, split: str, transform: Optional[Callable[[Sample], Any]] = None,
-                 *, split_file: Optional[PathLike] = None, views: str = "first") -> None:
+    def __init__(
+        self,
+        root: PathLike,
+        split: str,
+        transform: Callable[[Sample], Any] | None = None,
+        *,
+        split_file: PathLike | None = None,
+        views: str = "first",
+    ) -> None:
         if views not in ("first", "all"):
             raise ValueError(f"views must be 'first' or 'all', got {views!r}")
         self.root = Path(root)
@@ -265,8 +277,8 @@ class SynTODDDataset(torch.utils.data.Dataset):
         if not self.files:
             raise FileNotFoundError(f"Syn-TODD split {split!r} under {self.root} is empty")
 
-    def _resolve(self, split_file: Optional[PathLike], views: str) -> List[Path]:
-        json_path: Optional[Path] = None
+    def _resolve(self, split_file: PathLike | None, views: str) -> list[Path]:
+        json_path: Path | None = None
         if split_file is not None:
             json_path = Path(split_file)
             if not json_path.is_absolute():
@@ -278,7 +290,8 @@ class SynTODDDataset(torch.utils.data.Dataset):
             if not split_dir.is_dir():
                 raise FileNotFoundError(
                     f"no Syn-TODD split {self.split!r}: neither {self.root / (self.split + '.json')} "
-                    f"nor the directory {split_dir} exists")
+                    f"nor the directory {split_dir} exists"
+                )
             found = sorted(split_dir.glob("*" + SUFFIX), key=lambda p: _uid_sort_key(_entry_uid(p)))
             return found
         with open(json_path) as fh:
@@ -312,12 +325,12 @@ class SynTODDDataset(torch.utils.data.Dataset):
         return self.transform(sample) if self.transform is not None else sample
 
 
-def _split_entries(content: Any, views: str, where: Path) -> List[str]:
+def _split_entries(content: Any, views: str, where: Path) -> list[str]:
     if isinstance(content, dict):
         if "data" not in content:
             raise ValueError(f"{where}: a split dict needs a 'data' list (MVTrans grouping)")
         groups: Sequence[Any] = content["data"]
-        entries: List[Any] = []
+        entries: list[Any] = []
         for group in groups:
             members = group if isinstance(group, list) else [group]
             entries.extend(members[:1] if views == "first" else members)
@@ -334,7 +347,7 @@ def _split_entries(content: Any, views: str, where: Path) -> List[str]:
     return uids
 
 
-def _uid_sort_key(uid: str) -> Tuple[int, Union[float, str]]:
+def _uid_sort_key(uid: str) -> tuple[int, float | str]:
     try:
         return (0, float(uid))
     except ValueError:

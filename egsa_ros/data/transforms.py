@@ -32,14 +32,17 @@ with them; :func:`to_tensors` always copies). Randomness comes only from a
 torch is imported lazily (only :func:`to_tensors` and the transform classes need it), so
 the runtime can use :func:`resize_rgb` / :func:`to_network_input` without torch.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .degradations import DegradationConfig, degrade
+
 #: Label value that losses and metrics ignore (padding, unlabelled pixels).
 IGNORE_INDEX = 255
 #: Sample keys holding depth maps in metres (0/NaN invalid).
@@ -49,11 +52,12 @@ LABEL_KEYS: Mapping[str, int] = {"labels": IGNORE_INDEX, "instance": 0}
 #: How :func:`resize_depth` may resample depth.
 DEPTH_RESIZE_MODES = ("nearest", "valid_mean")
 
-Size = Tuple[int, int]
-Sample = Dict[str, Any]
+Size = tuple[int, int]
+Sample = dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- images
+
 
 def resize_rgb(rgb: np.ndarray, size: Size) -> np.ndarray:
     """Resize an RGB frame to ``size`` = (h, w) exactly as the runtime pipeline does.
@@ -109,8 +113,9 @@ def depth_validity(depth: np.ndarray) -> np.ndarray:
         return np.isfinite(depth) & (depth > 0)
 
 
-def resize_depth(depth: np.ndarray, size: Size, *, mode: str = "nearest",
-                 min_valid_fraction: float = 0.5) -> np.ndarray:
+def resize_depth(
+    depth: np.ndarray, size: Size, *, mode: str = "nearest", min_valid_fraction: float = 0.5
+) -> np.ndarray:
     """Resize a metric depth map without blending invalid pixels into valid ones.
 
     Args:
@@ -151,6 +156,7 @@ def resize_labels(labels: np.ndarray, size: Size) -> np.ndarray:
 
 # ------------------------------------------------------------------------- intrinsics
 
+
 def scale_intrinsics(K: np.ndarray, src_size: Size, dst_size: Size) -> np.ndarray:
     """Intrinsics after resizing an image from ``src_size`` (H, W) to ``dst_size`` (h, w).
 
@@ -186,6 +192,7 @@ def flip_intrinsics(K: np.ndarray, width: int) -> np.ndarray:
 
 # ------------------------------------------------------------- whole-sample geometry
 
+
 def _size_of(sample: Mapping[str, Any]) -> Size:
     return tuple(sample["rgb"].shape[:2])  # type: ignore[return-value]
 
@@ -209,8 +216,7 @@ def resize_sample(sample: Mapping[str, Any], size: Size, *, depth_mode: str = "n
 def crop_sample(sample: Mapping[str, Any], top: int, left: int, height: int, width: int) -> Sample:
     """Crop every image to rows top..top+height, columns left..left+width; shift ``K``."""
     H, W = _size_of(sample)
-    if not (0 <= top and 0 <= left and height > 0 and width > 0
-            and top + height <= H and left + width <= W):
+    if not (0 <= top and 0 <= left and height > 0 and width > 0 and top + height <= H and left + width <= W):
         raise ValueError(f"crop ({top}, {left}, {height}, {width}) outside the {W}x{H} image")
     out = dict(sample)
     window = (slice(top, top + height), slice(left, left + width))
@@ -267,8 +273,9 @@ def rotate_sample(sample: Mapping[str, Any], angle_deg: float) -> Sample:
     forward = rotation_matrix_2d(sample["K"], angle_deg)
     inverse = cv2.invertAffineTransform(forward)
     out = dict(sample)
-    out["rgb"] = cv2.warpAffine(sample["rgb"], forward, (W, H), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    out["rgb"] = cv2.warpAffine(
+        sample["rgb"], forward, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+    )
     for key in DEPTH_KEYS:
         if key in sample:
             clean = np.where(depth_validity(sample[key]), sample[key], 0).astype(np.float32)
@@ -282,8 +289,14 @@ def rotate_sample(sample: Mapping[str, Any], angle_deg: float) -> Sample:
 
 # ------------------------------------------------------------------------------ colour
 
-def color_jitter(rgb: np.ndarray, brightness: float = 1.0, contrast: float = 1.0,
-                 saturation: float = 1.0, order: Tuple[int, int, int] = (0, 1, 2)) -> np.ndarray:
+
+def color_jitter(
+    rgb: np.ndarray,
+    brightness: float = 1.0,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    order: tuple[int, int, int] = (0, 1, 2),
+) -> np.ndarray:
     """Scale brightness, contrast and saturation of an (H, W, 3) uint8 RGB image.
 
     Factors of 1 change nothing. Brightness multiplies; contrast blends with the mean grey
@@ -309,9 +322,15 @@ def color_jitter(rgb: np.ndarray, brightness: float = 1.0, contrast: float = 1.0
 
 # ---------------------------------------------------------------- random augmentations
 
-def random_crop_resize(sample: Mapping[str, Any], rng: np.random.Generator, *,
-                       min_scale: float = 0.7, size: Optional[Size] = None,
-                       depth_mode: str = "nearest") -> Sample:
+
+def random_crop_resize(
+    sample: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    min_scale: float = 0.7,
+    size: Size | None = None,
+    depth_mode: str = "nearest",
+) -> Sample:
     """Crop a random window (each side ``min_scale``..1 of the image, same fraction for
     both, so the aspect ratio is kept) and resize it to ``size`` (default: the input size)."""
     if not 0 < min_scale <= 1:
@@ -330,9 +349,14 @@ def random_rotate(sample: Mapping[str, Any], rng: np.random.Generator, max_deg: 
     return rotate_sample(sample, rng.uniform(-max_deg, max_deg))
 
 
-def random_color_jitter(sample: Mapping[str, Any], rng: np.random.Generator, *,
-                        brightness: float = 0.2, contrast: float = 0.2,
-                        saturation: float = 0.2) -> Sample:
+def random_color_jitter(
+    sample: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    brightness: float = 0.2,
+    contrast: float = 0.2,
+    saturation: float = 0.2,
+) -> Sample:
     """Jitter the RGB image only: factors drawn from [1 - x, 1 + x], order shuffled."""
     factors = [rng.uniform(max(0.0, 1 - x), 1 + x) for x in (brightness, contrast, saturation)]
     order = tuple(int(i) for i in rng.permutation(3))
@@ -343,13 +367,14 @@ def random_color_jitter(sample: Mapping[str, Any], rng: np.random.Generator, *,
 
 # ------------------------------------------------------------------------------ tensors
 
+
 def valid_depth_mask(depth: np.ndarray, d_min: float, d_max: float) -> np.ndarray:
     """(H, W) bool: depth finite, > 0 and within [d_min, d_max] metres."""
     with np.errstate(invalid="ignore"):
         return depth_validity(depth) & (depth >= d_min) & (depth <= d_max)
 
 
-def to_tensors(sample: Mapping[str, Any], d_min: float, d_max: float) -> Dict[str, Any]:
+def to_tensors(sample: Mapping[str, Any], d_min: float, d_max: float) -> dict[str, Any]:
     """numpy sample -> torch tensors for training.
 
     Returns a dict with ``rgb`` (3, h, w) float32 0..255, ``depth`` (1, h, w) float32 metres
@@ -359,7 +384,7 @@ def to_tensors(sample: Mapping[str, Any], d_min: float, d_max: float) -> Dict[st
     """
     import torch  # noqa: PLC0415 - training only: inference imports this module without torch
 
-    out: Dict[str, Any] = dict(sample)
+    out: dict[str, Any] = dict(sample)
     out["rgb"] = torch.from_numpy(to_network_input(sample["rgb"])[0])
     if "depth" in sample:
         valid = valid_depth_mask(sample["depth"], d_min, d_max)
@@ -393,7 +418,7 @@ class EvalTransform:
         self.d_min, self.d_max = float(d_min), float(d_max)
         self.depth_mode = depth_mode
 
-    def __call__(self, sample: Mapping[str, Any], rng: Optional[np.random.Generator] = None) -> Dict[str, Any]:
+    def __call__(self, sample: Mapping[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         resized = resize_sample(sample, self.size, depth_mode=self.depth_mode)
         return to_tensors(resized, self.d_min, self.d_max)
 
@@ -418,14 +443,27 @@ class TrainTransform(EvalTransform):
             white balance, vignetting; :func:`egsa_ros.data.degradations.degrade`), or None.
     """
 
-    def __init__(self, size: Size, d_min: float, d_max: float, *, depth_mode: str = "nearest",
-                 p_crop: float = 0.5, crop_min_scale: float = 0.7, p_flip: float = 0.5,
-                 p_rotate: float = 0.3, max_rotation_deg: float = 10.0, p_color: float = 0.8,
-                 brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
-                 seed: int = 0, degradations: Optional[DegradationConfig] = None) -> None:
+    def __init__(
+        self,
+        size: Size,
+        d_min: float,
+        d_max: float,
+        *,
+        depth_mode: str = "nearest",
+        p_crop: float = 0.5,
+        crop_min_scale: float = 0.7,
+        p_flip: float = 0.5,
+        p_rotate: float = 0.3,
+        max_rotation_deg: float = 10.0,
+        p_color: float = 0.8,
+        brightness: float = 0.2,
+        contrast: float = 0.2,
+        saturation: float = 0.2,
+        seed: int = 0,
+        degradations: DegradationConfig | None = None,
+    ) -> None:
         super().__init__(size, d_min, d_max, depth_mode=depth_mode)
-        for name, p in (("p_crop", p_crop), ("p_flip", p_flip), ("p_rotate", p_rotate),
-                        ("p_color", p_color)):
+        for name, p in (("p_crop", p_crop), ("p_flip", p_flip), ("p_rotate", p_rotate), ("p_color", p_color)):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be a probability, got {p}")
         if not 0 < crop_min_scale <= 1:
@@ -437,8 +475,8 @@ class TrainTransform(EvalTransform):
         self.jitter = {"brightness": brightness, "contrast": contrast, "saturation": saturation}
         self.seed = int(seed)
         self.degradations = degradations
-        self._rng: Optional[np.random.Generator] = None
-        self._rng_key: Optional[int] = None
+        self._rng: np.random.Generator | None = None
+        self._rng_key: int | None = None
 
     def _fallback_rng(self) -> np.random.Generator:
         import torch  # noqa: PLC0415 - training only: inference imports this module without torch
@@ -449,11 +487,12 @@ class TrainTransform(EvalTransform):
             self._rng_key = key
         return self._rng
 
-    def __call__(self, sample: Mapping[str, Any], rng: Optional[np.random.Generator] = None) -> Dict[str, Any]:
+    def __call__(self, sample: Mapping[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         rng = rng if rng is not None else self._fallback_rng()
         if rng.random() < self.p_crop:
-            out = random_crop_resize(sample, rng, min_scale=self.crop_min_scale, size=self.size,
-                                     depth_mode=self.depth_mode)
+            out = random_crop_resize(
+                sample, rng, min_scale=self.crop_min_scale, size=self.size, depth_mode=self.depth_mode
+            )
         else:
             out = resize_sample(sample, self.size, depth_mode=self.depth_mode)
         if rng.random() < self.p_flip:

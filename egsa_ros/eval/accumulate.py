@@ -1,5 +1,6 @@
 """Whole-bag metrics: depth errors and mask IoU summed over frames, per-frame metric scale, and
 latency statistics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,10 +40,18 @@ class EvalAccumulator:
         self.latency_ms: list[float] = []
         self.inference_ms: list[float] = []
 
-    def add(self, depth: np.ndarray, mask: np.ndarray, gt_depth: np.ndarray | None,
-            gt_mask: np.ndarray | None, *, latency_ms: float | None = None,
-            inference_ms: float | None = None, completed: np.ndarray | None = None,
-            sensor: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        depth: np.ndarray,
+        mask: np.ndarray,
+        gt_depth: np.ndarray | None,
+        gt_mask: np.ndarray | None,
+        *,
+        latency_ms: float | None = None,
+        inference_ms: float | None = None,
+        completed: np.ndarray | None = None,
+        sensor: np.ndarray | None = None,
+    ) -> None:
         """One frame: predicted depth (H, W) metres and mask (H, W) (0/1 or 0/255); ground-truth
         depth (H, W) metres (NaN: unknown) and glass mask (H, W) bool when known."""
         self.frames += 1
@@ -54,8 +63,12 @@ class EvalAccumulator:
             return
         self.frames_with_gt += 1
         glass = _glass(gt_mask, gt_depth.shape)
-        self.predicted.add(depth, gt_depth, gt_labels=glass.astype(np.int64) if gt_mask is not None else None,
-                           pred_labels=(mask > 0).astype(np.int64))
+        self.predicted.add(
+            depth,
+            gt_depth,
+            gt_labels=glass.astype(np.int64) if gt_mask is not None else None,
+            pred_labels=(mask > 0).astype(np.int64),
+        )
         ratio = median_scale_ratio(depth, gt_depth)
         if np.isfinite(ratio) and ratio > 0:
             self.scale_ratios.append(ratio)
@@ -69,8 +82,9 @@ class EvalAccumulator:
                 sensor_valid = np.isfinite(sensor) & (sensor > 0)
                 self.completed_glass_sensor_valid.add(completed, gt_depth, mask=glass & sensor_valid)
 
-    def add_support_plane(self, scaled_depth: np.ndarray, ok: bool, gt_depth: np.ndarray,
-                          gt_mask: np.ndarray | None) -> None:
+    def add_support_plane(
+        self, scaled_depth: np.ndarray, ok: bool, gt_depth: np.ndarray, gt_mask: np.ndarray | None
+    ) -> None:
         """The same frame's depth rescaled from the camera's known height above the table (see
         :mod:`egsa_ros.runtime.support_plane_scale`); ``ok`` False = the estimate was refused
         (``scaled_depth`` is then the unscaled prediction, and is scored as such)."""
@@ -100,13 +114,21 @@ class EvalAccumulator:
             out["depth_completed_transparent_sensor_valid"] = self.completed_glass_sensor_valid.metrics()
         if self.predicted.confusion.sum():
             seg = self.predicted.segmentation()
-            out["mask"] = {"transparent_iou": seg[f"iou_{GLASS}"], "background_iou": seg[f"iou_{BACKGROUND}"],
-                           "miou": seg["miou"]}
+            out["mask"] = {
+                "transparent_iou": seg[f"iou_{GLASS}"],
+                "background_iou": seg[f"iou_{BACKGROUND}"],
+                "miou": seg["miou"],
+            }
         for name, values in (("latency_ms", self.latency_ms), ("inference_ms", self.inference_ms)):
             if values:
                 arr = np.asarray(values)
-                out[name] = {"p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
-                             "p99": float(np.percentile(arr, 99)), "max": float(arr.max()), "count": len(values)}
+                out[name] = {
+                    "p50": float(np.percentile(arr, 50)),
+                    "p90": float(np.percentile(arr, 90)),
+                    "p99": float(np.percentile(arr, 99)),
+                    "max": float(arr.max()),
+                    "count": len(values),
+                }
         return out
 
 
@@ -120,7 +142,14 @@ def frame_scale_summary(ratios: list[float]) -> dict:
     off by more than :data:`SCALE_FAILURE` (too far or too near) or by more than 10 %."""
     arr = np.asarray(ratios, np.float64)
     off = np.maximum(arr, 1.0 / arr)
-    return {"frames": int(arr.size), "p05": float(np.percentile(arr, 5)), "p50": float(np.median(arr)),
-            "p95": float(np.percentile(arr, 95)), "failures": int(np.sum(off > SCALE_FAILURE)),
-            "too_far": int(np.sum(arr > SCALE_FAILURE)), "too_near": int(np.sum(arr < 1.0 / SCALE_FAILURE)),
-            "off_by_10pct": int(np.sum(off > 1.10)), "ratios": [float(r) for r in arr]}
+    return {
+        "frames": int(arr.size),
+        "p05": float(np.percentile(arr, 5)),
+        "p50": float(np.median(arr)),
+        "p95": float(np.percentile(arr, 95)),
+        "failures": int(np.sum(off > SCALE_FAILURE)),
+        "too_far": int(np.sum(arr > SCALE_FAILURE)),
+        "too_near": int(np.sum(arr < 1.0 / SCALE_FAILURE)),
+        "off_by_10pct": int(np.sum(off > 1.10)),
+        "ratios": [float(r) for r in arr],
+    }

@@ -1,15 +1,20 @@
 """Camera frames with their ground truth from a ROS 2 bag (sqlite3 or MCAP), via ``rosbags``.
 
 Messages of the configured topics are grouped by header stamp; a frame is complete when
-every configured topic the bag has for it has arrived.
+every configured topic the bag has for it has arrived. A bag that cannot be read (missing,
+empty, truncated, not a bag) raises :class:`BagError` (a ValueError) with one line naming the
+file and the problem.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, Optional
 
 import numpy as np
+from rosbags.highlevel import AnyReader
+from rosbags.typesys import Stores, get_typestore
 
 from ..data.image_encodings import depth_to_metres, image_to_rgb
 
@@ -37,16 +42,20 @@ class BagFrame:
 
     stamp_ns: int
     rgb: np.ndarray
-    gt_depth: Optional[np.ndarray] = None
-    gt_mask: Optional[np.ndarray] = None
-    sensor_depth: Optional[np.ndarray] = None
-    K: Optional[np.ndarray] = None
-    camera_in_support: Optional[np.ndarray] = None
-    raw: Dict[str, bytes] = field(default_factory=dict)
+    gt_depth: np.ndarray | None = None
+    gt_mask: np.ndarray | None = None
+    sensor_depth: np.ndarray | None = None
+    K: np.ndarray | None = None
+    camera_in_support: np.ndarray | None = None
+    raw: dict[str, bytes] = field(default_factory=dict)
 
 
 def _stamp(msg) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+class BagError(ValueError):
+    """A bag that cannot be read; the message names the file and the problem (one line)."""
 
 
 def _existing(bag: Path) -> Path:
@@ -56,32 +65,51 @@ def _existing(bag: Path) -> Path:
     return bag
 
 
+def _bag_error(bag: Path, exc: Exception) -> BagError:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return BagError(f"cannot read bag {bag}: {text}")
+
+
 def count_frames(bag: Path, topics: EvalTopics = EvalTopics()) -> int:
     """Number of image messages in the bag (for progress bars)."""
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
-
-    with AnyReader([_existing(bag)], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-        return sum(c.msgcount for c in reader.connections if c.topic == topics.image)
-
-
-def read_bag_frames(bag: Path, topics: EvalTopics = EvalTopics(), *, limit: Optional[int] = None,
-                    keep_raw: bool = False) -> Iterator[BagFrame]:
-    """Yield :class:`BagFrame` in stamp order. ``keep_raw`` also keeps each topic's CDR bytes
-    (for the live player)."""
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
-
     bag = _existing(bag)
-    wanted = {topics.image: "image", topics.camera_info: "info", topics.sensor_depth: "sensor",
-              topics.gt_depth: "gt_depth", topics.gt_mask: "gt_mask"}
+    try:
+        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+            return sum(c.msgcount for c in reader.connections if c.topic == topics.image)
+    except Exception as exc:  # rosbags raises its own types (AnyReaderError, ReaderError, ...) for bad files
+        raise _bag_error(bag, exc) from exc
+
+
+def read_bag_frames(
+    bag: Path, topics: EvalTopics = EvalTopics(), *, limit: int | None = None, keep_raw: bool = False
+) -> Iterator[BagFrame]:
+    """Yield :class:`BagFrame` in stamp order. ``keep_raw`` also keeps each topic's CDR bytes
+    (for the live player). Raises FileNotFoundError or :class:`BagError`."""
+    bag = _existing(bag)
+    try:
+        yield from _read(bag, topics, limit, keep_raw)
+    except BagError:
+        raise
+    except Exception as exc:  # a truncated or corrupt bag fails anywhere while reading: one line
+        raise _bag_error(bag, exc) from exc
+
+
+def _read(bag: Path, topics: EvalTopics, limit: int | None, keep_raw: bool) -> Iterator[BagFrame]:
+    wanted = {
+        topics.image: "image",
+        topics.camera_info: "info",
+        topics.sensor_depth: "sensor",
+        topics.gt_depth: "gt_depth",
+        topics.gt_mask: "gt_mask",
+    }
     with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
         conns = [c for c in reader.connections if c.topic in wanted]
         present = {wanted[c.topic] for c in conns}
         if "image" not in present:
-            raise ValueError(f"bag {bag} has no topic {topics.image}; its topics: "
-                             f"{sorted({c.topic for c in reader.connections})}")
-        pending: Dict[int, Dict[str, object]] = {}
+            raise BagError(
+                f"bag {bag} has no topic {topics.image}; its topics: {sorted({c.topic for c in reader.connections})}"
+            )
+        pending: dict[int, dict[str, object]] = {}
         yielded = 0
         for conn, _, raw in reader.messages(connections=conns):
             msg = reader.deserialize(raw, conn.msgtype)
@@ -102,10 +130,11 @@ def read_bag_frames(bag: Path, topics: EvalTopics = EvalTopics(), *, limit: Opti
                 yielded += 1
 
 
-def _frame(stamp: int, parts: Dict[str, object]) -> BagFrame:
+def _frame(stamp: int, parts: dict[str, object]) -> BagFrame:
     image = parts["image"]
-    frame = BagFrame(stamp, image_to_rgb(image.encoding, image.height, image.width, image.step, image.data),
-                     raw=parts.get("raw", {}))
+    frame = BagFrame(
+        stamp, image_to_rgb(image.encoding, image.height, image.width, image.step, image.data), raw=parts.get("raw", {})
+    )
     if "gt_depth" in parts:
         m = parts["gt_depth"]
         frame.gt_depth = depth_to_metres(m.encoding, m.height, m.width, m.step, m.data, m.is_bigendian)

@@ -32,8 +32,15 @@ GEOMETRY_POSE_PLANE = "geometry_pose_plane"
 SENSOR = "sensor"
 DEPTH_COMPLETED = "depth_completed"
 FUSED_SUFFIX = "_or_network"
-DEPTH_SOURCES = (NETWORK, GEOMETRY_SENSOR_PLANE, GEOMETRY_SENSOR_PLANE + FUSED_SUFFIX, GEOMETRY_POSE_PLANE,
-                 GEOMETRY_POSE_PLANE + FUSED_SUFFIX, SENSOR, DEPTH_COMPLETED)
+DEPTH_SOURCES = (
+    NETWORK,
+    GEOMETRY_SENSOR_PLANE,
+    GEOMETRY_SENSOR_PLANE + FUSED_SUFFIX,
+    GEOMETRY_POSE_PLANE,
+    GEOMETRY_POSE_PLANE + FUSED_SUFFIX,
+    SENSOR,
+    DEPTH_COMPLETED,
+)
 """Depth sources scored on glass pixels, in report order. ``<geometry>_or_network``: the
 network's depth with the geometry's put in where it has one (what a refined ``depth`` image
 would carry: every pixel has a value)."""
@@ -183,8 +190,9 @@ class GlassGeometryAccumulator:
             if depth is not None:
                 self.depth[name].add(depth, gt_depth, mask=np.asarray(gt_glass, bool))
 
-    def add_objects(self, variant: str, geometry: GlassGeometry, gt_instances: np.ndarray,
-                    truth: dict[int, TrueObject]) -> None:
+    def add_objects(
+        self, variant: str, geometry: GlassGeometry, gt_instances: np.ndarray, truth: dict[int, TrueObject]
+    ) -> None:
         """One frame's measured objects of one geometry variant against the ground truth.
 
         Args:
@@ -231,17 +239,24 @@ class GlassGeometryAccumulator:
         for variant, counts in self.objects.items():
             if not counts and not self.geometry_counts[variant]:
                 continue
-            summary = {key: int(counts.get(key, 0)) for key in ("gt_visible", "gt_found", "matched", "unmatched",
-                                                                  "refused", "height_lower_bound")}
-            summary["refusals"] = {key[len("refused_"):]: int(n) for key, n in sorted(counts.items())
-                                   if key.startswith("refused_")}
+            summary = {
+                key: int(counts.get(key, 0))
+                for key in ("gt_visible", "gt_found", "matched", "unmatched", "refused", "height_lower_bound")
+            }
+            summary["refusals"] = {
+                key[len("refused_") :]: int(n) for key, n in sorted(counts.items()) if key.startswith("refused_")
+            }
             geometry_counts = self.geometry_counts[variant]
             prefix = f"plane_refused_{GEOMETRY_VARIANTS[variant]}_"
-            summary["plane"] = {"frames": int(geometry_counts[f"plane_source_{GEOMETRY_VARIANTS[variant]}"]
-                                              + geometry_counts["plane_none"]),
-                                "found": int(geometry_counts[f"plane_source_{GEOMETRY_VARIANTS[variant]}"]),
-                                "refusals": {key[len(prefix):]: int(n) for key, n in sorted(geometry_counts.items())
-                                             if key.startswith(prefix)}}
+            summary["plane"] = {
+                "frames": int(
+                    geometry_counts[f"plane_source_{GEOMETRY_VARIANTS[variant]}"] + geometry_counts["plane_none"]
+                ),
+                "found": int(geometry_counts[f"plane_source_{GEOMETRY_VARIANTS[variant]}"]),
+                "refusals": {
+                    key[len(prefix) :]: int(n) for key, n in sorted(geometry_counts.items()) if key.startswith(prefix)
+                },
+            }
             for key, values in self.errors[variant].items():
                 summary[key] = _percentiles(values)
             summary["geometry_counts"] = {key: int(n) for key, n in sorted(self.geometry_counts[variant].items())}
@@ -258,12 +273,17 @@ def _percentiles(values: list[float]) -> dict:
     arr = arr[np.isfinite(arr)]
     if not arr.size:
         return {"count": 0, "p50": None, "p90": None}
-    return {"count": int(arr.size), "p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
-            "values": [float(v) for v in arr]}
+    return {
+        "count": int(arr.size),
+        "p50": float(np.percentile(arr, 50)),
+        "p90": float(np.percentile(arr, 90)),
+        "values": [float(v) for v in arr],
+    }
 
 
-def add_geometry_frame(acc: GlassGeometryAccumulator, frame, mask: np.ndarray, depth: np.ndarray,
-                       completed: np.ndarray | None) -> None:
+def add_geometry_frame(
+    acc: GlassGeometryAccumulator, frame, mask: np.ndarray, depth: np.ndarray, completed: np.ndarray | None
+) -> None:
     """Score one evaluation frame: the geometry variants its inputs allow, every depth source on
     glass, and (rendered splits) the objects.
 
@@ -285,8 +305,10 @@ def add_geometry_frame(acc: GlassGeometryAccumulator, frame, mask: np.ndarray, d
         acc.note("sensor depth of another size than the image: not used")
         sensor = None
     pose = frame.camera_in_support
-    inputs = {GEOMETRY_SENSOR_PLANE: None if sensor is None else {"sensor_depth": sensor},
-              GEOMETRY_POSE_PLANE: None if pose is None else {"camera_pose": pose}}
+    inputs = {
+        GEOMETRY_SENSOR_PLANE: None if sensor is None else {"sensor_depth": sensor},
+        GEOMETRY_POSE_PLANE: None if pose is None else {"camera_pose": pose},
+    }
     if sensor is None:
         acc.note("no sensor depth: no geometry with the plane from the depth camera")
     if pose is None:

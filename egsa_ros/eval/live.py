@@ -4,39 +4,61 @@ Everything stays on loopback in a private ROS domain: the graph exists only for 
 evaluation. End-to-end latency = the time an output arrives here minus the stamp the
 player gave its input (both this machine's system clock).
 """
+
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+from tqdm import tqdm
 
+from ..model.config import get_preset
+from ..ros.loopback import loopback_environment
 from ..ros.node_process import start_node, stop_node
+from ..viz import panel
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, read_bag_frames
 from .report import write_report
 
 NS = "/egsa_eval"
 DEFAULT_DOMAIN = 77
+DEFAULT_TOPICS = EvalTopics()
 
 
-def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics(), model: Optional[str] = None,
-                  backend: str = "auto", threads: int = 2, flip_average: bool = False,
-                  mask_input_size: Optional[Tuple[int, int]] = None, rate: float = 1.0, panels: int = 4,
-                  limit: Optional[int] = None, progress: bool = True, startup_timeout_s: float = 120.0) -> Dict:
+def evaluate_live(
+    bag: Path,
+    out_dir: Path,
+    *,
+    topics: EvalTopics = DEFAULT_TOPICS,
+    model: str | None = None,
+    backend: str = "auto",
+    threads: int = 2,
+    flip_average: bool = False,
+    mask_input_size: tuple[int, int] | None = None,
+    rate: float = 1.0,
+    panels: int = 4,
+    limit: int | None = None,
+    progress: bool = True,
+    startup_timeout_s: float = 120.0,
+) -> dict:
     """Play ``bag`` into egsa_node (a subprocess) and evaluate what it publishes."""
-    from ..ros.loopback import loopback_environment
-
     loopback_environment(os.environ, domain_id=int(os.environ.get("EGSA_EVAL_DOMAIN", DEFAULT_DOMAIN)))
     frames = list(read_bag_frames(bag, topics, limit=limit, keep_raw=True))
     if not frames:
         raise ValueError(f"no frames in {bag}")
     has_sensor = any(f.sensor_depth is not None for f in frames)
     height, width = frames[0].rgb.shape[:2]
-    params = {"backend": backend, "threads": threads, "use_sensor_depth": has_sensor, "input_reliability": "reliable",
-              "qos_depth": 1, "expected_frame_size": f"{height}x{width}", "flip_average": bool(flip_average)}
+    params = {
+        "backend": backend,
+        "threads": threads,
+        "use_sensor_depth": has_sensor,
+        "input_reliability": "reliable",
+        "qos_depth": 1,
+        "expected_frame_size": f"{height}x{width}",
+        "flip_average": bool(flip_average),
+    }
     if mask_input_size:
         params["mask_input_size"] = "{}x{}".format(*mask_input_size)
     if model:
@@ -52,31 +74,35 @@ def evaluate_live(bag: Path, out_dir: Path, *, topics: EvalTopics = EvalTopics()
 
 
 def _run_graph(frames, topics: EvalTopics, rate: float, node_proc, progress: bool, startup_timeout_s: float):
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from tqdm import tqdm
+    # ROS only in live mode: egsa-eval --offline works where no ROS 2 wheels are installed.
+    import rclpy  # noqa: PLC0415
+    from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
+    from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
+    from sensor_msgs.msg import Image  # noqa: PLC0415
 
-    from ..ros.bag_player import BagPlayer
+    from ..ros.bag_player import BagPlayer  # noqa: PLC0415
 
     rclpy.init()
     node = rclpy.create_node("egsa_eval_player")
-    recorded: Dict[str, Dict[int, tuple]] = {"depth": {}, "mask": {}, "depth_completed": {}}
-    diag: List = []
+    recorded: dict[str, dict[int, tuple]] = {"depth": {}, "mask": {}, "depth_completed": {}}
+    diag: list = []
 
     def recorder(name):
         def on_msg(msg):
             stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
             recorded[name][stamp] = (node.get_clock().now().nanoseconds, msg)
+
         return on_msg
 
     qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     for name in recorded:
-        node.create_subscription(Image, f"{NS}/{name}", recorder(name), qos)
+        node.create_subscription(Image, f"{NS}/{name}/image", recorder(name), qos)
     node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 10)
-    remap = {topics.image: f"{NS}/image", topics.camera_info: f"{NS}/camera_info",
-             topics.sensor_depth: f"{NS}/sensor_depth"}
+    remap = {
+        topics.image: f"{NS}/image",
+        topics.camera_info: f"{NS}/camera_info",
+        topics.sensor_depth: f"{NS}/sensor_depth",
+    }
     raw_frames = [(f.stamp_ns, {t: v for t, v in f.raw.items() if t in remap}) for f in frames]
     player = BagPlayer(node, raw_frames, remap, rate=rate)
     try:
@@ -114,10 +140,8 @@ def _diag_value(diag, key: str) -> str:
     return ""
 
 
-def _evaluate(frames, recorded, played, bag, out_dir, panels, model, backend) -> Dict:
-    from ..demo import panel
-    from ..model.config import get_preset
-    from ..ros.conversions import depth_from_msg
+def _evaluate(frames, recorded, played, bag, out_dir, panels, model, backend) -> dict:
+    from ..ros.conversions import depth_from_msg  # noqa: PLC0415 - sensor_msgs: live mode only
 
     by_stamp = {f.stamp_ns: f for f in frames}
     acc = EvalAccumulator()
@@ -130,17 +154,34 @@ def _evaluate(frames, recorded, played, bag, out_dir, panels, model, backend) ->
         frame = by_stamp[old_stamp]
         depth = depth_from_msg(depth_msg)
         mask_entry = recorded["mask"].get(new_stamp)
-        mask = (np.frombuffer(mask_entry[1].data, np.uint8).reshape(depth.shape) > 0).astype(np.uint8) \
-            if mask_entry else np.zeros(depth.shape, np.uint8)
+        mask = (
+            (np.frombuffer(mask_entry[1].data, np.uint8).reshape(depth.shape) > 0).astype(np.uint8)
+            if mask_entry
+            else np.zeros(depth.shape, np.uint8)
+        )
         completed_entry = recorded["depth_completed"].get(new_stamp)
         completed = depth_from_msg(completed_entry[1]) if completed_entry else None
         latency = (received_ns - new_stamp) / 1e6
         latencies.append(latency)
-        acc.add(depth, mask, frame.gt_depth, frame.gt_mask, latency_ms=latency, completed=completed,
-                sensor=frame.sensor_depth)
+        acc.add(
+            depth,
+            mask,
+            frame.gt_depth,
+            frame.gt_mask,
+            latency_ms=latency,
+            completed=completed,
+            sensor=frame.sensor_depth,
+        )
         if len(images) < panels:
             images.append(panel(frame.rgb, depth, mask, cfg.d_min, cfg.d_max, frame.gt_depth))
-    result = dict(acc.result(), mode="live", bag=str(bag), model=model or "bundled default", backend=backend,
-                  frames_played=len(played), dropped_frames=len(played) - acc.frames)
+    result = dict(
+        acc.result(),
+        mode="live",
+        bag=str(bag),
+        model=model or "bundled default",
+        backend=backend,
+        frames_played=len(played),
+        dropped_frames=len(played) - acc.frames,
+    )
     result["report"] = str(write_report(out_dir, result, images, {"end-to-end latency": latencies}))
     return result

@@ -20,14 +20,16 @@ tint and IOR. Pooled over the split it also reports:
 Predictions come from the deployed graph (:func:`egsa_ros.runtime.load_pipeline`), like
 ``egsa-eval``'s.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -71,7 +73,7 @@ def stride_ceiling_mask(labels: np.ndarray, stride: int, transparent_class: int,
     return (up.argmax(1)[0] == transparent_class).numpy()
 
 
-def object_groups(obj: Mapping[str, Any], visible_px: int) -> Dict[str, str]:
+def object_groups(obj: Mapping[str, Any], visible_px: int) -> dict[str, str]:
     """The groups a glass object's recall is pooled into (from its ``meta.json`` entry)."""
     size = next(name for bound, name in SIZE_BINS if bound is None or visible_px < bound)
     tint = obj.get("tint")
@@ -89,17 +91,24 @@ def object_groups(obj: Mapping[str, Any], visible_px: int) -> Dict[str, str]:
 class MaskErrorTally:
     """Accumulates one split's mask errors frame by frame; :meth:`report` pools them."""
 
-    def __init__(self, *, band_px: int = 1, transparent_class: int = TRANSPARENT_CLASS,
-                 num_classes: int = len(SYNTHETIC_CLASSES)) -> None:
+    def __init__(
+        self, *, band_px: int = 1, transparent_class: int = TRANSPARENT_CLASS, num_classes: int = len(SYNTHETIC_CLASSES)
+    ) -> None:
         self.band_px = band_px
         self.transparent_class = transparent_class
         self.num_classes = num_classes
         self.frames = 0
         self.counts = defaultdict(int)
-        self.objects: List[Dict[str, Any]] = []
+        self.objects: list[dict[str, Any]] = []
 
-    def add(self, pred: np.ndarray, labels: np.ndarray, semantic: np.ndarray, instance: np.ndarray,
-            objects: Iterable[Mapping[str, Any]]) -> None:
+    def add(
+        self,
+        pred: np.ndarray,
+        labels: np.ndarray,
+        semantic: np.ndarray,
+        instance: np.ndarray,
+        objects: Iterable[Mapping[str, Any]],
+    ) -> None:
         """One frame: ``pred`` (H, W) bool predicted transparent; ``labels`` (H, W) classes
         (``egsa_ros`` ids, ignore >= num_classes); ``semantic`` (H, W) rendered ids (0..3);
         ``instance`` (H, W) instance ids; ``objects`` the frame's ``meta.json`` objects."""
@@ -121,8 +130,11 @@ class MaskErrorTally:
             c[f"ceiling_intersection_{stride}"] += int((ceil & gt).sum())
             c[f"ceiling_union_{stride}"] += int((ceil | gt).sum())
         false_pos = pred_s & ~gt
-        for name, value in (("background", RENDERED_BACKGROUND), ("table", RENDERED_TABLE),
-                            ("opaque", RENDERED_OPAQUE)):
+        for name, value in (
+            ("background", RENDERED_BACKGROUND),
+            ("table", RENDERED_TABLE),
+            ("opaque", RENDERED_OPAQUE),
+        ):
             c[f"fp_{name}"] += int((false_pos & (semantic == value)).sum())
         near = cv2.dilate(gt.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         c["fp_within_2px_of_glass"] += int((false_pos & near).sum())
@@ -133,19 +145,20 @@ class MaskErrorTally:
             pixels = (instance == int(obj["instance_id"])) & gt
             n = int(pixels.sum())
             if n:
-                self.objects.append({"visible_px": n, "marked_px": int((pixels & pred).sum()),
-                                     "groups": object_groups(obj, n)})
+                self.objects.append(
+                    {"visible_px": n, "marked_px": int((pixels & pred).sum()), "groups": object_groups(obj, n)}
+                )
         self.frames += 1
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> dict[str, Any]:
         """Pooled numbers (see the module docstring); ratios are NaN where nothing was counted."""
         c = self.counts
 
         def ratio(a: float, b: float) -> float:
             return float(a) / float(b) if b else float("nan")
 
-        groups: Dict[str, Dict[str, Dict[str, Any]]] = defaultdict(dict)
-        pooled: Dict[tuple, List[Dict[str, Any]]] = defaultdict(list)
+        groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        pooled: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
         for o in self.objects:
             for group, key in o["groups"].items():
                 pooled[(group, key)].append(o)
@@ -160,10 +173,12 @@ class MaskErrorTally:
             "glass_iou": ratio(c["intersection"], c["union"]),
             "band_px": self.band_px,
             "glass_iou_outside_band": ratio(c["intersection_outside_band"], c["union_outside_band"]),
-            "resolution_ceiling_iou": {str(s): ratio(c[f"ceiling_intersection_{s}"], c[f"ceiling_union_{s}"])
-                                       for s in CEILING_STRIDES},
-            "false_positive_px": {k[3:]: c[k] for k in ("fp_background", "fp_table", "fp_opaque",
-                                                        "fp_within_2px_of_glass")},
+            "resolution_ceiling_iou": {
+                str(s): ratio(c[f"ceiling_intersection_{s}"], c[f"ceiling_union_{s}"]) for s in CEILING_STRIDES
+            },
+            "false_positive_px": {
+                k[3:]: c[k] for k in ("fp_background", "fp_table", "fp_opaque", "fp_within_2px_of_glass")
+            },
             "false_negative_px": c["false_negative"],
             "glass_objects": len(self.objects),
             "missed_below": MISSED_BELOW,
@@ -177,8 +192,14 @@ def _row_order(group: str, key: str) -> tuple:
     return (group, sizes.index(key) if group == "visible size" and key in sizes else 0, key)
 
 
-def analyse_split(folder: Path, predict: Callable[[np.ndarray], np.ndarray], *, limit: Optional[int] = None,
-                  band_px: int = 1, progress: bool = False) -> Dict[str, Any]:
+def analyse_split(
+    folder: Path,
+    predict: Callable[[np.ndarray], np.ndarray],
+    *,
+    limit: int | None = None,
+    band_px: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Run ``predict`` (RGB (H, W, 3) uint8 -> (H, W) transparent mask) over a rendered split."""
     dirs = frame_dirs(folder)
     if not dirs:
@@ -189,8 +210,13 @@ def analyse_split(folder: Path, predict: Callable[[np.ndarray], np.ndarray], *, 
         sample = read_frame(frame_dir)
         meta = json.loads((frame_dir / "meta.json").read_text())
         semantic = read_single_channel(frame_dir / "semantic.png", (np.uint8,))
-        tally.add(np.asarray(predict(sample["rgb"])).astype(bool), sample["labels"], semantic,
-                  sample["instance"], meta.get("objects", []))
+        tally.add(
+            np.asarray(predict(sample["rgb"])).astype(bool),
+            sample["labels"],
+            semantic,
+            sample["instance"],
+            meta.get("objects", []),
+        )
     return tally.report()
 
 
@@ -219,7 +245,7 @@ def markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="egsa_ros.eval.mask_errors", description=__doc__.split("\n\n")[0])
     parser.add_argument("split", type=Path, help="a rendered split folder (egsa-synth output ROOT/SPLIT)")
     parser.add_argument("--model", default=None, help="model directory, .onnx or engine (default: the bundled model)")
@@ -231,8 +257,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not frame_dirs(args.split):
         parser.error(f"{args.split} holds no rendered frame directories (each with a meta.json)")
     pipeline = load_pipeline(args.model, backend=args.backend)
-    report = analyse_split(args.split, lambda rgb: pipeline(rgb).mask, limit=args.limit, band_px=args.band_px,
-                           progress=sys.stderr.isatty())
+    report = analyse_split(
+        args.split, lambda rgb: pipeline(rgb).mask, limit=args.limit, band_px=args.band_px, progress=sys.stderr.isatty()
+    )
     print(markdown(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -1,5 +1,6 @@
 """Offline replay: every frame of a bag (or of a rendered split folder) through the pipeline,
 metrics against ground truth."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,16 @@ from .split_frames import is_split_folder, read_split_frames
 DEFAULT_TOPICS = EvalTopics()
 
 
-def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics = DEFAULT_TOPICS,
-                     panels: int = 4, limit: int | None = None, progress: bool = True) -> dict:
+def evaluate_offline(
+    bag: Path,
+    pipeline,
+    out_dir: Path,
+    *,
+    topics: EvalTopics = DEFAULT_TOPICS,
+    panels: int = 4,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict:
     """Run ``pipeline`` on the frames of ``bag`` (a ROS 2 bag, or a folder of frames rendered by
     ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
     acc = EvalAccumulator()
@@ -33,16 +42,22 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
     else:
         total, frames = count_frames(bag, topics), read_bag_frames(bag, topics, limit=limit)
     total = min(total, limit) if limit else total
-    for frame in tqdm(frames, total=total, desc="egsa-eval offline",
-                      unit="frame", disable=not progress):
+    for frame in tqdm(frames, total=total, desc="egsa-eval offline", unit="frame", disable=not progress):
         if not series["pipeline total"]:
             pipeline.prepare(frame.rgb.shape[:2])  # build the graph for this size outside the timing
         pred = pipeline(frame.rgb)
         completed = None
         if frame.sensor_depth is not None and frame.sensor_depth.shape == pred.depth.shape:
             completed = complete_depth(frame.sensor_depth, pred.depth, pred.mask)
-        acc.add(pred.depth, pred.mask, frame.gt_depth, frame.gt_mask, inference_ms=pred.timings["total"],
-                completed=completed, sensor=frame.sensor_depth)
+        acc.add(
+            pred.depth,
+            pred.mask,
+            frame.gt_depth,
+            frame.gt_mask,
+            inference_ms=pred.timings["total"],
+            completed=completed,
+            sensor=frame.sensor_depth,
+        )
         if frame.camera_in_support is not None and frame.K is not None and frame.gt_depth is not None:
             up, height = pose_up_and_height(frame.camera_in_support)
             estimate = support_plane_scale(pred.depth, frame.K, up, height, exclude=pred.mask > 0)
@@ -51,8 +66,7 @@ def evaluate_offline(bag: Path, pipeline, out_dir: Path, *, topics: EvalTopics =
         series["pipeline total"].append(pred.timings["total"])
         if len(images) < panels:
             images.append(panel(frame.rgb, pred.depth, pred.mask, cfg.d_min, cfg.d_max, frame.gt_depth))
-    result = dict(acc.result(), mode="offline", bag=str(bag), model=pipeline.model_name,
-                  backend=pipeline.backend_name)
+    result = dict(acc.result(), mode="offline", bag=str(bag), model=pipeline.model_name, backend=pipeline.backend_name)
     result.update(geometry.result())
     result["report"] = str(write_report(out_dir, result, images, series))
     return result

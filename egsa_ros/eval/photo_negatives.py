@@ -27,9 +27,26 @@ from ..runtime.pipeline import load_pipeline
 HELDOUT_CROPS = 8
 CROP_SEED = 0
 #: scikit-image's natural photographs (independent check only).
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "immunohistochemistry", "camera", "coins",
-                  "brick", "grass", "gravel", "moon", "page", "text", "clock", "hubble_deep_field", "retina",
-                  "motorcycle_left")
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "cat",
+    "immunohistochemistry",
+    "camera",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "page",
+    "text",
+    "clock",
+    "hubble_deep_field",
+    "retina",
+    "motorcycle_left",
+)
 
 
 def centre_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -39,13 +56,14 @@ def centre_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scale = min(h / target_h, w / target_w)
     ch, cw = int(round(target_h * scale)), int(round(target_w * scale))
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (target_w, target_h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (target_w, target_h), interpolation=cv2.INTER_AREA)
 
 
 def heldout_images(size: tuple[int, int]) -> list[tuple[str, np.ndarray]]:
     """(name, (H, W, 3) uint8) of the held-out photos: each whole, then the fixed crops."""
-    images = [(photo.name, centre_crop(load_photo(photo), size))
-              for photo in available_photos("heldout", negatives_only=True)]
+    images = [
+        (photo.name, centre_crop(load_photo(photo), size)) for photo in available_photos("heldout", negatives_only=True)
+    ]
     crops = negative_crops("heldout", (size[1], size[0]), HELDOUT_CROPS, CROP_SEED)
     return images + [(f"heldout_crop_{i}", crop) for i, crop in enumerate(crops)]
 
@@ -76,27 +94,36 @@ def marked_fractions(images: Sequence[tuple[str, np.ndarray]], mask_of: Callable
     """``{"per_image": {name: fraction}, "median", "max", "count"}`` of pixels with mask > 0."""
     per_image = {name: float((mask_of(image) > 0).mean()) for name, image in images}
     values = np.array(list(per_image.values()), dtype=np.float64)
-    return {"per_image": per_image, "count": len(per_image),
-            "median": float(np.median(values)) if values.size else float("nan"),
-            "max": float(values.max()) if values.size else float("nan")}
+    return {
+        "per_image": per_image,
+        "count": len(per_image),
+        "median": float(np.median(values)) if values.size else float("nan"),
+        "max": float(values.max()) if values.size else float("nan"),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m egsa_ros.eval.photo_negatives",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m egsa_ros.eval.photo_negatives", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--model", help="checkpoint directory, .onnx or preset (default: the bundled model)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--size", type=parse_size, default=(480, 640), help="frame size HxW (default 480x640)")
     parser.add_argument("--mask-net-size", type=parse_size, help="mask from a second pass at this HxW")
-    parser.add_argument("--independent", action="store_true",
-                        help="also report scikit-image's photos (an independent check: never select on it)")
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="also report scikit-image's photos (an independent check: never select on it)",
+    )
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
     try:
-        pipe = load_pipeline(args.model, backend=args.backend, frame_size=args.size,
-                             mask_input_size=args.mask_net_size)
-        result = {"model": pipe.model_name, "size": list(args.size),
-                  "heldout": marked_fractions(heldout_images(args.size), lambda rgb: pipe(rgb).mask)}
+        pipe = load_pipeline(args.model, backend=args.backend, frame_size=args.size, mask_input_size=args.mask_net_size)
+        result = {
+            "model": pipe.model_name,
+            "size": list(args.size),
+            "heldout": marked_fractions(heldout_images(args.size), lambda rgb: pipe(rgb).mask),
+        }
         if args.independent:
             result["independent_skimage"] = marked_fractions(skimage_images(args.size), lambda rgb: pipe(rgb).mask)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
@@ -105,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("heldout", "independent_skimage"):
         if key in result:
             part = result[key]
-            print(f"{key}: {part['count']} images, fraction marked transparent median {part['median']:.3f}, "
-                  f"max {part['max']:.3f}")
+            print(
+                f"{key}: {part['count']} images, fraction marked transparent median {part['median']:.3f}, "
+                f"max {part['max']:.3f}"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -1,4 +1,5 @@
 """Write an evaluation report: JSON, Markdown, PNG panels and a latency plot."""
+
 from __future__ import annotations
 
 import json
@@ -9,37 +10,50 @@ import numpy as np
 
 from ..viz import pyplot
 
-DEPTH_SECTIONS = (("depth_all", "predicted depth, all pixels"),
-                  ("depth_all_scale_aligned", "predicted depth, all pixels, each frame divided by its "
-                   "median scale ratio (a diagnostic: needs the true depth)"),
-                  ("depth_transparent", "predicted depth, transparent pixels"),
-                  ("depth_all_support_plane", "predicted depth x scale from the camera's known height above "
-                   "the table, all pixels"),
-                  ("depth_transparent_support_plane", "predicted depth x scale from the camera's known height "
-                   "above the table, transparent pixels"),
-                  ("sensor_depth_transparent", "sensor depth, transparent pixels (what the camera gives)"),
-                  ("depth_completed_transparent", "depth_completed, transparent pixels"),
-                  ("depth_completed_transparent_sensor_valid",
-                   "depth_completed, transparent pixels where the sensor has a value"))
+DEPTH_SECTIONS = (
+    ("depth_all", "predicted depth, all pixels"),
+    (
+        "depth_all_scale_aligned",
+        "predicted depth, all pixels, each frame divided by its "
+        "median scale ratio (a diagnostic: needs the true depth)",
+    ),
+    ("depth_transparent", "predicted depth, transparent pixels"),
+    ("depth_all_support_plane", "predicted depth x scale from the camera's known height above the table, all pixels"),
+    (
+        "depth_transparent_support_plane",
+        "predicted depth x scale from the camera's known height above the table, transparent pixels",
+    ),
+    ("sensor_depth_transparent", "sensor depth, transparent pixels (what the camera gives)"),
+    ("depth_completed_transparent", "depth_completed, transparent pixels"),
+    ("depth_completed_transparent_sensor_valid", "depth_completed, transparent pixels where the sensor has a value"),
+)
 
-GLASS_SOURCE_TITLES = {"network": "network depth",
-                       "geometry_sensor_plane": "geometry, plane from the depth camera",
-                       "geometry_sensor_plane_or_network": "geometry (depth camera plane), else network",
-                       "geometry_pose_plane": "geometry, plane from the camera pose",
-                       "geometry_pose_plane_or_network": "geometry (camera pose plane), else network",
-                       "sensor": "depth camera",
-                       "depth_completed": "depth_completed"}
+GLASS_SOURCE_TITLES = {
+    "network": "network depth",
+    "geometry_sensor_plane": "geometry, plane from the depth camera",
+    "geometry_sensor_plane_or_network": "geometry (depth camera plane), else network",
+    "geometry_pose_plane": "geometry, plane from the camera pose",
+    "geometry_pose_plane_or_network": "geometry (camera pose plane), else network",
+    "sensor": "depth camera",
+    "depth_completed": "depth_completed",
+}
 """Rows of the "Glass depth by source" table (``glass_depth_by_source`` keys)."""
 
-GLASS_SOURCE_LABELS = {"network": "network", "geometry_sensor_plane": "geometry\n(sensor plane)",
-                       "geometry_sensor_plane_or_network": "geometry\n(sensor plane)\nelse network",
-                       "geometry_pose_plane": "geometry\n(pose plane)",
-                       "geometry_pose_plane_or_network": "geometry\n(pose plane)\nelse network",
-                       "sensor": "depth\ncamera", "depth_completed": "depth_\ncompleted"}
+GLASS_SOURCE_LABELS = {
+    "network": "network",
+    "geometry_sensor_plane": "geometry\n(sensor plane)",
+    "geometry_sensor_plane_or_network": "geometry\n(sensor plane)\nelse network",
+    "geometry_pose_plane": "geometry\n(pose plane)",
+    "geometry_pose_plane_or_network": "geometry\n(pose plane)\nelse network",
+    "sensor": "depth\ncamera",
+    "depth_completed": "depth_\ncompleted",
+}
 """Short bar labels of the glass-depth plot."""
 
-OBJECT_VARIANT_TITLES = {"geometry_sensor_plane": "plane from the depth camera",
-                         "geometry_pose_plane": "plane from the camera pose"}
+OBJECT_VARIANT_TITLES = {
+    "geometry_sensor_plane": "plane from the depth camera",
+    "geometry_pose_plane": "plane from the camera pose",
+}
 """Rows of the "Per-object 3D" table (``objects_3d`` keys)."""
 
 
@@ -51,39 +65,62 @@ def coverage(metrics: dict) -> float:
 
 def markdown(result: dict) -> str:
     """The report as Markdown (tables of metrics and latency)."""
-    lines = [f"# egsa-eval: {result.get('bag', '')}", "",
-             f"Mode **{result.get('mode')}**, model {result.get('model')}, backend {result.get('backend')}; "
-             f"{result['frames']} frames ({result['frames_with_ground_truth']} with ground truth).", ""]
+    lines = [
+        f"# egsa-eval: {result.get('bag', '')}",
+        "",
+        f"Mode **{result.get('mode')}**, model {result.get('model')}, backend {result.get('backend')}; "
+        f"{result['frames']} frames ({result['frames_with_ground_truth']} with ground truth).",
+        "",
+    ]
     if "dropped_frames" in result:
-        lines += [f"Frames played {result['frames_played']}, outputs received {result['frames']}, "
-                  f"dropped {result['dropped_frames']}.", ""]
+        lines += [
+            f"Frames played {result['frames_played']}, outputs received {result['frames']}, "
+            f"dropped {result['dropped_frames']}.",
+            "",
+        ]
     rows = [(title, result[key]) for key, title in DEPTH_SECTIONS if key in result]
     if rows:
-        lines += ["| depth | pixels | with a value | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| depth | pixels | with a value | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for title, m in rows:
-            lines.append(f"| {title} | {m['count']} | {coverage(m):.1%} | {m['rmse']:.3f} | {m['mae']:.3f} | "
-                         f"{m['rel']:.3f} | {m['delta_1.05']:.3f} | {m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
-        lines += ["", "RMSE, MAE and REL are over the pixels with a value; the delta columns count a "
-                  "missing value as a miss. Compare the sensor with depth_completed on the same pixels "
-                  "(the last row).", ""]
+            lines.append(
+                f"| {title} | {m['count']} | {coverage(m):.1%} | {m['rmse']:.3f} | {m['mae']:.3f} | "
+                f"{m['rel']:.3f} | {m['delta_1.05']:.3f} | {m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |"
+            )
+        lines += [
+            "",
+            "RMSE, MAE and REL are over the pixels with a value; the delta columns count a "
+            "missing value as a miss. Compare the sensor with depth_completed on the same pixels "
+            "(the last row).",
+            "",
+        ]
     if "frame_scale" in result:
         lines += [scale_sentence(result["frame_scale"]), ""]
     if "support_plane" in result:
         plane = result["support_plane"]
-        lines += [f"Scale from the support plane (egsa_ros.runtime.support_plane_scale, camera pose from the "
-                  f"frames' metadata): refused on {plane['refused']} of {plane['frames']} frames (scored "
-                  "unscaled).", ""]
+        lines += [
+            f"Scale from the support plane (egsa_ros.runtime.support_plane_scale, camera pose from the "
+            f"frames' metadata): refused on {plane['refused']} of {plane['frames']} frames (scored "
+            "unscaled).",
+            "",
+        ]
     if "mask" in result:
         m = result["mask"]
-        lines += [f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
-                  f"mIoU {m['miou']:.3f}.", ""]
+        lines += [
+            f"Mask: transparent IoU **{m['transparent_iou']:.3f}**, background IoU {m['background_iou']:.3f}, "
+            f"mIoU {m['miou']:.3f}.",
+            "",
+        ]
     lines += glass_geometry_markdown(result)
     for key, title in (("latency_ms", "end-to-end latency"), ("inference_ms", "pipeline time")):
         if key in result:
             s = result[key]
-            lines.append(f"{title.capitalize()} (ms): p50 {s['p50']:.1f}, p90 {s['p90']:.1f}, p99 {s['p99']:.1f}, "
-                         f"max {s['max']:.1f} over {s['count']} frames.")
+            lines.append(
+                f"{title.capitalize()} (ms): p50 {s['p50']:.1f}, p90 {s['p90']:.1f}, p99 {s['p99']:.1f}, "
+                f"max {s['max']:.1f} over {s['count']} frames."
+            )
     lines += ["", "Panels: RGB | predicted depth | ground-truth depth | predicted mask over RGB.", ""]
     return "\n".join(lines)
 
@@ -93,38 +130,53 @@ def glass_geometry_markdown(result: dict) -> list[str]:
     lines: list[str] = []
     by_source = result.get("glass_depth_by_source", {})
     if by_source:
-        lines += ["## Glass depth by source", "",
-                  "On the true glass pixels, with the model's own mask. RMSE, MAE, REL and the deltas are over "
-                  "the pixels where the source has a value; a missing value lowers the coverage instead.", "",
-                  "| source | glass pixels | coverage | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Glass depth by source",
+            "",
+            "On the true glass pixels, with the model's own mask. RMSE, MAE, REL and the deltas are over "
+            "the pixels where the source has a value; a missing value lowers the coverage instead.",
+            "",
+            "| source | glass pixels | coverage | RMSE (m) | MAE (m) | REL | d<1.05 | d<1.10 | d<1.25 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for key, m in by_source.items():
-            lines.append(f"| {GLASS_SOURCE_TITLES.get(key, key)} | {m['pixels']} | {m['coverage']:.1%} | "
-                         f"{m['rmse']:.3f} | {m['mae']:.3f} | {m['rel']:.3f} | {m['delta_1.05']:.3f} | "
-                         f"{m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |")
+            lines.append(
+                f"| {GLASS_SOURCE_TITLES.get(key, key)} | {m['pixels']} | {m['coverage']:.1%} | "
+                f"{m['rmse']:.3f} | {m['mae']:.3f} | {m['rel']:.3f} | {m['delta_1.05']:.3f} | "
+                f"{m['delta_1.10']:.3f} | {m['delta_1.25']:.3f} |"
+            )
         lines.append("")
     objects = result.get("objects_3d", {})
     if objects:
-        lines += ["## Per-object 3D", "",
-                  "Each measured object matched to the true transparent instance it overlaps most; errors in cm "
-                  "as p50 / p90. Centroid: the point half the height above the footprint centre, measured and "
-                  "true; centre of mass: the modelled solid's, against the same true point; footprint centre: "
-                  "against the true base centre; base point: against the true footprint circle's point nearest "
-                  "the camera. Unmatched: overlaps no true transparent object.", "",
-                  "| plane | plane found in frames | true objects seen | found | matched | unmatched | refused "
-                  "| centroid | centre of mass | footprint centre | base point | height |",
-                  "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Per-object 3D",
+            "",
+            "Each measured object matched to the true transparent instance it overlaps most; errors in cm "
+            "as p50 / p90. Centroid: the point half the height above the footprint centre, measured and "
+            "true; centre of mass: the modelled solid's, against the same true point; footprint centre: "
+            "against the true base centre; base point: against the true footprint circle's point nearest "
+            "the camera. Unmatched: overlaps no true transparent object.",
+            "",
+            "| plane | plane found in frames | true objects seen | found | matched | unmatched | refused "
+            "| centroid | centre of mass | footprint centre | base point | height |",
+            "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        ]
         for key, o in objects.items():
             refusals = ", ".join(f"{code} {n}" for code, n in o["refusals"].items())
-            errors = " | ".join(_p50_p90(o[name]) for name in ("centroid_cm", "mass_centroid_cm", "footprint_centre_cm",
-                                                                "base_point_cm", "height_cm"))
+            errors = " | ".join(
+                _p50_p90(o[name])
+                for name in ("centroid_cm", "mass_centroid_cm", "footprint_centre_cm", "base_point_cm", "height_cm")
+            )
             plane = o["plane"]
             plane_refusals = ", ".join(f"{code} {n}" for code, n in plane["refusals"].items())
-            plane_cell = f"{plane['found']} of {plane['frames']}" + (f" (refused: {plane_refusals})"
-                                                                     if plane_refusals else "")
+            plane_cell = f"{plane['found']} of {plane['frames']}" + (
+                f" (refused: {plane_refusals})" if plane_refusals else ""
+            )
             refused_cell = f"{o['refused']}" + (f" ({refusals})" if refusals else "")
-            lines.append(f"| {OBJECT_VARIANT_TITLES.get(key, key)} | {plane_cell} | {o['gt_visible']} | "
-                         f"{o['gt_found']} | {o['matched']} | {o['unmatched']} | {refused_cell} | {errors} |")
+            lines.append(
+                f"| {OBJECT_VARIANT_TITLES.get(key, key)} | {plane_cell} | {o['gt_visible']} | "
+                f"{o['gt_found']} | {o['matched']} | {o['unmatched']} | {refused_cell} | {errors} |"
+            )
         lines.append("")
     for note in result.get("glass_geometry_notes", []):
         lines.append(f"- {note}")
@@ -155,8 +207,12 @@ def plot_glass_geometry(result: dict, out: Path) -> Path:
     for key, o in result.get("objects_3d", {}).items():
         values = np.sort(o["centroid_cm"].get("values", []))
         if values.size:
-            cdf.step(np.maximum(values, 0.1), np.arange(1, values.size + 1) / values.size, where="post",
-                     label=OBJECT_VARIANT_TITLES.get(key, key))
+            cdf.step(
+                np.maximum(values, 0.1),
+                np.arange(1, values.size + 1) / values.size,
+                where="post",
+                label=OBJECT_VARIANT_TITLES.get(key, key),
+            )
     cdf.axvline(2.0, color="red", ls="--", lw=1)
     cdf.set_xscale("log")
     cdf.set_xlim(0.1, 100.0)
@@ -173,12 +229,14 @@ def plot_glass_geometry(result: dict, out: Path) -> Path:
 
 def scale_sentence(scale: dict) -> str:
     """One Markdown paragraph on the per-frame metric scale (see ``EvalAccumulator``)."""
-    return (f"Metric scale per frame (median predicted / true depth): p5 {scale['p05']:.2f}, "
-            f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; **{scale['failures']} of {scale['frames']} "
-            f"frames** off by more than 25 % ({scale['too_far']} too far, {scale['too_near']} too near), "
-            f"{scale['off_by_10pct']} by more than 10 %. A frame with the wrong scale misses delta<1.25 on "
-            "most of its pixels even when its shape is right (compare the scale-aligned row); on a robot "
-            "with a depth camera, depth_completed takes the scale from the sensor.")
+    return (
+        f"Metric scale per frame (median predicted / true depth): p5 {scale['p05']:.2f}, "
+        f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; **{scale['failures']} of {scale['frames']} "
+        f"frames** off by more than 25 % ({scale['too_far']} too far, {scale['too_near']} too near), "
+        f"{scale['off_by_10pct']} by more than 10 %. A frame with the wrong scale misses delta<1.25 on "
+        "most of its pixels even when its shape is right (compare the scale-aligned row); on a robot "
+        "with a depth camera, depth_completed takes the scale from the sensor."
+    )
 
 
 def plot_scale(ratios: list[float], out: Path) -> Path:

@@ -8,6 +8,7 @@ transparent-pixel mask and the intrinsics; and, unlike a bag, the camera's pose 
 (``meta.json`` ``camera_to_world``: the world's z = 0 plane is the table top), the instance
 image and the objects of ``meta.json`` (:class:`SplitFrame`).
 """
+
 from __future__ import annotations
 
 import json

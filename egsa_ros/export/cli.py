@@ -10,14 +10,15 @@ if any check fails.
     egsa-export --model runs/x/best --frame-size 720x1280 --out out/x_720p.onnx
     egsa-export --dynamic                         # any frame size at run time
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -34,15 +35,24 @@ DEPTH_TOLERANCE_M = 1e-4
 MASK_AGREEMENT_MIN = 0.999
 
 
-def parity_frame(frame_size: Tuple[int, int]) -> np.ndarray:
+def parity_frame(frame_size: tuple[int, int]) -> np.ndarray:
     """A rendered-looking table-top frame (not noise: noise makes Canny and argmax degenerate)."""
     return tabletop_frame(3, *frame_size)
 
 
-def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int], *, dynamic: bool = False,
-                     net_size: Optional[Tuple[int, int]] = None, edge_phase: Optional[str] = None,
-                     simplify: bool = True, threads: int = 2, flip_average: Optional[bool] = None,
-                     mask_net_size: Optional[Tuple[int, int]] = None) -> dict:
+def export_and_check(
+    model: str | None,
+    out: Path,
+    frame_size: tuple[int, int],
+    *,
+    dynamic: bool = False,
+    net_size: tuple[int, int] | None = None,
+    edge_phase: str | None = None,
+    simplify: bool = True,
+    threads: int = 2,
+    flip_average: bool | None = None,
+    mask_net_size: tuple[int, int] | None = None,
+) -> dict:
     """Export, then run the checker (inside the export), parity and TensorRT checks.
 
     ``flip_average``: build mirrored test-time averaging into the graph (True), leave it out
@@ -53,8 +63,17 @@ def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int
     """
     network, options, name = load_network(model, flip_average=flip_average, mask_input_size=mask_net_size)
     start = time.perf_counter()
-    path = export_frame_onnx(network, out, frame_size, dynamic=dynamic, net_size=net_size, options=options,
-                             edge_phase=edge_phase, simplify=simplify, model_name=name)
+    path = export_frame_onnx(
+        network,
+        out,
+        frame_size,
+        dynamic=dynamic,
+        net_size=net_size,
+        options=options,
+        edge_phase=edge_phase,
+        simplify=simplify,
+        model_name=name,
+    )
     seconds = time.perf_counter() - start
     torch.manual_seed(0)
     reference = CameraFrameModel(network, frame_size, edge_phase=edge_phase, net_size=net_size, options=options)
@@ -66,29 +85,53 @@ def export_and_check(model: Optional[str], out: Path, frame_size: Tuple[int, int
         parity = {k: (max if k.startswith("depth") else min)(parity[k], parity_other[k]) for k in parity}
     violations = check_tensorrt_compat(path)
     ops = onnx_op_types(path)
-    ok = (parity["depth_max_abs_m"] <= DEPTH_TOLERANCE_M and parity["mask_agreement"] >= MASK_AGREEMENT_MIN
-          and not violations)
-    return {"ok": ok, "onnx": str(path), "model": name, "frame_size": "dynamic" if dynamic else list(frame_size),
-            "export_seconds": round(seconds, 2), "nodes": sum(ops.values()), "op_types": ops,
-            "size_mb": round(path.stat().st_size / 1e6, 2), "checker": "passed (full_check)",
-            "parity": parity, "tensorrt_violations": [str(v) for v in violations]}
+    ok = (
+        parity["depth_max_abs_m"] <= DEPTH_TOLERANCE_M
+        and parity["mask_agreement"] >= MASK_AGREEMENT_MIN
+        and not violations
+    )
+    return {
+        "ok": ok,
+        "onnx": str(path),
+        "model": name,
+        "frame_size": "dynamic" if dynamic else list(frame_size),
+        "export_seconds": round(seconds, 2),
+        "nodes": sum(ops.values()),
+        "op_types": ops,
+        "size_mb": round(path.stat().st_size / 1e6, 2),
+        "checker": "passed (full_check)",
+        "parity": parity,
+        "tensorrt_violations": [str(v) for v in violations],
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="egsa-export", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 2)[2])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="egsa-export",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
     parser.add_argument("--model", help="checkpoint directory or preset (default: the bundled model)")
     parser.add_argument("--frame-size", type=parse_size, default=(480, 640), help="camera frame HxW (default 480x640)")
     parser.add_argument("--dynamic", action="store_true", help="accept any frame size at run time")
-    parser.add_argument("--net-size", type=parse_size, help="network HxW (default: the size it was trained at; "
-                        "must be a multiple of the encoder stride)")
+    parser.add_argument(
+        "--net-size",
+        type=parse_size,
+        help="network HxW (default: the size it was trained at; must be a multiple of the encoder stride)",
+    )
     parser.add_argument("--edge-phase", choices=["rgb", "depth"], help="override the config's inference edge phase")
-    parser.add_argument("--flip-average", action="store_true",
-                        help="also run the mirrored frame and average depth and logits (~2x network time)")
-    parser.add_argument("--mask-net-size", type=parse_size,
-                        help="take the mask from a second network pass at this HxW (e.g. 384x512 for 480x640 "
-                             "frames: finer glass outlines, ~4x network time)")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="also run the mirrored frame and average depth and logits (~2x network time)",
+    )
+    parser.add_argument(
+        "--mask-net-size",
+        type=parse_size,
+        help="take the mask from a second network pass at this HxW (e.g. 384x512 for 480x640 "
+        "frames: finer glass outlines, ~4x network time)",
+    )
     parser.add_argument("--out", type=Path, help="output .onnx (default out/export/<model>_<H>x<W>.onnx)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
@@ -96,12 +139,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     stem = Path(args.model).name if args.model else "default_small"
-    out = args.out or Path("out/export") / f"{stem}_{'dynamic' if args.dynamic else '{}x{}'.format(*args.frame_size)}.onnx"
+    out = (
+        args.out
+        or Path("out/export") / f"{stem}_{'dynamic' if args.dynamic else '{}x{}'.format(*args.frame_size)}.onnx"
+    )
     try:
-        report = export_and_check(args.model, out, args.frame_size, dynamic=args.dynamic, net_size=args.net_size,
-                                  edge_phase=args.edge_phase, simplify=not args.no_simplify, threads=args.threads,
-                                  flip_average=True if args.flip_average else None,
-                                  mask_net_size=args.mask_net_size)
+        report = export_and_check(
+            args.model,
+            out,
+            args.frame_size,
+            dynamic=args.dynamic,
+            net_size=args.net_size,
+            edge_phase=args.edge_phase,
+            simplify=not args.no_simplify,
+            threads=args.threads,
+            flip_average=True if args.flip_average else None,
+            mask_net_size=args.mask_net_size,
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"egsa-export: error: {exc}", file=sys.stderr)
         return 2
@@ -109,8 +163,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"wrote {report['onnx']} ({report['size_mb']} MB, {report['nodes']} nodes, {report['export_seconds']} s)")
     print(f"  model: {report['model']}; frame {report['frame_size']}")
     print(f"  onnx.checker: {report['checker']}")
-    print(f"  ONNX Runtime vs torch: depth max |diff| {parity['depth_max_abs_m']:.2e} m "
-          f"(<= {DEPTH_TOLERANCE_M:g}), mask agreement {parity['mask_agreement']:.5f} (>= {MASK_AGREEMENT_MIN})")
+    print(
+        f"  ONNX Runtime vs torch: depth max |diff| {parity['depth_max_abs_m']:.2e} m "
+        f"(<= {DEPTH_TOLERANCE_M:g}), mask agreement {parity['mask_agreement']:.5f} (>= {MASK_AGREEMENT_MIN})"
+    )
     if report["tensorrt_violations"]:
         print("  TensorRT ONNX-parser check: FAILED")
         for line in report["tensorrt_violations"]:

@@ -7,13 +7,14 @@
 
 Needs TensorRT 10 and a CUDA GPU; without them it says so and exits with status 3.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from ..cli_helpers import parse_size
 from ..model.tensorrt_engine import (
@@ -27,23 +28,36 @@ from ..model.tensorrt_engine import (
 )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="egsa-build-engine", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="egsa-build-engine",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--onnx", type=Path, help="camera-frame graph from egsa-export")
     parser.add_argument("--out", type=Path, help="engine file (default: the ONNX path with .engine)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp16",
-                        help="fp16 (default; Canny layers stay fp32), fp32 or int8")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp16", help="fp16 (default; Canny layers stay fp32), fp32 or int8"
+    )
     parser.add_argument("--workspace-mb", type=int, default=2048, help="builder workspace limit, MiB")
     parser.add_argument("--timing-cache", type=Path, help="timing cache file to read and update")
     parser.add_argument("--dla-core", type=int, help="build for this DLA core (Jetson), GPU fallback on")
     parser.add_argument("--calibration", type=Path, help="folder of images or ROS 2 bag for int8")
     parser.add_argument("--calibration-frames", type=int, default=64)
-    parser.add_argument("--dynamic-shapes", type=parse_size, nargs=3, metavar=("MIN", "OPT", "MAX"),
-                        help="frame sizes HxW of the optimisation profile for a dynamic graph")
-    parser.add_argument("--check", type=Path, metavar="ENGINE",
-                        help="only compare ENGINE's sidecar with this machine's TensorRT and GPU")
+    parser.add_argument(
+        "--dynamic-shapes",
+        type=parse_size,
+        nargs=3,
+        metavar=("MIN", "OPT", "MAX"),
+        help="frame sizes HxW of the optimisation profile for a dynamic graph",
+    )
+    parser.add_argument(
+        "--check",
+        type=Path,
+        metavar="ENGINE",
+        help="only compare ENGINE's sidecar with this machine's TensorRT and GPU",
+    )
     args = parser.parse_args(argv)
 
     usable, reason = cuda_and_tensorrt_status()
@@ -62,9 +76,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 3
     out = args.out or args.onnx.with_suffix(".engine")
     try:
-        path = build_engine(args.onnx, out, precision=args.precision, workspace_mb=args.workspace_mb,
-                            timing_cache=args.timing_cache, dla_core=args.dla_core, calibration=args.calibration,
-                            calibration_frames=args.calibration_frames, dynamic_shapes=args.dynamic_shapes)
+        path = build_engine(
+            args.onnx,
+            out,
+            precision=args.precision,
+            workspace_mb=args.workspace_mb,
+            timing_cache=args.timing_cache,
+            dla_core=args.dla_core,
+            calibration=args.calibration,
+            calibration_frames=args.calibration_frames,
+            dynamic_shapes=args.dynamic_shapes,
+        )
     except (ValueError, FileNotFoundError, RuntimeError, EngineMismatchError) as exc:
         print(f"egsa-build-engine: error: {exc}", file=sys.stderr)
         return 1

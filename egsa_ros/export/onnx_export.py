@@ -6,10 +6,10 @@
   ``depth`` (B, 1, H, W) and ``seg_logits`` (B, K, H, W) out (used to test every preset and
   fusion variant); :func:`onnx_parity` compares it with torch.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import onnx
@@ -19,15 +19,23 @@ import torch
 from ..model.frame_onnx import OPSET, export_frame_onnx, quiet_tracing
 from ..model.graph_metadata import read_frame_metadata
 
-__all__ = ["OPSET", "export_frame_onnx", "export_network_onnx", "export_network_with_edges_onnx", "frame_parity",
-           "onnx_op_types", "onnx_parity",
-           "quiet_tracing", "read_frame_metadata"]
+__all__ = [
+    "OPSET",
+    "export_frame_onnx",
+    "export_network_onnx",
+    "export_network_with_edges_onnx",
+    "frame_parity",
+    "onnx_op_types",
+    "onnx_parity",
+    "quiet_tracing",
+    "read_frame_metadata",
+]
 
 
 class _InferenceWrapper(torch.nn.Module):
     """Fixes the edge phase so the exported graph has a single tensor input."""
 
-    def __init__(self, model: torch.nn.Module, edge_phase: Optional[str]) -> None:
+    def __init__(self, model: torch.nn.Module, edge_phase: str | None) -> None:
         super().__init__()
         self.model = model
         self.edge_phase = edge_phase
@@ -37,9 +45,15 @@ class _InferenceWrapper(torch.nn.Module):
         return out.depth, out.seg_logits  # tracing exports tensors, not the NetOutput dataclass
 
 
-def export_network_onnx(model: torch.nn.Module, path: Union[str, Path], *,
-                        input_size: Optional[Tuple[int, int]] = None, batch: int = 1,
-                        edge_phase: Optional[str] = None, check: bool = True) -> Path:
+def export_network_onnx(
+    model: torch.nn.Module,
+    path: str | Path,
+    *,
+    input_size: tuple[int, int] | None = None,
+    batch: int = 1,
+    edge_phase: str | None = None,
+    check: bool = True,
+) -> Path:
     """Export ``model`` (an :class:`EGSANet`) in eval mode to ``path`` at opset 17, static shapes.
 
     Args:
@@ -60,15 +74,23 @@ def export_network_onnx(model: torch.nn.Module, path: Union[str, Path], *,
     dummy = torch.full((batch, 3, h, w), 128.0)
     with torch.no_grad(), quiet_tracing():
         torch.onnx.export(
-            wrapper, (dummy,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=["rgb"], output_names=["depth", "seg_logits"], do_constant_folding=True)
+            wrapper,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["rgb"],
+            output_names=["depth", "seg_logits"],
+            do_constant_folding=True,
+        )
     if check:
         onnx.checker.check_model(str(path), full_check=True)
     return path
 
 
-def onnx_parity(model: torch.nn.Module, path: Union[str, Path], rgb: torch.Tensor, *,
-                edge_phase: Optional[str] = None, threads: int = 2) -> Dict[str, float]:
+def onnx_parity(
+    model: torch.nn.Module, path: str | Path, rgb: torch.Tensor, *, edge_phase: str | None = None, threads: int = 2
+) -> dict[str, float]:
     """Run the ONNX file in ONNX Runtime (CPU) and torch on ``rgb``; return max abs differences.
 
     Returns ``{"depth_max_abs_m": ..., "seg_max_abs": ..., "mask_agreement": ...}``, where
@@ -89,16 +111,17 @@ def onnx_parity(model: torch.nn.Module, path: Union[str, Path], rgb: torch.Tenso
     }
 
 
-def onnx_op_types(path: Union[str, Path]) -> Dict[str, int]:
+def onnx_op_types(path: str | Path) -> dict[str, int]:
     """Count the node types of an ONNX graph (for operator checks and reports)."""
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     for node in onnx.load(str(path), load_external_data=False).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 
 
-def frame_parity(frame_model: torch.nn.Module, path: Union[str, Path], frame: np.ndarray, *,
-                 threads: int = 2) -> Dict[str, float]:
+def frame_parity(
+    frame_model: torch.nn.Module, path: str | Path, frame: np.ndarray, *, threads: int = 2
+) -> dict[str, float]:
     """ONNX Runtime (CPU) vs torch on one (H, W, 3) uint8 frame through the camera-frame graph.
 
     Returns ``depth_max_abs_m`` and ``mask_agreement`` (fraction of equal mask pixels).
@@ -111,8 +134,10 @@ def frame_parity(frame_model: torch.nn.Module, path: Union[str, Path], frame: np
     depth_o, mask_o = session.run(["depth", "mask"], {"frame": frame})
     if depth_o.shape != tuple(depth_t.shape) or mask_o.dtype != np.uint8:
         raise AssertionError(f"ONNX outputs {depth_o.shape} {mask_o.dtype} do not match torch {tuple(depth_t.shape)}")
-    return {"depth_max_abs_m": float(np.abs(depth_o - depth_t.numpy()).max()),
-            "mask_agreement": float((mask_o == mask_t.numpy()).mean())}
+    return {
+        "depth_max_abs_m": float(np.abs(depth_o - depth_t.numpy()).max()),
+        "mask_agreement": float((mask_o == mask_t.numpy()).mean()),
+    }
 
 
 class _WithExternalEdges(torch.nn.Module):
@@ -127,7 +152,7 @@ class _WithExternalEdges(torch.nn.Module):
         return out.depth, out.seg_logits
 
 
-def export_network_with_edges_onnx(network: torch.nn.Module, path: Union[str, Path]) -> Path:
+def export_network_with_edges_onnx(network: torch.nn.Module, path: str | Path) -> Path:
     """Export the bare network with inputs ``rgb`` (1, 3, h, w) float 0..255 and ``edges``
     (1, 1, h, w) {0, 1} (the deployment that runs ``cv2.Canny`` on the CPU), outputs ``depth``
     and ``seg_logits``; static shapes at the config's input size, opset 17."""
@@ -135,7 +160,13 @@ def export_network_with_edges_onnx(network: torch.nn.Module, path: Union[str, Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = network.config.input_size
     with torch.no_grad(), quiet_tracing():
-        torch.onnx.export(_WithExternalEdges(network.eval()).eval(), (torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w)),
-                          str(path), dynamo=False, opset_version=OPSET, input_names=["rgb", "edges"],
-                          output_names=["depth", "seg_logits"])
+        torch.onnx.export(
+            _WithExternalEdges(network.eval()).eval(),
+            (torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w)),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["rgb", "edges"],
+            output_names=["depth", "seg_logits"],
+        )
     return path

@@ -18,8 +18,9 @@ from onnx import external_data_helper, numpy_helper
 ALIGNMENT = 4096  # bytes; page-aligned offsets let ONNX Runtime memory-map the weights
 
 
-def save_sharing_weights(graphs: dict[str, onnx.ModelProto], folder: str | Path, *, data_name: str = "weights.bin",
-                         min_bytes: int = 1024) -> dict[str, int]:
+def save_sharing_weights(
+    graphs: dict[str, onnx.ModelProto], folder: str | Path, *, data_name: str = "weights.bin", min_bytes: int = 1024
+) -> dict[str, int]:
     """Write ``{file name: graph}`` into ``folder`` with shared external weights.
 
     Args:

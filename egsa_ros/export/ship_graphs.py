@@ -35,8 +35,9 @@ PARITY_DEPTH_M = 1e-4
 PARITY_MASK = 0.999
 
 
-def ship_graphs(checkpoint: str | Path, *, sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
-                dynamic: bool = True) -> dict:
+def ship_graphs(
+    checkpoint: str | Path, *, sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES, dynamic: bool = True
+) -> dict:
     """Export and check the graphs, then replace ``checkpoint/graphs``; returns a report dict."""
     checkpoint = Path(checkpoint)
     if not is_checkpoint_dir(checkpoint):
@@ -50,11 +51,20 @@ def ship_graphs(checkpoint: str | Path, *, sizes: Sequence[tuple[int, int]] = DE
     protos: dict[str, onnx.ModelProto] = {}
     with tempfile.TemporaryDirectory(prefix="egsa_ship_") as work:
         for file_name, size, is_dynamic in wanted:
-            path = export_frame_onnx(network, Path(work) / file_name, size, dynamic=is_dynamic, options=options,
-                                     model_name=name, weights_sha256=digest)
+            path = export_frame_onnx(
+                network,
+                Path(work) / file_name,
+                size,
+                dynamic=is_dynamic,
+                options=options,
+                model_name=name,
+                weights_sha256=digest,
+            )
             check_sizes = [size, (240, 320), (720, 1280)] if is_dynamic else [size]
             for check in check_sizes:
-                parity = frame_parity(CameraFrameModel(network, check, options=options), path, tabletop_frame(3, *check))
+                parity = frame_parity(
+                    CameraFrameModel(network, check, options=options), path, tabletop_frame(3, *check)
+                )
                 if parity["depth_max_abs_m"] > PARITY_DEPTH_M or parity["mask_agreement"] < PARITY_MASK:
                     raise RuntimeError(f"{file_name} at {check[1]}x{check[0]} differs from torch: {parity}")
                 report["graphs"].setdefault(file_name, {})[f"{check[0]}x{check[1]}"] = parity
@@ -69,11 +79,14 @@ def ship_graphs(checkpoint: str | Path, *, sizes: Sequence[tuple[int, int]] = DE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m egsa_ros.export.ship_graphs",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m egsa_ros.export.ship_graphs", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="checkpoint directory (e.g. models/default_small)")
-    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
-                        help="static frame sizes HxW, comma-separated (default 480x640)")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="static frame sizes HxW, comma-separated (default 480x640)",
+    )
     parser.add_argument("--no-dynamic", action="store_true", help="ship no dynamic-size graph")
     args = parser.parse_args(argv)
     try:
@@ -82,16 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     weights = report["weights"]
-    print(f"{args.checkpoint / GRAPHS_DIR}: {', '.join(report['graphs'])} sharing {weights['bytes'] / 1e6:.1f} MB "
-          f"of weights ({weights['tensors']} tensors, {weights['shared']} shared); model {report['model']}")
+    print(
+        f"{args.checkpoint / GRAPHS_DIR}: {', '.join(report['graphs'])} sharing {weights['bytes'] / 1e6:.1f} MB "
+        f"of weights ({weights['tensors']} tensors, {weights['shared']} shared); model {report['model']}"
+    )
     for file_name, checks in report["graphs"].items():
         for size, parity in checks.items():
-            print(f"  {file_name} at {size}: depth max |diff| {parity['depth_max_abs_m']:.2e} m, "
-                  f"mask agreement {parity['mask_agreement']:.5f}")
+            print(
+                f"  {file_name} at {size}: depth max |diff| {parity['depth_max_abs_m']:.2e} m, "
+                f"mask agreement {parity['mask_agreement']:.5f}"
+            )
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -5,12 +5,12 @@ The supported operators, their data types and the attribute constraints that bit
 modes, ...) are data: ``tensorrt_onnx_ops.yaml`` next to this file. Every export runs this
 check, so a graph that TensorRT would reject fails on a machine without a GPU.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Dict, List, Optional, Union
 
 import onnx
 import yaml
@@ -34,10 +34,10 @@ class TensorRTCompatibilityError(ValueError):
     """The graph uses operators, types or attributes the TensorRT ONNX parser rejects."""
 
 
-@lru_cache(maxsize=None)
-def load_rules(path: Union[str, Path] = RULES_FILE) -> Dict:
+@cache
+def load_rules(path: str | Path = RULES_FILE) -> dict:
     """The parsed rules file (cached)."""
-    with open(path, "r", encoding="utf-8") as handle:
+    with open(path, encoding="utf-8") as handle:
         rules = yaml.safe_load(handle)
     ops = {}
     for name, spec in rules["operators"].items():
@@ -49,8 +49,7 @@ def load_rules(path: Union[str, Path] = RULES_FILE) -> Dict:
     return rules
 
 
-def check_tensorrt_compat(model: Union[str, Path, onnx.ModelProto],
-                          rules: Optional[Dict] = None) -> List[Violation]:
+def check_tensorrt_compat(model: str | Path | onnx.ModelProto, rules: dict | None = None) -> list[Violation]:
     """All violations of the TensorRT parser rules in ``model`` (empty list: compatible).
 
     Args:
@@ -65,12 +64,17 @@ def check_tensorrt_compat(model: Union[str, Path, onnx.ModelProto],
     constants = {init.name for init in graph.initializer}
     constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
     io_names = {v.name for v in graph.input} | {v.name for v in graph.output}
-    violations: List[Violation] = []
+    violations: list[Violation] = []
 
     for opset in proto.opset_import:
         if opset.domain in ("", "ai.onnx") and not rules["opset"]["min"] <= opset.version <= rules["opset"]["max"]:
-            violations.append(Violation("<model>", "opset", f"opset {opset.version} outside TensorRT's "
-                                        f"{rules['opset']['min']}..{rules['opset']['max']}"))
+            violations.append(
+                Violation(
+                    "<model>",
+                    "opset",
+                    f"opset {opset.version} outside TensorRT's {rules['opset']['min']}..{rules['opset']['max']}",
+                )
+            )
     forbidden = set(rules["forbidden_types"])
     for name, type_name in types.items():
         if type_name in forbidden:
@@ -93,23 +97,31 @@ def check_tensorrt_compat(model: Union[str, Path, onnx.ModelProto],
         if rules.get("uint8_only_at_io_or_cast") and node.op_type != "Cast":
             for tensor in list(node.input) + list(node.output):
                 if types.get(tensor) == "UINT8" and tensor not in io_names:
-                    violations.append(Violation(label, node.op_type, f"UINT8 tensor {tensor!r} inside the graph "
-                                                "(TensorRT allows UINT8 only at network I/O, through Cast)"))
+                    violations.append(
+                        Violation(
+                            label,
+                            node.op_type,
+                            f"UINT8 tensor {tensor!r} inside the graph "
+                            "(TensorRT allows UINT8 only at network I/O, through Cast)",
+                        )
+                    )
         violations.extend(_attribute_violations(node, label, rules, constants))
     return violations
 
 
-def assert_tensorrt_compat(model: Union[str, Path, onnx.ModelProto]) -> None:
+def assert_tensorrt_compat(model: str | Path | onnx.ModelProto) -> None:
     """Raise :class:`TensorRTCompatibilityError` listing every violation, if any."""
     violations = check_tensorrt_compat(model)
     if violations:
         listing = "\n  ".join(str(v) for v in violations[:30])
         more = f"\n  ... and {len(violations) - 30} more" if len(violations) > 30 else ""
         raise TensorRTCompatibilityError(
-            f"{len(violations)} TensorRT ONNX-parser violation(s) in {getattr(model, 'name', model)}:\n  {listing}{more}")
+            f"{len(violations)} TensorRT ONNX-parser violation(s) in {getattr(model, 'name', model)}:"
+            f"\n  {listing}{more}"
+        )
 
 
-def _tensor_types(graph) -> Dict[str, str]:
+def _tensor_types(graph) -> dict[str, str]:
     """Tensor name -> ONNX element type name, for every typed value in the graph."""
     types = {}
     for value in list(graph.input) + list(graph.output) + list(graph.value_info):
@@ -126,9 +138,9 @@ def _tensor_types(graph) -> Dict[str, str]:
     return types
 
 
-def _attribute_violations(node, label: str, rules: Dict, constants) -> List[Violation]:
+def _attribute_violations(node, label: str, rules: dict, constants) -> list[Violation]:
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    out: List[Violation] = []
+    out: list[Violation] = []
     if node.op_type in rules["pooling_dilations_must_be_one"]:
         dilations = attrs.get("dilations")
         if dilations and any(int(d) != 1 for d in dilations):
@@ -140,15 +152,21 @@ def _attribute_violations(node, label: str, rules: Dict, constants) -> List[Viol
         out.append(Violation(label, node.op_type, "MaxPool Indices output is not supported"))
     if node.op_type == "Resize":
         for key, allowed in rules["resize"].items():
-            default = {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
-                       "nearest_mode": "round_prefer_floor"}[key]
+            default = {
+                "mode": "nearest",
+                "coordinate_transformation_mode": "half_pixel",
+                "nearest_mode": "round_prefer_floor",
+            }[key]
             value = attrs.get(key, default)
             value = value.decode() if isinstance(value, bytes) else value
             if value not in allowed:
                 out.append(Violation(label, node.op_type, f"{key}={value!r} (TensorRT supports {allowed})"))
         if attrs.get("antialias"):
             out.append(Violation(label, node.op_type, "antialias resize is not supported"))
-    if node.op_type in ("ArgMax", "ArgMin") and int(attrs.get("select_last_index", 0)) != rules["argmax_select_last_index"]:
+    if (
+        node.op_type in ("ArgMax", "ArgMin")
+        and int(attrs.get("select_last_index", 0)) != rules["argmax_select_last_index"]
+    ):
         out.append(Violation(label, node.op_type, "select_last_index=1 is not supported"))
     if node.op_type in ("Conv", "ConvTranspose") and rules["conv_weights_constant"]:
         if len(node.input) > 1 and node.input[1] not in constants:

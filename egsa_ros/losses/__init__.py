@@ -4,6 +4,7 @@ Depth losses share the signature ``(pred, target, valid, K) -> scalar`` with ``p
 (B, 1, H, W) metres, ``valid`` (B, 1, H, W) bool and ``K`` (B, 3, 3) pixels (ignored by the losses
 that do not need it), so any of them can be plugged into :func:`egsa_total_loss`.
 """
+
 from .deal import deal_loss, image_level_labels, normalised_edge_map
 from .depth import (
     depth_mse,

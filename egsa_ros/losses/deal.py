@@ -21,9 +21,8 @@ For an image with class-probability maps ``a_k = softmax(logits)_k`` and depth `
 Per-image values are averaged over the images with ``sum_k y_k > 0`` and at least one usable
 pixel; the others contribute nothing. With no such image the loss is 0 with a gradient path.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 
@@ -53,7 +52,7 @@ def image_level_labels(labels: torch.Tensor, num_classes: int, ignore_index: int
     return y[:, :num_classes]
 
 
-def normalised_edge_map(x: torch.Tensor, region: Optional[torch.Tensor] = None, tau: float = 1e-3) -> torch.Tensor:
+def normalised_edge_map(x: torch.Tensor, region: torch.Tensor | None = None, tau: float = 1e-3) -> torch.Tensor:
     """Sobel edge magnitude of each channel divided by its per-image maximum plus ``tau``.
 
     Args:
@@ -76,7 +75,7 @@ def deal_loss(
     depth: torch.Tensor,
     y: torch.Tensor,
     mu: float = 2.5,
-    valid: Optional[torch.Tensor] = None,
+    valid: torch.Tensor | None = None,
     eps: float = 1e-4,
     tau: float = 1e-3,
 ) -> torch.Tensor:

@@ -16,9 +16,8 @@ Conventions shared by every depth loss of :mod:`egsa_ros.losses`:
 The helpers :func:`sanitize`, :func:`masked_image_mean`, :func:`erode_mask` and
 :func:`sobel_gradients` are public because the other loss modules reuse them.
 """
-from __future__ import annotations
 
-from typing import Optional, Tuple
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 
-def sanitize(target: torch.Tensor, valid: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+def sanitize(target: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(target_clean, valid_clean)`` for a depth target.
 
     Args:
@@ -95,7 +94,7 @@ def erode_mask(valid: torch.Tensor, size: int = 3) -> torch.Tensor:
     return F.max_pool2d(inv, kernel_size=size, stride=1) < 0.5
 
 
-def sobel_gradients(x: torch.Tensor, padding: str = "replicate") -> Tuple[torch.Tensor, torch.Tensor]:
+def sobel_gradients(x: torch.Tensor, padding: str = "replicate") -> tuple[torch.Tensor, torch.Tensor]:
     """Sobel derivatives along x (columns) and y (rows), per channel.
 
     The 3x3 Sobel kernels are divided by 8, so a ramp ``x[..., i, j] = a*j`` gives ``gx = a``
@@ -118,7 +117,9 @@ def sobel_gradients(x: torch.Tensor, padding: str = "replicate") -> Tuple[torch.
     return g[:, 0::2], g[:, 1::2]
 
 
-def depth_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: Optional[torch.Tensor] = None) -> torch.Tensor:
+def depth_mse(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean squared depth error over valid pixels (m^2).
 
     Args:
@@ -134,7 +135,9 @@ def depth_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: 
     return masked_image_mean((pred - t) ** 2, v)
 
 
-def gradient_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: Optional[torch.Tensor] = None) -> torch.Tensor:
+def gradient_l1(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: torch.Tensor | None = None
+) -> torch.Tensor:
     """L1 distance between the Sobel gradients of prediction and target (metres per pixel).
 
     Per pixel the term is ``|gx_p - gx_t| + |gy_p - gy_t|`` (Sobel divided by 8, see
@@ -157,7 +160,9 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K
     return masked_image_mean(per_px, m)
 
 
-def normals_from_depth(depth: torch.Tensor, K: torch.Tensor, valid: Optional[torch.Tensor] = None, eps: float = 1e-12) -> torch.Tensor:
+def normals_from_depth(
+    depth: torch.Tensor, K: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1e-12
+) -> torch.Tensor:
     """Unit surface normals from a depth map, in the camera frame (x right, y down, z forward).
 
     Each pixel (u, v) is back-projected to ``P = depth * K^-1 [u, v, 1]^T`` (metres). The tangents

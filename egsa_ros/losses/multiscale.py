@@ -13,9 +13,10 @@ depth camera fails and the all-pixel mean is dominated by table and wall.
 
 The sums run over iterations and scales (they are not averaged), as in the paper.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,17 +27,17 @@ from .depth import modest_depth_loss
 
 __all__ = ["DepthLossFn", "segmentation_ce", "egsa_total_loss", "MultiScaleLoss"]
 
-DepthLossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
+DepthLossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 """Common depth-loss signature ``(pred, target, valid, K) -> scalar`` (all in :mod:`egsa_ros.losses`)."""
 
-Stack = Union[torch.Tensor, Sequence[Sequence[torch.Tensor]]]
+Stack = torch.Tensor | Sequence[Sequence[torch.Tensor]]
 
 
 def segmentation_ce(
     logits: torch.Tensor,
     labels: torch.Tensor,
     ignore_index: int = 255,
-    class_weights: Optional[torch.Tensor] = None,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pixel-wise cross-entropy averaged over non-ignored pixels of the batch.
 
@@ -60,7 +61,9 @@ def segmentation_ce(
         denom = keep.sum().to(total.dtype)
     else:
         safe = torch.where(keep, labels, torch.zeros_like(labels))
-        denom = torch.where(keep, class_weights.to(total.dtype)[safe], torch.zeros((), dtype=total.dtype, device=total.device)).sum()
+        denom = torch.where(
+            keep, class_weights.to(total.dtype)[safe], torch.zeros((), dtype=total.dtype, device=total.device)
+        ).sum()
     return torch.where(denom > 0, total / denom.clamp(min=1e-12), total * 0.0)
 
 
@@ -68,7 +71,7 @@ def _at(stack: Stack, i: int, s: int) -> torch.Tensor:
     return stack[i][s]
 
 
-def _shape_is(stack: Stack) -> Tuple[int, int]:
+def _shape_is(stack: Stack) -> tuple[int, int]:
     if isinstance(stack, torch.Tensor):
         if stack.dim() != 6:
             raise ValueError(f"expected a (I, S, B, C, H, W) tensor, got shape {tuple(stack.shape)}")
@@ -84,17 +87,17 @@ def egsa_total_loss(
     target_depth: torch.Tensor,
     labels: torch.Tensor,
     valid: torch.Tensor,
-    K: Optional[torch.Tensor],
+    K: torch.Tensor | None,
     depth_weight: float = 1.0,
     seg_weight: float = 0.1,
     depth_loss: DepthLossFn = modest_depth_loss,
     ignore_index: int = 255,
     deal_weight: float = 0.0,
     deal_mu: float = 2.5,
-    class_weights: Optional[torch.Tensor] = None,
+    class_weights: torch.Tensor | None = None,
     transparent_depth_weight: float = 0.0,
     transparent_class: int = 2,
-) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Multi-iteration, multi-scale EGSA loss.
 
     Args:
@@ -134,7 +137,7 @@ def egsa_total_loss(
         raise ValueError(f"depth_all has {n_i}x{n_s} predictions but seg_all has {_shape_is(seg_all)}")
     if n_i == 0 or n_s == 0:
         raise ValueError("egsa_total_loss needs at least one iteration and one scale")
-    parts: Dict[str, torch.Tensor] = {}
+    parts: dict[str, torch.Tensor] = {}
     depth_sum = None
     seg_sum = None
     deal_sum = None
@@ -191,7 +194,7 @@ class MultiScaleLoss(nn.Module):
         ignore_index: int = 255,
         deal_weight: float = 0.0,
         deal_mu: float = 2.5,
-        class_weights: Optional[torch.Tensor] = None,
+        class_weights: torch.Tensor | None = None,
         transparent_depth_weight: float = 0.0,
         transparent_class: int = 2,
     ) -> None:
@@ -216,8 +219,8 @@ class MultiScaleLoss(nn.Module):
         target_depth: torch.Tensor,
         labels: torch.Tensor,
         valid: torch.Tensor,
-        K: Optional[torch.Tensor] = None,
-    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        K: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return egsa_total_loss(
             depth_all,
             seg_all,

@@ -13,9 +13,8 @@ differentiable almost everywhere through :func:`torch.sort`). It is computed for
 batch at once: invalid entries are pushed to the end of each row by sorting them as ``+inf``,
 and only the first ``n_b`` sorted positions of image b are used.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 
@@ -24,7 +23,9 @@ from .depth import depth_mse, sanitize
 __all__ = ["ot_depth_loss", "mse_ot_loss"]
 
 
-def ot_depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: Optional[torch.Tensor] = None, p: float = 2.0) -> torch.Tensor:
+def ot_depth_loss(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: torch.Tensor | None = None, p: float = 2.0
+) -> torch.Tensor:
     """Exact 1-D Wasserstein loss ``W_p^p`` between the depth-value distributions of pred and target.
 
     Args:
@@ -59,7 +60,9 @@ def ot_depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
     return (per_image * has).sum() / has.sum().clamp(min=1.0)
 
 
-def mse_ot_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: Optional[torch.Tensor] = None, lam: float = 0.1) -> torch.Tensor:
+def mse_ot_loss(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, K: torch.Tensor | None = None, lam: float = 0.1
+) -> torch.Tensor:
     """``depth_mse + lam * ot_depth_loss`` (both m^2).
 
     Args:

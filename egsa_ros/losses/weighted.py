@@ -7,9 +7,8 @@ SSIM here is a *masked* SSIM: the local Gaussian-weighted means, variances and c
 only valid pixels (``mu = conv(w, m*x) / conv(w, m)``), so invalid pixels never leak into the
 statistics of their valid neighbours; the SSIM map is then averaged over valid pixels.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +99,7 @@ def weighted_depth_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     valid: torch.Tensor,
-    K: Optional[torch.Tensor] = None,
+    K: torch.Tensor | None = None,
     w_mae: float = 0.6,
     w_edge: float = 0.2,
     w_ssim: float = 1.0,

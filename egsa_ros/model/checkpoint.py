@@ -27,8 +27,9 @@ def load_weights(path: str | Path, device: str = "cpu") -> dict[str, torch.Tenso
     try:
         return load_file(str(path), device=device)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable safetensors file ({exc}): the checkpoint is corrupt "
-                         "or truncated") from exc
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({exc}): the checkpoint is corrupt or truncated"
+        ) from exc
 
 
 def load_checkpoint(directory: str | Path, map_location: str | torch.device = "cpu") -> tuple[EGSANet, dict[str, Any]]:
@@ -54,8 +55,9 @@ def load_checkpoint(directory: str | Path, map_location: str | torch.device = "c
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ValueError(f"{directory / MODEL_FILE} does not fit the model described by its checkpoint.json "
-                         f"({first})") from exc
+        raise ValueError(
+            f"{directory / MODEL_FILE} does not fit the model described by its checkpoint.json ({first})"
+        ) from exc
     model.to(map_location)
     model.eval()
     return model, info

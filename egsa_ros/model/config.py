@@ -4,11 +4,12 @@ Variants are flags on :class:`ModelConfig`, never copies of the model code. How 
 network is run at test time is not architecture: see :mod:`egsa_ros.model.inference_options`. The resolved
 config is saved with every checkpoint (``to_dict``) and rebuilt with ``from_dict``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 #: Bumped whenever a change makes old checkpoints incompatible with the model code.
 CONFIG_VERSION = 1
@@ -56,8 +57,8 @@ class ModelConfig:
     """
 
     backbone: str = "efficientnet_lite0"
-    input_size: Tuple[int, int] = (192, 256)
-    decoder_channels: Tuple[int, int, int, int] = (16, 24, 32, 48)
+    input_size: tuple[int, int] = (192, 256)
+    decoder_channels: tuple[int, int, int, int] = (16, 24, 32, 48)
     iterations: int = 3
     fusion: str = "egsa"
     edge_source: str = "rgb"
@@ -67,7 +68,7 @@ class ModelConfig:
     transparent_class: int = 2
     d_min: float = 0.0
     d_max: float = 3.0
-    dgr_scales: Tuple[int, ...] = ()
+    dgr_scales: tuple[int, ...] = ()
     canny_low: float = 50.0
     canny_high: float = 150.0
     canny_blur: bool = True
@@ -91,7 +92,8 @@ class ModelConfig:
         if self.version != CONFIG_VERSION:
             raise ValueError(
                 f"model config version {self.version} does not match this egsa_ros "
-                f"(expects {CONFIG_VERSION}); re-export or retrain the model")
+                f"(expects {CONFIG_VERSION}); re-export or retrain the model"
+            )
         _one_of("backbone", self.backbone, BACKBONES)
         _one_of("fusion", self.fusion, FUSIONS)
         _one_of("edge_source", self.edge_source, EDGE_SOURCES)
@@ -103,8 +105,7 @@ class ModelConfig:
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if not 0 <= self.transparent_class < self.num_classes:
-            raise ValueError(
-                f"transparent_class {self.transparent_class} outside 0..{self.num_classes - 1}")
+            raise ValueError(f"transparent_class {self.transparent_class} outside 0..{self.num_classes - 1}")
         if not self.d_max > self.d_min >= 0:
             raise ValueError(f"need 0 <= d_min < d_max, got {self.d_min}, {self.d_max}")
         if any(s not in (0, 1, 2, 3) for s in self.dgr_scales):
@@ -124,16 +125,16 @@ class ModelConfig:
         """Edge phase used at inference: ``rgb`` or ``depth`` (progressive ends in depth)."""
         return "rgb" if self.edge_source == "rgb" else "depth"
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-serialisable dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them. The encoder's
         starting weights (``pretrained``, ``backbone_checkpoint``), which older checkpoints kept
         here, are not architecture and are dropped (see :mod:`egsa_ros.model.encoder_init`)."""
@@ -145,22 +146,32 @@ class ModelConfig:
         return cls(**data)
 
 
-def _one_of(name: str, value: str, allowed: Tuple[str, ...]) -> None:
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not one of {allowed}")
 
 
-PRESETS: Dict[str, ModelConfig] = {
+PRESETS: dict[str, ModelConfig] = {
     # MODEST / EGSA-PT as published: ViT-B/16 at 384x384, 3 iterations, 256 channels.
     "paper_vitb": ModelConfig(
-        backbone="vit_b16", input_size=(384, 384),
-        decoder_channels=(256, 256, 256, 256), iterations=3, fusion="egsa",
-        edge_source="progressive", hysteresis_rounds=32),
+        backbone="vit_b16",
+        input_size=(384, 384),
+        decoder_channels=(256, 256, 256, 256),
+        iterations=3,
+        fusion="egsa",
+        edge_source="progressive",
+        hysteresis_rounds=32,
+    ),
     # EGSA-PT with a DINOv2 ViT-B/14 encoder (392 = 28 patches, the size nearest 384).
     "paper_dinov2": ModelConfig(
-        backbone="dinov2_vitb14", input_size=(392, 392),
-        decoder_channels=(256, 256, 256, 256), iterations=3, fusion="egsa",
-        edge_source="progressive", hysteresis_rounds=32),
+        backbone="dinov2_vitb14",
+        input_size=(392, 392),
+        decoder_channels=(256, 256, 256, 256),
+        iterations=3,
+        fusion="egsa",
+        edge_source="progressive",
+        hysteresis_rounds=32,
+    ),
     # The robot default: ImageNet EfficientNet-Lite0 and a light decoder, sized for 30 Hz
     # frame-to-mask on 2 CPU cores through ONNX Runtime. 192x256 keeps the 4:3 aspect of
     # VGA / RealSense frames (an exact 2.5x reduction of 480x640); 2 iterations (the second
@@ -170,14 +181,25 @@ PRESETS: Dict[str, ModelConfig] = {
     # IoU 0.94 with cv2.Canny at this size (32: 0.98 for ~1-4 ms more); training sees the
     # same in-graph edges, so exact cv2 parity is not needed here.
     "default_small": ModelConfig(
-        backbone="efficientnet_lite0", input_size=(192, 256),
-        decoder_channels=(16, 24, 32, 48), iterations=2, fusion="egsa",
-        edge_source="rgb", hysteresis_rounds=16),
+        backbone="efficientnet_lite0",
+        input_size=(192, 256),
+        decoder_channels=(16, 24, 32, 48),
+        iterations=2,
+        fusion="egsa",
+        edge_source="rgb",
+        hysteresis_rounds=16,
+    ),
     # Tests: a random 4-stage CNN, tiny decoder, 2 iterations, small frames.
     "tiny": ModelConfig(
-        backbone="tiny", input_size=(64, 96),
-        decoder_channels=(8, 8, 8, 8), iterations=2, fusion="egsa",
-        edge_source="depth", hysteresis_rounds=4, dgr_scales=(0,)),
+        backbone="tiny",
+        input_size=(64, 96),
+        decoder_channels=(8, 8, 8, 8),
+        iterations=2,
+        fusion="egsa",
+        edge_source="depth",
+        hysteresis_rounds=4,
+        dgr_scales=(0,),
+    ),
 }
 
 

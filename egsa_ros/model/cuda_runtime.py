@@ -87,14 +87,18 @@ class CudaStream:
     def upload(self, buffer: DeviceBuffer, array: np.ndarray) -> None:
         """Copy a C-contiguous host array into ``buffer`` (asynchronous on this stream)."""
         kind = self.cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        _check(self.cudart.cudaMemcpyAsync(buffer.ptr, array.ctypes.data, array.nbytes, kind, self.handle),
-               "cudaMemcpyAsync (host to device)")
+        _check(
+            self.cudart.cudaMemcpyAsync(buffer.ptr, array.ctypes.data, array.nbytes, kind, self.handle),
+            "cudaMemcpyAsync (host to device)",
+        )
 
     def download(self, array: np.ndarray, buffer: DeviceBuffer) -> None:
         """Copy ``buffer`` into a C-contiguous host array (asynchronous on this stream)."""
         kind = self.cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        _check(self.cudart.cudaMemcpyAsync(array.ctypes.data, buffer.ptr, array.nbytes, kind, self.handle),
-               "cudaMemcpyAsync (device to host)")
+        _check(
+            self.cudart.cudaMemcpyAsync(array.ctypes.data, buffer.ptr, array.nbytes, kind, self.handle),
+            "cudaMemcpyAsync (device to host)",
+        )
 
     def synchronize(self) -> None:
         _check(self.cudart.cudaStreamSynchronize(self.handle), "cudaStreamSynchronize")

@@ -6,9 +6,10 @@ features, refines both streams, gates them by the previous iteration (from itera
 fuses them across tasks (modest | sa | egsa), and optionally refines depth with DGR. Weights
 are shared across iterations.
 """
+
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +20,7 @@ from .heads import DepthHead, SegmentationHead
 from .layers import ResidualConvUnit, UpProject
 from .refine import DepthGradientRefinement
 
-Streams = Tuple[torch.Tensor, torch.Tensor]  # (depth features, segmentation features)
+Streams = tuple[torch.Tensor, torch.Tensor]  # (depth features, segmentation features)
 
 
 class DecoderStage(nn.Module):
@@ -35,9 +36,20 @@ class DecoderStage(nn.Module):
         num_classes, d_min, d_max: for the heads.
     """
 
-    def __init__(self, channels: int, coarser_channels: Optional[int], *, fusion: str, edge_beta: float,
-                 learn_beta: bool, gated: bool, refine: bool, num_classes: int,
-                 d_min: float, d_max: float) -> None:
+    def __init__(
+        self,
+        channels: int,
+        coarser_channels: int | None,
+        *,
+        fusion: str,
+        edge_beta: float,
+        learn_beta: bool,
+        gated: bool,
+        refine: bool,
+        num_classes: int,
+        d_min: float,
+        d_max: float,
+    ) -> None:
         super().__init__()
         self.rcu_in = ResidualConvUnit(channels)
         self.rcu_depth = ResidualConvUnit(channels)
@@ -51,8 +63,9 @@ class DecoderStage(nn.Module):
         self.depth_head = DepthHead(channels, d_min, d_max)
         self.seg_head = SegmentationHead(channels, num_classes)
 
-    def forward(self, feat: torch.Tensor, coarser: Optional[Streams], edges: Optional[torch.Tensor],
-                prev: Optional[Streams]) -> Streams:
+    def forward(
+        self, feat: torch.Tensor, coarser: Streams | None, edges: torch.Tensor | None, prev: Streams | None
+    ) -> Streams:
         """feat: (B, C, h, w) encoder features; coarser: the coarser scale's streams;
         edges: (B, 1, h, w) or None; prev: this scale's streams from the previous iteration.
         Returns this scale's (depth, segmentation) features, each (B, C, h, w)."""
@@ -89,18 +102,20 @@ class IterativeDecoder(nn.Module):
             stages.append(DecoderStage(c, coarser, refine=i in dgr_scales, **stage_kwargs))
         self.stages = nn.ModuleList(stages)
 
-    def iterate(self, feats: Sequence[torch.Tensor], edges: Optional[Sequence[torch.Tensor]],
-                prev: Optional[Sequence[Streams]]) -> List[Streams]:
+    def iterate(
+        self, feats: Sequence[torch.Tensor], edges: Sequence[torch.Tensor] | None, prev: Sequence[Streams] | None
+    ) -> list[Streams]:
         """One pass from coarse to fine.
 
         feats: 4 maps finest first; edges: 4 edge maps (B, 1, h_i, w_i) or None;
         prev: the previous iteration's streams per scale or None. Returns streams per scale.
         """
-        out: List[Optional[Streams]] = [None] * len(self.stages)
-        coarser: Optional[Streams] = None
+        out: list[Streams | None] = [None] * len(self.stages)
+        coarser: Streams | None = None
         for i in reversed(range(len(self.stages))):
-            coarser = self.stages[i](feats[i], coarser, None if edges is None else edges[i],
-                                     None if prev is None else prev[i])
+            coarser = self.stages[i](
+                feats[i], coarser, None if edges is None else edges[i], None if prev is None else prev[i]
+            )
             out[i] = coarser
         return out  # type: ignore[return-value]
 

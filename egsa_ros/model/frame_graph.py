@@ -16,10 +16,10 @@ Static shapes by default. ``dynamic=True`` accepts any frame size at run time: t
 resize then builds its matrices from the frame's shape inside the graph (two MatMuls;
 slower on a CPU than the static block filters, free on a GPU).
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -95,7 +95,7 @@ class FrameResize(nn.Module):
         dynamic: build the area matrices from the frame's shape at run time.
     """
 
-    def __init__(self, frame_size: Tuple[int, int], net_size: Tuple[int, int], dynamic: bool = False) -> None:
+    def __init__(self, frame_size: tuple[int, int], net_size: tuple[int, int], dynamic: bool = False) -> None:
         super().__init__()
         (height, width), (h, w) = frame_size, net_size
         self.net_size = (int(h), int(w))
@@ -156,9 +156,16 @@ class CameraFrameModel(nn.Module):
     ``mask`` (H, W) uint8, 1 on transparent pixels.
     """
 
-    def __init__(self, network: nn.Module, frame_size: Tuple[int, int], *,
-                 edge_phase: Optional[str] = None, dynamic: bool = False,
-                 net_size: Optional[Tuple[int, int]] = None, options: Optional[InferenceOptions] = None) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        frame_size: tuple[int, int],
+        *,
+        edge_phase: str | None = None,
+        dynamic: bool = False,
+        net_size: tuple[int, int] | None = None,
+        options: InferenceOptions | None = None,
+    ) -> None:
         super().__init__()
         self.network = network.eval()
         self.options = options or InferenceOptions()
@@ -169,8 +176,10 @@ class CameraFrameModel(nn.Module):
         divisor = network.backbone.size_divisor
         for what, size in (("network size", self.net_size), ("mask_input_size", self.mask_net_size)):
             if size is not None and (size[0] % divisor or size[1] % divisor):
-                raise ValueError(f"{what} {size[0]}x{size[1]} is not a multiple of "
-                                 f"the encoder stride {divisor} ({network.config.backbone})")
+                raise ValueError(
+                    f"{what} {size[0]}x{size[1]} is not a multiple of "
+                    f"the encoder stride {divisor} ({network.config.backbone})"
+                )
         self.edge_phase = edge_phase
         self.dynamic = bool(dynamic)
         self.transparent_class = int(network.config.transparent_class)
@@ -185,7 +194,7 @@ class CameraFrameModel(nn.Module):
         """(H, W, 3) uint8 -> (1, 3, h, w) float32 integer values 0..255 (cv2 INTER_AREA)."""
         return self.resize(frame)
 
-    def forward(self, frame: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, frame: Tensor) -> tuple[Tensor, Tensor]:
         size = (frame.shape[0], frame.shape[1])
         depth, logits = predict(self.network, self.to_network_size(frame), self.options, edge_phase=self.edge_phase)
         if self.mask_resize is not None:

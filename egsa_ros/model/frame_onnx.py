@@ -38,11 +38,20 @@ def quiet_tracing():
         yield
 
 
-def export_frame_onnx(network: nn.Module, path: str | Path, frame_size: tuple[int, int], *,
-                      dynamic: bool = False, edge_phase: str | None = None,
-                      net_size: tuple[int, int] | None = None, options: InferenceOptions | None = None,
-                      simplify: bool = True, check: bool = True, model_name: str = "",
-                      weights_sha256: str = "") -> Path:
+def export_frame_onnx(
+    network: nn.Module,
+    path: str | Path,
+    frame_size: tuple[int, int],
+    *,
+    dynamic: bool = False,
+    edge_phase: str | None = None,
+    net_size: tuple[int, int] | None = None,
+    options: InferenceOptions | None = None,
+    simplify: bool = True,
+    check: bool = True,
+    model_name: str = "",
+    weights_sha256: str = "",
+) -> Path:
     """Export the whole camera-frame graph (:class:`CameraFrameModel`) to ONE ONNX file.
 
     Static shapes unless ``dynamic`` (then H and W are the named dims ``height``/``width``).
@@ -64,16 +73,28 @@ def export_frame_onnx(network: nn.Module, path: str | Path, frame_size: tuple[in
     options = options or InferenceOptions()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame_model = CameraFrameModel(network, frame_size, edge_phase=edge_phase, dynamic=dynamic,
-                                   net_size=net_size, options=options).eval()
+    frame_model = CameraFrameModel(
+        network, frame_size, edge_phase=edge_phase, dynamic=dynamic, net_size=net_size, options=options
+    ).eval()
     height, width = frame_model.frame_size
     dummy = torch.full((height, width, 3), 128, dtype=torch.uint8)
-    dynamic_axes = {"frame": {0: "height", 1: "width"}, "depth": {0: "height", 1: "width"},
-                    "mask": {0: "height", 1: "width"}} if dynamic else None
+    dynamic_axes = (
+        {"frame": {0: "height", 1: "width"}, "depth": {0: "height", 1: "width"}, "mask": {0: "height", 1: "width"}}
+        if dynamic
+        else None
+    )
     with torch.no_grad(), quiet_tracing():
-        torch.onnx.export(frame_model, (dummy,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=["frame"], output_names=["depth", "mask"],
-                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+        torch.onnx.export(
+            frame_model,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["frame"],
+            output_names=["depth", "mask"],
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=True,
+        )
     proto = onnx.load(str(path))
     if simplify:
         import onnxslim  # noqa: PLC0415 - ~1.5 s to import; only needed when a graph is simplified
@@ -97,22 +118,33 @@ def export_frame_onnx(network: nn.Module, path: str | Path, frame_size: tuple[in
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
-    proto.doc_string = ("egsa_ros camera-frame graph: frame (H, W, 3) uint8 RGB -> depth (H, W) float32 "
-                        "metres, mask (H, W) uint8 1 = transparent")
+    proto.doc_string = (
+        "egsa_ros camera-frame graph: frame (H, W, 3) uint8 RGB -> depth (H, W) float32 "
+        "metres, mask (H, W) uint8 1 = transparent"
+    )
     onnx.save(proto, str(path))
     if check:
         onnx.checker.check_model(str(path), full_check=True)
     return path
 
 
-def graph_exporter(network: nn.Module, *, options: InferenceOptions | None = None, edge_phase: str | None = None,
-                   model_name: str = ""):
+def graph_exporter(
+    network: nn.Module, *, options: InferenceOptions | None = None, edge_phase: str | None = None, model_name: str = ""
+):
     """``export(size, path) -> path`` that writes the camera-frame graph of ``network`` for one
     frame size (H, W); unsimplified and unchecked, for graphs built on demand at run time
     (:class:`~egsa_ros.runtime.onnxruntime_backend.OnnxRuntimeBackend`'s ``export``)."""
 
     def export(size: tuple[int, int], path: Path) -> Path:
-        return export_frame_onnx(network, path, size, edge_phase=edge_phase, options=options, simplify=False,
-                                 check=False, model_name=model_name)
+        return export_frame_onnx(
+            network,
+            path,
+            size,
+            edge_phase=edge_phase,
+            options=options,
+            simplify=False,
+            check=False,
+            model_name=model_name,
+        )
 
     return export

@@ -12,9 +12,8 @@ Three variants, chosen by ``ModelConfig.fusion``:
 Both directions of each step read the streams as they were before the step (ours: it makes
 the update symmetric and independent of the order in which the two lines are written).
 """
-from __future__ import annotations
 
-from typing import Optional, Tuple
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -53,8 +52,9 @@ class CrossTaskFusion(nn.Module):
     def uses_edges(self) -> bool:
         return self.kind == "egsa"
 
-    def forward(self, d: torch.Tensor, s: torch.Tensor,
-                edges: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, d: torch.Tensor, s: torch.Tensor, edges: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """d, s: (B, C, H, W); edges: (B, 1, H, W) in [0, 1] (``egsa`` only).
 
         Returns the updated ``(d, s)``, same shapes.

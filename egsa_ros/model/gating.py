@@ -1,4 +1,5 @@
 """Gating of a decoder scale by the same scale's features from the previous iteration."""
+
 from __future__ import annotations
 
 import torch
@@ -20,7 +21,8 @@ class IterationGate(nn.Module):
         super().__init__()
         hidden = max(channels // 2, 4)
         self.gate = nn.Sequential(
-            nn.Conv2d(2 * channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+            nn.Conv2d(2 * channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, channels, 1), nn.Sigmoid()
+        )
 
     def forward(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         """x, prev: (B, C, H, W) -> (B, C, H, W)."""

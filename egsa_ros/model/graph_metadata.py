@@ -38,12 +38,15 @@ def read_frame_metadata(path: str | Path) -> dict[str, str]:
         raise ValueError(f"{path} is not a readable ONNX file ({type(exc).__name__})") from exc
     meta = {p.key: p.value for p in proto.metadata_props}
     if meta.get("egsa.format") != FRAME_FORMAT:
-        raise ValueError(f"{path} is not an egsa_ros camera-frame graph (no egsa.format metadata); "
-                         "export one with `egsa-export`")
+        raise ValueError(
+            f"{path} is not an egsa_ros camera-frame graph (no egsa.format metadata); export one with `egsa-export`"
+        )
     version = int(meta.get("egsa.format_version", "0"))
     if version not in READABLE_FORMAT_VERSIONS:
-        raise ValueError(f"{path} has camera-frame format version {version}, this egsa_ros reads "
-                         f"versions {READABLE_FORMAT_VERSIONS}: re-export it with this version's `egsa-export`")
+        raise ValueError(
+            f"{path} has camera-frame format version {version}, this egsa_ros reads "
+            f"versions {READABLE_FORMAT_VERSIONS}: re-export it with this version's `egsa-export`"
+        )
     return meta
 
 

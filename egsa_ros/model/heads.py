@@ -1,4 +1,5 @@
 """Prediction heads: metric depth and segmentation logits at one decoder scale."""
+
 from __future__ import annotations
 
 import torch
@@ -29,7 +30,8 @@ class SegmentationHead(nn.Module):
         super().__init__()
         hidden = max(channels // 2, 4)
         self.net = nn.Sequential(
-            nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1))
+            nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

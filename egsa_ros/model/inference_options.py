@@ -67,8 +67,9 @@ class InferenceOptions:
             raise ValueError(f"unknown inference option keys {unknown} (model from another egsa_ros version?)")
         return cls(**data)
 
-    def differences(self, *, flip_average: bool | None = None,
-                    mask_input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    def differences(
+        self, *, flip_average: bool | None = None, mask_input_size: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         """The requested options that differ from these (None: keep), as :meth:`replace` arguments."""
         changes: dict[str, Any] = {}
         if flip_average is not None and bool(flip_average) != self.flip_average:

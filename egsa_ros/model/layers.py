@@ -1,9 +1,10 @@
 """Small building blocks shared by the decoder modules."""
+
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class ResidualConvUnit(nn.Module):

@@ -20,9 +20,13 @@ def build_network(source: ModelSource) -> nn.Module:
     return build_model(source.config).eval()
 
 
-def load_network(model: str | Path | None, *, flip_average: bool | None = None,
-                 mask_input_size: tuple[int, int] | None = None,
-                 allow_random_weights: bool = False) -> tuple[nn.Module, InferenceOptions, str]:
+def load_network(
+    model: str | Path | None,
+    *,
+    flip_average: bool | None = None,
+    mask_input_size: tuple[int, int] | None = None,
+    allow_random_weights: bool = False,
+) -> tuple[nn.Module, InferenceOptions, str]:
     """(network in eval mode, test-time options, human-readable name) for a model argument.
 
     Args:

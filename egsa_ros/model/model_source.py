@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..package_data import find_data, searched_locations
-from .checkpoint_info import INFO_FILE, inference_options_from_info, is_checkpoint_dir, model_config_from_info, read_info
+from .checkpoint_info import (
+    INFO_FILE,
+    inference_options_from_info,
+    is_checkpoint_dir,
+    model_config_from_info,
+    read_info,
+)
 from .config import PRESETS, ModelConfig, get_preset
 from .inference_options import InferenceOptions
 
@@ -83,10 +89,13 @@ def resolve_model(model: str | Path | None, *, allow_random_weights: bool = Fals
         if bundled is None:
             if not allow_random_weights:
                 raise FileNotFoundError(
-                    "no trained model found (looked in " + ", ".join(bundled_model_locations()) +
-                    "); pass a checkpoint directory, set $EGSA_MODEL, or allow random weights explicitly")
-            return ModelSource("preset", f"{BUNDLED_MODEL} (random init)", get_preset(BUNDLED_MODEL),
-                               InferenceOptions())
+                    "no trained model found (looked in "
+                    + ", ".join(bundled_model_locations())
+                    + "); pass a checkpoint directory, set $EGSA_MODEL, or allow random weights explicitly"
+                )
+            return ModelSource(
+                "preset", f"{BUNDLED_MODEL} (random init)", get_preset(BUNDLED_MODEL), InferenceOptions()
+            )
         model, where = bundled, "bundled"
     text = str(model)
     if Path(text).is_dir():
@@ -96,11 +105,19 @@ def resolve_model(model: str | Path | None, *, allow_random_weights: bool = Fals
         except ValueError as exc:
             raise ValueError(f"{Path(text) / INFO_FILE}: {exc}") from exc
         epochs = int(info.get("epoch", -1)) + 1
-        return ModelSource("checkpoint", f"{Path(text).name} (trained {epochs} epochs, {where or text})", config,
-                           options, Path(text), info)
+        return ModelSource(
+            "checkpoint",
+            f"{Path(text).name} (trained {epochs} epochs, {where or text})",
+            config,
+            options,
+            Path(text),
+            info,
+        )
     if text in PRESETS:
         return ModelSource("preset", f"{text} (random init)", get_preset(text), InferenceOptions())
     if Path(text).exists():
-        raise ValueError(f"model {text!r} is neither a checkpoint directory (with {INFO_FILE}), an .onnx "
-                         "camera-frame graph nor a TensorRT .engine")
+        raise ValueError(
+            f"model {text!r} is neither a checkpoint directory (with {INFO_FILE}), an .onnx "
+            "camera-frame graph nor a TensorRT .engine"
+        )
     raise FileNotFoundError(f"model {text!r} not found: neither a path nor a preset {sorted(PRESETS)}")

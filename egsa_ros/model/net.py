@@ -1,4 +1,5 @@
 """EGSANet: encoder -> 4-scale reassemble -> iterative edge-guided decoder -> depth + masks."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,8 @@ from torch import nn
 from ..edges import DepthCanny, RGBCanny
 from .backbones import build_backbone
 from .config import ModelConfig
-from .encoder_init import RANDOM, EncoderInit
 from .decoder import IterativeDecoder
+from .encoder_init import RANDOM, EncoderInit
 from .seg_refine import SegRefiner
 
 EDGE_PHASES = ("rgb", "depth")
@@ -63,19 +64,34 @@ class EGSANet(nn.Module):
         self.backbone = build_backbone(config, encoder_init)
         self.reassemble = nn.ModuleList(
             nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
-            for cin, cout in zip(self.backbone.out_channels, config.decoder_channels))
+            for cin, cout in zip(self.backbone.out_channels, config.decoder_channels)
+        )
         self.decoder = IterativeDecoder(
-            config.decoder_channels, dgr_scales=config.dgr_scales, fusion=config.fusion,
-            edge_beta=config.edge_beta, learn_beta=config.learn_beta, gated=config.iterations > 1,
-            num_classes=config.num_classes, d_min=config.d_min, d_max=config.d_max)
+            config.decoder_channels,
+            dgr_scales=config.dgr_scales,
+            fusion=config.fusion,
+            edge_beta=config.edge_beta,
+            learn_beta=config.learn_beta,
+            gated=config.iterations > 1,
+            num_classes=config.num_classes,
+            d_min=config.d_min,
+            d_max=config.d_max,
+        )
         if config.uses_edges:
-            self.rgb_canny = RGBCanny(low=config.canny_low, high=config.canny_high,
-                                      hysteresis_rounds=config.hysteresis_rounds, blur=config.canny_blur)
-            self.depth_canny = DepthCanny(low=config.depth_canny_low, high=config.depth_canny_high,
-                                          hysteresis_rounds=config.hysteresis_rounds)
-        self.seg_refiner = (SegRefiner(config.decoder_channels[0], config.num_classes,
-                                       edge_channels=int(config.uses_edges))
-                            if config.seg_refine else None)
+            self.rgb_canny = RGBCanny(
+                low=config.canny_low,
+                high=config.canny_high,
+                hysteresis_rounds=config.hysteresis_rounds,
+                blur=config.canny_blur,
+            )
+            self.depth_canny = DepthCanny(
+                low=config.depth_canny_low, high=config.depth_canny_high, hysteresis_rounds=config.hysteresis_rounds
+            )
+        self.seg_refiner = (
+            SegRefiner(config.decoder_channels[0], config.num_classes, edge_channels=int(config.uses_edges))
+            if config.seg_refine
+            else None
+        )
 
     # ------------------------------------------------------------------ helpers
     def check_input(self, rgb: torch.Tensor) -> None:
@@ -88,7 +104,8 @@ class EGSANet(nn.Module):
             raise ValueError(
                 f"input {h}x{w} is not a multiple of {div} ({self.config.backbone}); resize it to "
                 f"e.g. {round_to_multiple(h, div)}x{round_to_multiple(w, div)} "
-                "(the pipeline does this for camera frames)")
+                "(the pipeline does this for camera frames)"
+            )
 
     def resolve_edge_phase(self, edge_phase: str | None) -> str:
         phase = self.config.inference_edge_phase if edge_phase is None else edge_phase
@@ -103,8 +120,9 @@ class EGSANet(nn.Module):
     def _encode_normalised(self, image: torch.Tensor) -> list[torch.Tensor]:
         return [proj(f) for proj, f in zip(self.reassemble, self.backbone(image))]
 
-    def _segmentation(self, streams, scale: int, image: torch.Tensor,
-                      rgb_edge_map: torch.Tensor | None) -> torch.Tensor:
+    def _segmentation(
+        self, streams, scale: int, image: torch.Tensor, rgb_edge_map: torch.Tensor | None
+    ) -> torch.Tensor:
         """Logits of one scale; the finest goes through the refiner when there is one."""
         logits = self.decoder.segmentation(streams, scale)
         if scale == 0 and self.seg_refiner is not None:
@@ -112,16 +130,16 @@ class EGSANet(nn.Module):
         return logits
 
     # ------------------------------------------------------------------ forward
-    def forward(self, rgb: torch.Tensor, edge_phase: str | None = None,
-                rgb_edges: torch.Tensor | None = None) -> NetOutput:
+    def forward(
+        self, rgb: torch.Tensor, edge_phase: str | None = None, rgb_edges: torch.Tensor | None = None
+    ) -> NetOutput:
         """See the class docstring. ``rgb_edges``: optional (B, 1, H, W) {0, 1} edge map of
         ``rgb`` computed outside (e.g. ``cv2.Canny`` on the CPU) in place of the in-graph
         RGB Canny; used to compare the two deployments."""
         self.check_input(rgb)
         return self._forward_once(rgb, edge_phase, rgb_edges)
 
-    def _forward_once(self, rgb: torch.Tensor, edge_phase: str | None,
-                      rgb_edges: torch.Tensor | None) -> NetOutput:
+    def _forward_once(self, rgb: torch.Tensor, edge_phase: str | None, rgb_edges: torch.Tensor | None) -> NetOutput:
         """One pass of the network; see :meth:`forward`."""
         phase = self.resolve_edge_phase(edge_phase)
         size = rgb.shape[-2:]
@@ -146,8 +164,9 @@ class EGSANet(nn.Module):
             streams = self.decoder.iterate(feats, edges, streams)
             if all_scales:
                 depths.append([_upsample(self.decoder.depth(streams, s), size) for s in range(len(feats))])
-                segs.append([_upsample(self._segmentation(streams, s, image, rgb_edge_map), size)
-                             for s in range(len(feats))])
+                segs.append(
+                    [_upsample(self._segmentation(streams, s, image, rgb_edge_map), size) for s in range(len(feats))]
+                )
 
         if all_scales:
             depth_all = torch.stack([torch.stack(d) for d in depths])

@@ -7,11 +7,12 @@ channel interactions with an outer product of pooled descriptors followed by a 1
 the result is added to the input (residual); the last conv starts small (std 1e-3) so the
 block begins close to the identity while every weight still receives a gradient.
 """
+
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .attention import ChannelAttention
 
@@ -57,6 +58,6 @@ class DepthGradientRefinement(nn.Module):
         y = F.relu(self.spatial(stack))
         u = y.mean(dim=(2, 3))  # (B, C)
         v = x.mean(dim=(2, 3))
-        interaction = torch.softmax(u.unsqueeze(2) * v.unsqueeze(1) / c ** 0.5, dim=-1)  # (B, C, C)
+        interaction = torch.softmax(u.unsqueeze(2) * v.unsqueeze(1) / c**0.5, dim=-1)  # (B, C, C)
         z = torch.matmul(interaction, y.flatten(2)).view(b, c, h, w)
         return x + self.out(z)

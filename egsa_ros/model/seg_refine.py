@@ -12,13 +12,12 @@ upsampled segmentation stream of the finest decoder scale. Its output layer star
 so a refiner added to a trained network leaves its predictions unchanged until it is trained
 (``init_from`` accepts such a checkpoint, see :mod:`egsa_ros.train.trainer`).
 """
+
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class SegRefiner(nn.Module):
@@ -38,14 +37,20 @@ class SegRefiner(nn.Module):
         self.edge_channels = edge_channels
         in_channels = 3 + edge_channels + num_classes + feature_channels
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(),
-            nn.Conv2d(hidden, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU())
+            nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, padding=1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+        )
         self.correction = nn.Conv2d(hidden, num_classes, 1)
         nn.init.zeros_(self.correction.weight)  # starts as "no correction"
         nn.init.zeros_(self.correction.bias)
 
-    def forward(self, logits: torch.Tensor, features: torch.Tensor, image: torch.Tensor,
-                edges: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, features: torch.Tensor, image: torch.Tensor, edges: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Refined logits (B, K, H, W): ``logits`` upsampled bilinearly to the input size plus
         the correction (computed at H/2 x W/2, upsampled the same way). With the initial zero
         correction this is exactly what the network without a refiner outputs.
@@ -57,8 +62,10 @@ class SegRefiner(nn.Module):
             edges: (B, 1, H, W) {0, 1} edge map of the image; required iff ``edge_channels``.
         """
         if (edges is not None) != bool(self.edge_channels):
-            raise ValueError(f"SegRefiner built with edge_channels={self.edge_channels} "
-                             f"got edges={'a map' if edges is not None else 'None'}")
+            raise ValueError(
+                f"SegRefiner built with edge_channels={self.edge_channels} "
+                f"got edges={'a map' if edges is not None else 'None'}"
+            )
         full = (int(image.shape[-2]), int(image.shape[-1]))
         half = (full[0] // 2, full[1] // 2)
         parts = [F.avg_pool2d(image, 2)]

@@ -10,13 +10,14 @@ map: IoU 0.91-0.96 against fp32); ``int8`` (with fp16 fallback and fp32 Canny) c
 read from a folder of images or a ROS 2 bag. A timing cache makes rebuilds fast; ``dla_core``
 targets a Jetson DLA with GPU fallback.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -40,29 +41,33 @@ class EngineMismatchError(RuntimeError):
     """The engine was built by another TensorRT version or for another GPU."""
 
 
-def sidecar_path(engine_path: Union[str, Path]) -> Path:
+def sidecar_path(engine_path: str | Path) -> Path:
     """``model.engine`` -> ``model.engine.json``."""
     engine_path = Path(engine_path)
     return engine_path.with_name(engine_path.name + ".json")
 
 
-def read_sidecar(engine_path: Union[str, Path]) -> Dict:
+def read_sidecar(engine_path: str | Path) -> dict:
     """The sidecar of an engine; clear errors when it is missing or unreadable."""
     path = sidecar_path(engine_path)
     if not path.is_file():
-        raise EngineMismatchError(f"engine {engine_path} has no sidecar {path.name}: it was not built by "
-                                  "egsa_ros's build_engine.py, so its TensorRT version and GPU are unknown; rebuild it")
+        raise EngineMismatchError(
+            f"engine {engine_path} has no sidecar {path.name}: it was not built by "
+            "egsa_ros's build_engine.py, so its TensorRT version and GPU are unknown; rebuild it"
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise EngineMismatchError(f"sidecar {path} is not valid JSON ({exc}); rebuild the engine") from exc
     if data.get("sidecar_format_version") != SIDECAR_FORMAT_VERSION:
-        raise EngineMismatchError(f"sidecar {path} has format {data.get('sidecar_format_version')}, "
-                                  f"expected {SIDECAR_FORMAT_VERSION}; rebuild the engine")
+        raise EngineMismatchError(
+            f"sidecar {path} has format {data.get('sidecar_format_version')}, "
+            f"expected {SIDECAR_FORMAT_VERSION}; rebuild the engine"
+        )
     return data
 
 
-def sidecar_mismatches(sidecar: Dict, running: Dict) -> List[str]:
+def sidecar_mismatches(sidecar: dict, running: dict) -> list[str]:
     """Human-readable differences between an engine's sidecar and the running system.
 
     Args:
@@ -77,14 +82,14 @@ def sidecar_mismatches(sidecar: Dict, running: Dict) -> List[str]:
     return problems
 
 
-def running_identity(device: int = 0) -> Dict[str, str]:
+def running_identity(device: int = 0) -> dict[str, str]:
     """TensorRT version and GPU name / compute capability of this machine (needs both)."""
     import tensorrt as trt  # noqa: PLC0415 - tensorrt exists only on TensorRT machines
 
     return {"tensorrt_version": trt.__version__, **device_identity(device)}
 
 
-def cuda_and_tensorrt_status() -> Tuple[bool, str]:
+def cuda_and_tensorrt_status() -> tuple[bool, str]:
     """(usable, reason): whether TensorRT can run here. Checks CUDA *before* touching
     TensorRT's runtime: creating one without a CUDA device crashes the process later."""
     usable, reason = cuda_status()
@@ -93,15 +98,27 @@ def cuda_and_tensorrt_status() -> Tuple[bool, str]:
     try:
         import tensorrt  # noqa: F401, PLC0415 - only to see whether TensorRT is installed here
     except ImportError as exc:
-        return False, f"the tensorrt Python package is not installed ({exc}); install TensorRT 10 (JetPack or pip tensorrt)"
+        return (
+            False,
+            f"the tensorrt Python package is not installed ({exc}); install TensorRT 10 (JetPack or pip tensorrt)",
+        )
     return True, "ok"
 
 
-def build_engine(onnx_path: Union[str, Path], engine_path: Union[str, Path], *, precision: str = "fp16",
-                 workspace_mb: int = 2048, timing_cache: Optional[Union[str, Path]] = None,
-                 dla_core: Optional[int] = None, calibration: Optional[Union[str, Path]] = None,
-                 calibration_frames: int = 64, fp32_scope: str = "canny",
-                 dynamic_shapes: Optional[Sequence[Tuple[int, int]]] = None, device: int = 0) -> Path:
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    *,
+    precision: str = "fp16",
+    workspace_mb: int = 2048,
+    timing_cache: str | Path | None = None,
+    dla_core: int | None = None,
+    calibration: str | Path | None = None,
+    calibration_frames: int = 64,
+    fp32_scope: str = "canny",
+    dynamic_shapes: Sequence[tuple[int, int]] | None = None,
+    device: int = 0,
+) -> Path:
     """Build a serialized TensorRT engine from a camera-frame ONNX graph and write its sidecar.
 
     Args:
@@ -178,14 +195,22 @@ def build_engine(onnx_path: Union[str, Path], engine_path: Union[str, Path], *, 
     engine_path.write_bytes(bytes(serialized))
     if cache is not None:
         timing_cache.write_bytes(bytes(config.get_timing_cache().serialize()))
-    sidecar = dict(running_identity(device), sidecar_format_version=SIDECAR_FORMAT_VERSION,
-                   precision=precision, input_shape=list(input_shape), onnx_sha256=sha256_file(onnx_path),
-                   onnx_file=onnx_path.name, dla_core=dla_core, fp32_scope=fp32_scope,
-                   build_seconds=round(time.perf_counter() - start, 1),
-                   frame_size=meta["egsa.frame_size"], model_name=meta.get("egsa.model_name", ""),
-                   egsa_package_version=meta.get("egsa.package_version", ""),
-                   model_config=json.loads(meta["egsa.model_config"]),
-                   graph_metadata={k: v for k, v in meta.items() if k.startswith("egsa.")})
+    sidecar = dict(
+        running_identity(device),
+        sidecar_format_version=SIDECAR_FORMAT_VERSION,
+        precision=precision,
+        input_shape=list(input_shape),
+        onnx_sha256=sha256_file(onnx_path),
+        onnx_file=onnx_path.name,
+        dla_core=dla_core,
+        fp32_scope=fp32_scope,
+        build_seconds=round(time.perf_counter() - start, 1),
+        frame_size=meta["egsa.frame_size"],
+        model_name=meta.get("egsa.model_name", ""),
+        egsa_package_version=meta.get("egsa.package_version", ""),
+        model_config=json.loads(meta["egsa.model_config"]),
+        graph_metadata={k: v for k, v in meta.items() if k.startswith("egsa.")},
+    )
     sidecar_path(engine_path).write_text(json.dumps(sidecar, indent=2))
     return engine_path
 
@@ -208,7 +233,7 @@ def pin_layers_fp32(network, scope: str) -> int:
     return count
 
 
-def iter_calibration_frames(source: Union[str, Path], input_shape: Sequence[int], limit: int) -> Iterable[np.ndarray]:
+def iter_calibration_frames(source: str | Path, input_shape: Sequence[int], limit: int) -> Iterable[np.ndarray]:
     """(H, W, 3) uint8 RGB frames for INT8 calibration, resized to the engine's input size."""
     height, width = int(input_shape[0]), int(input_shape[1])
     for frame in iter_frames(source, limit=limit):
@@ -217,7 +242,7 @@ def iter_calibration_frames(source: Union[str, Path], input_shape: Sequence[int]
         yield np.ascontiguousarray(frame)
 
 
-def make_calibrator(frames: List[np.ndarray], cache_file: Path):
+def make_calibrator(frames: list[np.ndarray], cache_file: Path):
     """An ``IInt8EntropyCalibrator2`` feeding ``frames`` one at a time (batch 1)."""
     import tensorrt as trt  # noqa: PLC0415 - tensorrt exists only on TensorRT machines
 
@@ -251,7 +276,7 @@ def make_calibrator(frames: List[np.ndarray], cache_file: Path):
     return FrameCalibrator()
 
 
-def engine_configs(sidecar: Dict) -> Tuple[ModelConfig, InferenceOptions]:
+def engine_configs(sidecar: dict) -> tuple[ModelConfig, InferenceOptions]:
     """(architecture, test-time options) of an engine from its sidecar (older sidecars: from
     their ``model_config``, which then held the test-time options too)."""
     if sidecar.get("graph_metadata"):

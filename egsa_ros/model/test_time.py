@@ -13,8 +13,14 @@ from torch import nn
 from .inference_options import InferenceOptions
 
 
-def predict(network: nn.Module, rgb: torch.Tensor, options: InferenceOptions, *, edge_phase: str | None = None,
-            rgb_edges: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    network: nn.Module,
+    rgb: torch.Tensor,
+    options: InferenceOptions,
+    *,
+    edge_phase: str | None = None,
+    rgb_edges: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth and class logits of an eval-mode network under ``options``.
 
     Args:

@@ -5,17 +5,19 @@ Messages are published as serialized CDR bytes (rclpy accepts them unchanged). W
 clock when the frame is sent, so subscribers can measure latency as receive time minus
 stamp; ``stamp_map`` maps new stamps back to the recorded ones.
 """
+
 from __future__ import annotations
 
 import importlib
 import time
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosbags.typesys import Stores, get_typestore
 
 # One frame: (recorded stamp ns, {topic: (msgtype, cdr bytes)})
-Frame = Tuple[int, Dict[str, Tuple[str, bytes]]]
+Frame = tuple[int, dict[str, tuple[str, bytes]]]
 
 
 def message_class(msgtype: str):
@@ -35,10 +37,9 @@ class BagPlayer:
         restamp: replace header stamps with the send time (see the module docstring).
     """
 
-    def __init__(self, node: Node, frames: Sequence[Frame], remap: Dict[str, str], *, rate: float = 1.0,
-                 restamp: bool = True) -> None:
-        from rosbags.typesys import Stores, get_typestore
-
+    def __init__(
+        self, node: Node, frames: Sequence[Frame], remap: dict[str, str], *, rate: float = 1.0, restamp: bool = True
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be > 0, got {rate}")
         self.node, self.frames, self.rate, self.restamp = node, list(frames), float(rate), restamp
@@ -49,13 +50,13 @@ class BagPlayer:
             for topic, (msgtype, _) in messages.items():
                 if topic not in self.publishers:
                     self.publishers[topic] = node.create_publisher(message_class(msgtype), remap.get(topic, topic), qos)
-        self.stamp_map: Dict[int, int] = {}
-        self.sent_ns: List[int] = []
+        self.stamp_map: dict[int, int] = {}
+        self.sent_ns: list[int] = []
 
     def subscribers_ready(self, topic: str) -> bool:
         return topic in self.publishers and self.publishers[topic].get_subscription_count() > 0
 
-    def due_times(self) -> List[float]:
+    def due_times(self) -> list[float]:
         """Seconds after the start at which each frame is due."""
         t0 = self.frames[0][0] if self.frames else 0
         return [(stamp - t0) / 1e9 / self.rate for stamp, _ in self.frames]

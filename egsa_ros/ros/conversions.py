@@ -4,6 +4,7 @@ Decoding is delegated to the ROS-free :mod:`egsa_ros.data.image_encodings`; this
 only reads message fields and builds output messages. Outputs follow REP 118: depth is
 32FC1 metres with NaN for unknown; the mask is mono8 with 255 on transparent pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,14 @@ def depth_from_msg(msg: Image) -> np.ndarray:
 def depth_msg(header, depth: np.ndarray) -> Image:
     """(H, W) float32 metres -> 32FC1 Image (little endian) with ``header``."""
     depth = np.ascontiguousarray(depth, dtype="<f4")
-    msg = Image(header=header, height=depth.shape[0], width=depth.shape[1], encoding="32FC1",
-                is_bigendian=0, step=depth.shape[1] * 4)
+    msg = Image(
+        header=header,
+        height=depth.shape[0],
+        width=depth.shape[1],
+        encoding="32FC1",
+        is_bigendian=0,
+        step=depth.shape[1] * 4,
+    )
     msg.data = depth.tobytes()
     return msg
 
@@ -41,8 +48,9 @@ def depth_msg(header, depth: np.ndarray) -> Image:
 def mask_msg(header, mask: np.ndarray) -> Image:
     """(H, W) 0/1 mask -> mono8 Image, 255 on transparent pixels, with ``header``."""
     mono = np.ascontiguousarray(mask, dtype=np.uint8) * np.uint8(255)
-    msg = Image(header=header, height=mono.shape[0], width=mono.shape[1], encoding="mono8",
-                is_bigendian=0, step=mono.shape[1])
+    msg = Image(
+        header=header, height=mono.shape[0], width=mono.shape[1], encoding="mono8", is_bigendian=0, step=mono.shape[1]
+    )
     msg.data = mono.tobytes()
     return msg
 
@@ -51,8 +59,16 @@ def points_msg(header, xyz: np.ndarray) -> PointCloud2:
     """(N, 3) float32 xyz metres -> unordered PointCloud2 (fields x, y, z) with ``header``."""
     xyz = np.ascontiguousarray(xyz, dtype="<f4").reshape(-1, 3)
     fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
-    msg = PointCloud2(header=header, height=1, width=xyz.shape[0], fields=fields, is_bigendian=False,
-                      point_step=12, row_step=12 * xyz.shape[0], is_dense=True)
+    msg = PointCloud2(
+        header=header,
+        height=1,
+        width=xyz.shape[0],
+        fields=fields,
+        is_bigendian=False,
+        point_step=12,
+        row_step=12 * xyz.shape[0],
+        is_dense=True,
+    )
     msg.data = xyz.tobytes()
     return msg
 

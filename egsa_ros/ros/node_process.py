@@ -1,14 +1,15 @@
 """Start egsa_node as a separate process and stop it cleanly (for egsa-eval, benchmarks, tests)."""
+
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 
-def start_node(namespace: str, params: Dict[str, object], extra_args: Sequence[str] = ()) -> subprocess.Popen:
+def start_node(namespace: str, params: dict[str, object], extra_args: Sequence[str] = ()) -> subprocess.Popen:
     """``python -m egsa_ros.ros.node`` in ``namespace`` with ``-p name:=value`` for each param.
 
     The child inherits this process's environment (apply the loopback environment first).
@@ -18,8 +19,9 @@ def start_node(namespace: str, params: Dict[str, object], extra_args: Sequence[s
     for name, value in params.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         cmd += ["-p", f"{name}:={text}"]
-    return subprocess.Popen(cmd + list(extra_args), env=dict(os.environ), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        cmd + list(extra_args), env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:

@@ -1,4 +1,5 @@
 """ROS-free inference: backends and the camera-frame pipeline."""
+
 from .pipeline import Pipeline, load_pipeline
 from .prediction import Prediction
 

@@ -8,10 +8,10 @@ valid sensor depth in a ring of pixels around that object. Objects without enoug
 samples use the fit over all valid non-transparent pixels, and without that the raw
 prediction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -29,18 +29,19 @@ class CompletionConfig:
 
     ring_px: int = 8
     min_samples: int = 30
-    scale_range: Tuple[float, float] = (0.5, 2.0)
+    scale_range: tuple[float, float] = (0.5, 2.0)
 
 
-def fit_scale_offset(predicted: np.ndarray, sensor: np.ndarray) -> Tuple[float, float]:
+def fit_scale_offset(predicted: np.ndarray, sensor: np.ndarray) -> tuple[float, float]:
     """Least-squares (scale, offset) with ``sensor ~= scale * predicted + offset`` (1-D arrays)."""
     design = np.stack([predicted, np.ones_like(predicted)], axis=1).astype(np.float64)
     (scale, offset), *_ = np.linalg.lstsq(design, sensor.astype(np.float64), rcond=None)
     return float(scale), float(offset)
 
 
-def complete_depth(sensor: np.ndarray, predicted: np.ndarray, mask: np.ndarray,
-                   config: Optional[CompletionConfig] = None) -> np.ndarray:
+def complete_depth(
+    sensor: np.ndarray, predicted: np.ndarray, mask: np.ndarray, config: CompletionConfig | None = None
+) -> np.ndarray:
     """Sensor depth with transparent pixels replaced by aligned predicted depth.
 
     Args:

@@ -40,10 +40,16 @@ class OnnxRuntimeBackend(Backend):
             (engines are built once per graph and GPU, then reused across restarts).
     """
 
-    def __init__(self, graphs: Mapping[Size | None, str | Path] | None = None, *,
-                 export: GraphExporter | None = None, threads: int | None = None,
-                 providers: list[str] | None = None, spin: bool = False,
-                 trt_cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        graphs: Mapping[Size | None, str | Path] | None = None,
+        *,
+        export: GraphExporter | None = None,
+        threads: int | None = None,
+        providers: list[str] | None = None,
+        spin: bool = False,
+        trt_cache_dir: str | Path | None = None,
+    ) -> None:
         self.graphs = {size: Path(path) for size, path in (graphs or {}).items()}
         if not self.graphs and export is None:
             raise ValueError("OnnxRuntimeBackend needs graph files or an exporter")
@@ -105,7 +111,8 @@ class OnnxRuntimeBackend(Backend):
         served = ", ".join(f"{w}x{h}" for h, w in self.graphs)
         raise ValueError(
             f"no camera-frame graph for {size[1]}x{size[0]} frames (these graphs serve {served}): export one for "
-            f"this size (`egsa-export --frame-size {size[0]}x{size[1]}`) or a dynamic graph (`--dynamic`)")
+            f"this size (`egsa-export --frame-size {size[0]}x{size[1]}`) or a dynamic graph (`--dynamic`)"
+        )
 
     def prepare(self, frame_size: Size) -> None:
         self._sessions.get(tuple(frame_size))

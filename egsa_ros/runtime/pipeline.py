@@ -5,6 +5,7 @@ graph (resize, Canny, network, upsampling, argmax; see :mod:`egsa_ros.model.fram
 and times each stage. It never imports rclpy; the node converts messages to arrays and
 calls it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,9 +39,16 @@ class Pipeline:
         fallback_reason: why a requested TensorRT engine was replaced (``engine_fallback``), else None.
     """
 
-    def __init__(self, backend: Backend, config: ModelConfig, model_name: str, *,
-                 options: InferenceOptions | None = None, trained: bool = True,
-                 fallback_reason: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        config: ModelConfig,
+        model_name: str,
+        *,
+        options: InferenceOptions | None = None,
+        trained: bool = True,
+        fallback_reason: str | None = None,
+    ) -> None:
         self.backend = backend
         self.config = config
         self.model_name = model_name
@@ -62,11 +70,19 @@ class Pipeline:
         self.backend.prepare(tuple(int(v) for v in frame_size))
 
 
-def load_pipeline(model: str | Path | None = None, backend: str = "auto", *, threads: int | None = None,
-                  frame_size: tuple[int, int] | None = DEFAULT_FRAME_SIZE, engine: str | Path | None = None,
-                  flip_average: bool | None = None, mask_input_size: tuple[int, int] | None = None,
-                  allow_random_weights: bool = False, engine_fallback: bool = False,
-                  **backend_options) -> Pipeline:
+def load_pipeline(
+    model: str | Path | None = None,
+    backend: str = "auto",
+    *,
+    threads: int | None = None,
+    frame_size: tuple[int, int] | None = DEFAULT_FRAME_SIZE,
+    engine: str | Path | None = None,
+    flip_average: bool | None = None,
+    mask_input_size: tuple[int, int] | None = None,
+    allow_random_weights: bool = False,
+    engine_fallback: bool = False,
+    **backend_options,
+) -> Pipeline:
     """Load a model on a backend and return a ready :class:`Pipeline`.
 
     Args:
@@ -114,12 +130,17 @@ def load_pipeline(model: str | Path | None = None, backend: str = "auto", *, thr
             if backend == "tensorrt" or not engine_fallback:
                 raise
             fallback_reason = f"engine {engine} unusable ({exc})"
-            LOG.warning("egsa_ros: %s; engine_fallback: running %s on ONNX Runtime instead", fallback_reason,
-                        model or "the bundled model")
+            LOG.warning(
+                "egsa_ros: %s; engine_fallback: running %s on ONNX Runtime instead",
+                fallback_reason,
+                model or "the bundled model",
+            )
             backend = "onnxruntime"
     elif backend == "tensorrt":
-        raise ValueError("backend 'tensorrt' needs an engine: export the graph with `egsa-export`, build it with "
-                         "`egsa-build-engine`, then load_pipeline(engine=PATH)")
+        raise ValueError(
+            "backend 'tensorrt' needs an engine: export the graph with `egsa-export`, build it with "
+            "`egsa-build-engine`, then load_pipeline(engine=PATH)"
+        )
     if model is not None and str(model).endswith(".onnx"):
         pipeline = _onnx_file_pipeline(model, backend, threads, flip_average, mask_input_size, backend_options)
     else:
@@ -129,8 +150,12 @@ def load_pipeline(model: str | Path | None = None, backend: str = "auto", *, thr
     graph_size = getattr(pipeline.backend, "graph_frame_size", None)  # a static exported graph: its own size
     if graph_size is not None or frame_size is not None:
         pipeline.prepare(graph_size or frame_size)
-    LOG.info("egsa_ros pipeline: model %s, backend %s, providers %s", pipeline.model_name, pipeline.backend.name,
-             pipeline.backend.providers)
+    LOG.info(
+        "egsa_ros pipeline: model %s, backend %s, providers %s",
+        pipeline.model_name,
+        pipeline.backend.name,
+        pipeline.backend.providers,
+    )
     return pipeline
 
 
@@ -139,8 +164,10 @@ def _refuse_changes(name: str, built_in: InferenceOptions, flip_average, mask_in
     changes = built_in.differences(flip_average=flip_average, mask_input_size=mask_input_size)
     if changes:
         have = {k: getattr(built_in, k) for k in changes}
-        raise ValueError(f"{name} was exported with {have}; asked for {changes}: re-export it "
-                         f"(egsa-export --flip-average / --mask-net-size) to change that")
+        raise ValueError(
+            f"{name} was exported with {have}; asked for {changes}: re-export it "
+            f"(egsa-export --flip-average / --mask-net-size) to change that"
+        )
 
 
 def _engine_pipeline(engine, frame_size, flip_average, mask_input_size, backend_options) -> Pipeline:
@@ -169,8 +196,7 @@ def _onnx_file_pipeline(path, backend, threads, flip_average, mask_input_size, b
     return Pipeline(loaded, config, name, options=options)
 
 
-def _model_pipeline(source: ModelSource, backend, threads, flip_average, mask_input_size,
-                    backend_options) -> Pipeline:
+def _model_pipeline(source: ModelSource, backend, threads, flip_average, mask_input_size, backend_options) -> Pipeline:
     changes = source.options.differences(flip_average=flip_average, mask_input_size=mask_input_size)
     options = source.options.replace(**changes) if changes else source.options
     name = source.name + options.describe()
@@ -180,8 +206,14 @@ def _model_pipeline(source: ModelSource, backend, threads, flip_average, mask_in
     if backend == "torch":
         from ..model.loading import build_network  # noqa: PLC0415 - torch: only for the torch backend
 
-        loaded = make_backend("torch", network=build_network(source), options=options, edge_phase=edge_phase,
-                              threads=threads, **backend_options)
+        loaded = make_backend(
+            "torch",
+            network=build_network(source),
+            options=options,
+            edge_phase=edge_phase,
+            threads=threads,
+            **backend_options,
+        )
     else:
         graphs, skipped = ({}, [])
         if source.directory is not None and edge_phase is None:
@@ -205,10 +237,12 @@ def _torch_exporter(source: ModelSource, options: InferenceOptions, edge_phase: 
             raise RuntimeError(
                 f"{source.name} ships no camera-frame graph for {size[1]}x{size[0]} frames and exporting one needs "
                 f"torch ({exc}): install the training extras (pip install 'egsa_ros[train]') or export a "
-                "dynamic graph elsewhere with `egsa-export --dynamic` and load that .onnx") from exc
+                "dynamic graph elsewhere with `egsa-export --dynamic` and load that .onnx"
+            ) from exc
         if not network:
-            network.append(graph_exporter(build_network(source), options=options, edge_phase=edge_phase,
-                                          model_name=source.name))
+            network.append(
+                graph_exporter(build_network(source), options=options, edge_phase=edge_phase, model_name=source.name)
+            )
         return network[0](size, path)
 
     return export

@@ -1,4 +1,5 @@
 """Back-project masked depth pixels to 3-D points in the camera optical frame."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,8 +1,8 @@
 """The result type every backend returns for one camera frame."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
 
 import numpy as np
 
@@ -23,13 +23,17 @@ class Prediction:
 
     depth: np.ndarray
     mask: np.ndarray
-    timings: Dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def stage_timings(t0: float, t1: float, t2: float, t3: float) -> Dict[str, float]:
+def stage_timings(t0: float, t1: float, t2: float, t3: float) -> dict[str, float]:
     """perf_counter stamps (start, converted, inferred, done) -> per-stage ms dict."""
-    return {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
-            "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+    return {
+        "preprocess": (t1 - t0) * 1e3,
+        "inference": (t2 - t1) * 1e3,
+        "postprocess": (t3 - t2) * 1e3,
+        "total": (t3 - t0) * 1e3,
+    }
 
 
 def finite_or_nan(depth: np.ndarray) -> np.ndarray:

@@ -16,10 +16,10 @@ refined by the median of the pixels near it) is taken as ``s * H``; the returned
 horizontal surface in view (true for tabletop grasping; a visible floor that covers more of the
 image than the table would be taken instead, and the factor would be refused or wrong).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -48,7 +48,7 @@ class SupportPlaneConfig:
     min_pixels: int = 500
     min_support: float = 0.15
     min_below_m: float = 0.02
-    scale_range: Tuple[float, float] = (0.5, 2.0)
+    scale_range: tuple[float, float] = (0.5, 2.0)
     stride: int = 2
 
 
@@ -69,7 +69,7 @@ class ScaleEstimate:
     reason: str = ""
 
 
-def pose_up_and_height(camera_in_support: np.ndarray) -> Tuple[np.ndarray, float]:
+def pose_up_and_height(camera_in_support: np.ndarray) -> tuple[np.ndarray, float]:
     """(up direction in the camera's optical frame (3,), camera height above the plane in metres)
     from the 4x4 pose of the camera (OpenCV axes: x right, y down, z forward) in a frame whose
     z = 0 plane is the support surface and whose z axis points up."""
@@ -97,9 +97,14 @@ def pose_matrix(position, quaternion_xyzw) -> np.ndarray:
     return pose
 
 
-def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarray, camera_height_m: float,
-                        exclude: Optional[np.ndarray] = None,
-                        config: Optional[SupportPlaneConfig] = None) -> ScaleEstimate:
+def support_plane_scale(
+    depth: np.ndarray,
+    K: np.ndarray,
+    up_in_camera: np.ndarray,
+    camera_height_m: float,
+    exclude: np.ndarray | None = None,
+    config: SupportPlaneConfig | None = None,
+) -> ScaleEstimate:
     """Factor that puts the predicted support surface at the camera's known height.
 
     Args:
@@ -130,8 +135,11 @@ def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarr
     # ray . up for pixel (u, v) is linear in u and v: no (H, W, 3) array needed.
     along_u = up[0] / K[0, 0]
     along_v = up[1] / K[1, 1]
-    ray_up = (up[2] - along_u * K[0, 2] - along_v * K[1, 2]) \
-        + along_u * (step * np.arange(depth.shape[1]))[None, :] + along_v * (step * np.arange(depth.shape[0]))[:, None]
+    ray_up = (
+        (up[2] - along_u * K[0, 2] - along_v * K[1, 2])
+        + along_u * (step * np.arange(depth.shape[1]))[None, :]
+        + along_v * (step * np.arange(depth.shape[0]))[:, None]
+    )
     with np.errstate(invalid="ignore"):
         below = -depth.astype(np.float64) * ray_up
         usable = np.isfinite(below) & (depth > 0) & (below > config.min_below_m)
@@ -151,8 +159,12 @@ def support_plane_scale(depth: np.ndarray, K: np.ndarray, up_in_camera: np.ndarr
     peak = float(np.exp(np.median(log_below[on_plane])))
     scale = camera_height_m / peak
     if support < config.min_support:
-        return ScaleEstimate(1.0, False, support, f"no dominant horizontal surface ({support:.0%} of pixels on "
-                             f"the best one, < {config.min_support:.0%})")
+        return ScaleEstimate(
+            1.0,
+            False,
+            support,
+            f"no dominant horizontal surface ({support:.0%} of pixels on the best one, < {config.min_support:.0%})",
+        )
     lo, hi = config.scale_range
     if not lo <= scale <= hi:
         return ScaleEstimate(1.0, False, support, f"factor {scale:.2f} outside [{lo}, {hi}]")

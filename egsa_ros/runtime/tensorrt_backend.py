@@ -40,8 +40,9 @@ class TensorRTBackend(Backend):
         device: CUDA device index.
     """
 
-    def __init__(self, engine: str | Path, *, onnx: str | Path | None = None, rebuild: bool = False,
-                 device: int = 0) -> None:
+    def __init__(
+        self, engine: str | Path, *, onnx: str | Path | None = None, rebuild: bool = False, device: int = 0
+    ) -> None:
         usable, reason = cuda_and_tensorrt_status()
         if not usable:
             raise RuntimeError(f"the TensorRT backend cannot run here: {reason}")
@@ -55,11 +56,14 @@ class TensorRTBackend(Backend):
         if problems:
             if not (rebuild and onnx):
                 raise EngineMismatchError(
-                    f"engine {engine} does not match this machine: " + "; ".join(problems) +
-                    f"; rebuild it: egsa-build-engine --onnx MODEL.onnx --out {engine} "
-                    f"--precision {sidecar.get('precision', 'fp16')} (or pass rebuild=True with onnx=...)")
-            LOG.warning("engine %s does not match this machine (%s): rebuilding from %s", engine,
-                        "; ".join(problems), onnx)
+                    f"engine {engine} does not match this machine: "
+                    + "; ".join(problems)
+                    + f"; rebuild it: egsa-build-engine --onnx MODEL.onnx --out {engine} "
+                    f"--precision {sidecar.get('precision', 'fp16')} (or pass rebuild=True with onnx=...)"
+                )
+            LOG.warning(
+                "engine %s does not match this machine (%s): rebuilding from %s", engine, "; ".join(problems), onnx
+            )
             build_engine(onnx, engine, precision=sidecar.get("precision", "fp16"), device=device)
             sidecar = read_sidecar(engine)
 
@@ -72,8 +76,10 @@ class TensorRTBackend(Backend):
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         if self.inputs != ["frame"] or not {"depth", "mask"} <= set(names):
-            raise EngineMismatchError(f"{engine} has tensors {names}; expected input 'frame' and outputs "
-                                      "'depth', 'mask' (a camera-frame graph from egsa-export)")
+            raise EngineMismatchError(
+                f"{engine} has tensors {names}; expected input 'frame' and outputs "
+                "'depth', 'mask' (a camera-frame graph from egsa-export)"
+            )
         self.frame_shape = tuple(self.engine.get_tensor_shape("frame"))
         self.stream = CudaStream()
         self.sidecar = sidecar
@@ -87,13 +93,18 @@ class TensorRTBackend(Backend):
         if size != self._size:
             expected = self.frame_shape[:2]
             if all(d >= 0 for d in expected) and tuple(expected) != tuple(size):
-                raise ValueError(f"engine input is {expected[1]}x{expected[0]}, frame is {size[1]}x{size[0]}: "
-                                 "build an engine for this size (egsa-export --frame-size, egsa-build-engine)")
+                raise ValueError(
+                    f"engine input is {expected[1]}x{expected[0]}, frame is {size[1]}x{size[0]}: "
+                    "build an engine for this size (egsa-export --frame-size, egsa-build-engine)"
+                )
             for buffer in self._buffers.values():
                 buffer.free()
             pixels = size[0] * size[1]
-            self._buffers = {"frame": DeviceBuffer(pixels * 3), "depth": DeviceBuffer(pixels * 4),
-                             "mask": DeviceBuffer(pixels)}
+            self._buffers = {
+                "frame": DeviceBuffer(pixels * 3),
+                "depth": DeviceBuffer(pixels * 4),
+                "mask": DeviceBuffer(pixels),
+            }
             self._size = size
         return self._buffers
 

@@ -30,9 +30,17 @@ class TorchBackend(Backend):
         edge_phase: ``rgb`` | ``depth`` | None (config default).
     """
 
-    def __init__(self, network: nn.Module, *, options: InferenceOptions | None = None, device: str = "cpu",
-                 threads: int | None = None, fp16: bool = False, cuda_graphs: bool = False,
-                 edge_phase: str | None = None) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        options: InferenceOptions | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+        fp16: bool = False,
+        cuda_graphs: bool = False,
+        edge_phase: str | None = None,
+    ) -> None:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
@@ -48,7 +56,8 @@ class TorchBackend(Backend):
         self.name = f"torch-{self.device.type}" + ("-fp16" if fp16 else "") + ("-cudagraph" if cuda_graphs else "")
         self.providers = [self.device.type]
         self._modules = PerSizeCache(
-            lambda size: CameraFrameModel(self.network, size, edge_phase=edge_phase, options=options))
+            lambda size: CameraFrameModel(self.network, size, edge_phase=edge_phase, options=options)
+        )
         self._graphs = PerSizeCache(self._capture) if cuda_graphs else None
 
     def _run(self, module: nn.Module, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,6 +20,7 @@ evaluations (``<out>/<run>/eval/<split>.json``) are reused, an interrupted run c
 ``--resume``. ``--report-only`` just rebuilds ``ablation.json``, ``ablation.md`` and
 ``ablation.png`` from what exists. ``--set key=value`` adds egsa-train overrides to every run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
+from ..viz import pyplot
 from .report import epoch_records
 
 #: Variant name -> ModelConfig overrides.
@@ -45,9 +47,16 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 #: (metric key, column label) of the tables, all from the trainer's validation metrics.
 TABLE_METRICS: tuple[tuple[str, str], ...] = (
-    ("transparent_iou", "glass IoU"), ("miou", "mIoU"), ("rmse", "RMSE m"), ("rel", "REL"),
-    ("delta_1.05", "d<1.05"), ("delta_1.25", "d<1.25"), ("t_delta_1.05", "glass d<1.05"),
-    ("t_delta_1.25", "glass d<1.25"), ("t_rmse", "glass RMSE m"))
+    ("transparent_iou", "glass IoU"),
+    ("miou", "mIoU"),
+    ("rmse", "RMSE m"),
+    ("rel", "REL"),
+    ("delta_1.05", "d<1.05"),
+    ("delta_1.25", "d<1.25"),
+    ("t_delta_1.05", "glass d<1.05"),
+    ("t_delta_1.25", "glass d<1.25"),
+    ("t_rmse", "glass RMSE m"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,8 @@ class Budget:
 
     epochs: int = 8
     steps_per_epoch: int = 64
-    switch_epoch: int = 4                          # progressive: rgb edges before, depth edges from here
-    input_size: tuple[int, int] | None = None   # (H, W) network input; None keeps the preset's
+    switch_epoch: int = 4  # progressive: rgb edges before, depth edges from here
+    input_size: tuple[int, int] | None = None  # (H, W) network input; None keeps the preset's
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,15 @@ class RunSpec:
 
     def overrides(self, root: Path, out: Path, budget: Budget, extra: Sequence[str] = ()) -> list[str]:
         """The egsa-train ``key=value`` overrides of this run."""
-        ov = [f"data.root={root}", "data.val_split=test", f"optim.epochs={budget.epochs}",
-              f"max_steps_per_epoch={budget.steps_per_epoch}", f"progressive.switch_epoch={budget.switch_epoch}",
-              f"out_dir={out / self.name}", f"seed={self.seed}"]
+        ov = [
+            f"data.root={root}",
+            "data.val_split=test",
+            f"optim.epochs={budget.epochs}",
+            f"max_steps_per_epoch={budget.steps_per_epoch}",
+            f"progressive.switch_epoch={budget.switch_epoch}",
+            f"out_dir={out / self.name}",
+            f"seed={self.seed}",
+        ]
         ov += [f"model.overrides.{key}={value}" for key, value in VARIANTS[self.variant].items()]
         if budget.input_size is not None:
             ov.append(f"model.overrides.input_size=[{budget.input_size[0]},{budget.input_size[1]}]")
@@ -80,9 +95,13 @@ class RunSpec:
         return ov + list(extra)
 
 
-def plan_runs(variants: Sequence[str], seeds: Sequence[int], heldout_shapes: Sequence[str] = (),
-              heldout_variant: str = "egsa_progressive",
-              repeat_variants: Sequence[str] | None = None) -> list[RunSpec]:
+def plan_runs(
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    heldout_shapes: Sequence[str] = (),
+    heldout_variant: str = "egsa_progressive",
+    repeat_variants: Sequence[str] | None = None,
+) -> list[RunSpec]:
     """Run names: ``<variant>`` (seed 0), ``<variant>_seed<n>``, ``heldout_<variant>``.
 
     The first seed runs every variant; the other seeds run ``repeat_variants`` only (all when None).
@@ -91,8 +110,12 @@ def plan_runs(variants: Sequence[str], seeds: Sequence[int], heldout_shapes: Seq
     unknown = [v for v in [*variants, *repeat, heldout_variant] if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    runs = [RunSpec(v if s == 0 else f"{v}_seed{s}", v, s)
-            for i, s in enumerate(seeds) for v in variants if i == 0 or v in repeat]
+    runs = [
+        RunSpec(v if s == 0 else f"{v}_seed{s}", v, s)
+        for i, s in enumerate(seeds)
+        for v in variants
+        if i == 0 or v in repeat
+    ]
     if heldout_shapes:
         runs.append(RunSpec(f"heldout_{heldout_variant}", heldout_variant, 0, tuple(heldout_shapes)))
     return runs
@@ -112,8 +135,14 @@ def train_run(spec: RunSpec, root: Path, out: Path, budget: Budget, extra: Seque
     if state == "done":
         print(f"[ablation] {spec.name}: finished earlier, reused", flush=True)
         return
-    cmd = [sys.executable, "-m", "egsa_ros.train.cli", "--config", "default_small",
-           *spec.overrides(root, out, budget, extra)] + (["--resume"] if state == "partial" else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "egsa_ros.train.cli",
+        "--config",
+        "default_small",
+        *spec.overrides(root, out, budget, extra),
+    ] + (["--resume"] if state == "partial" else [])
     log = out / f"{spec.name}.log"
     print(f"[ablation] {spec.name}: training ({'resuming' if state == 'partial' else 'new'}), log {log}", flush=True)
     with open(log, "a") as fh:
@@ -125,7 +154,7 @@ def train_run(spec: RunSpec, root: Path, out: Path, budget: Budget, extra: Seque
 def evaluate_run(run_dir: Path, root: Path, split: str, threads: int | None = 2) -> dict | None:
     """Metrics of ``run_dir/last`` on ``root/split`` (cached in ``run_dir/eval/<split>.json``);
     None when the split does not exist."""
-    from .evaluate import evaluate_checkpoint  # torch: only when evaluating, not for --report-only
+    from .evaluate import evaluate_checkpoint  # noqa: PLC0415 - torch: only when evaluating, not for --report-only
 
     cache = run_dir / "eval" / f"{split}.json"
     if cache.is_file():
@@ -139,8 +168,9 @@ def evaluate_run(run_dir: Path, root: Path, split: str, threads: int | None = 2)
     return metrics
 
 
-def collect(out: Path, runs: Sequence[RunSpec], splits: Sequence[str], root: Path, budget: Budget,
-            evaluate: bool = True) -> dict:
+def collect(
+    out: Path, runs: Sequence[RunSpec], splits: Sequence[str], root: Path, budget: Budget, evaluate: bool = True
+) -> dict:
     """Everything the report needs, as one JSON-able dict."""
     result: dict = {"budget": budget.__dict__, "splits": list(splits), "runs": {}}
     for spec in runs:
@@ -151,11 +181,22 @@ def collect(out: Path, runs: Sequence[RunSpec], splits: Sequence[str], root: Pat
         info = json.loads((run_dir / "last" / "checkpoint.json").read_text())
         evals = {s: (evaluate_run(run_dir, root, s) if evaluate else _cached(run_dir, s)) for s in splits}
         result["runs"][spec.name] = {
-            "variant": spec.variant, "seed": spec.seed, "exclude_shapes": list(spec.exclude_shapes),
-            "steps": info.get("step"), "train_wall_s": round(sum(r.get("epoch_time_s", 0.0) for r in records), 1),
-            "curve": [{"epoch": r["epoch"] + 1, "edge_phase": r.get("edge_phase"), "train_loss": r.get("train_loss"),
-                       **{k: r.get("val", {}).get(k) for k, _ in TABLE_METRICS}} for r in records],
-            "eval": {s: _table_subset(m) for s, m in evals.items() if m is not None}}
+            "variant": spec.variant,
+            "seed": spec.seed,
+            "exclude_shapes": list(spec.exclude_shapes),
+            "steps": info.get("step"),
+            "train_wall_s": round(sum(r.get("epoch_time_s", 0.0) for r in records), 1),
+            "curve": [
+                {
+                    "epoch": r["epoch"] + 1,
+                    "edge_phase": r.get("edge_phase"),
+                    "train_loss": r.get("train_loss"),
+                    **{k: r.get("val", {}).get(k) for k, _ in TABLE_METRICS},
+                }
+                for r in records
+            ],
+            "eval": {s: _table_subset(m) for s, m in evals.items() if m is not None},
+        }
     return result
 
 
@@ -180,8 +221,11 @@ def markdown_report(result: dict) -> str:
     runs = result["runs"]
     b = result["budget"]
     size = "x".join(map(str, b["input_size"])) if b.get("input_size") else "preset"
-    lines = [f"Budget per run: {b['epochs']} epochs x {b['steps_per_epoch']} steps (batch from the config), "
-             f"network input {size}, progressive switch at epoch {b['switch_epoch']}; last-epoch weights.", ""]
+    lines = [
+        f"Budget per run: {b['epochs']} epochs x {b['steps_per_epoch']} steps (batch from the config), "
+        f"network input {size}, progressive switch at epoch {b['switch_epoch']}; last-epoch weights.",
+        "",
+    ]
     by_variant: dict[str, list[dict]] = {}
     for run in runs.values():
         if not run["exclude_shapes"]:
@@ -192,9 +236,12 @@ def markdown_report(result: dict) -> str:
         if not rows:
             continue
         frames = rows[0][1][0].get("frames")
-        lines += [f"**{split}** split ({frames} frames):", "",
-                  "| variant | seeds | " + " | ".join(label for _, label in TABLE_METRICS) + " |",
-                  "|---|---:|" + "---:|" * len(TABLE_METRICS)]
+        lines += [
+            f"**{split}** split ({frames} frames):",
+            "",
+            "| variant | seeds | " + " | ".join(label for _, label in TABLE_METRICS) + " |",
+            "|---|---:|" + "---:|" * len(TABLE_METRICS),
+        ]
         for variant in VARIANTS:
             ms = dict(rows).get(variant)
             if ms:
@@ -205,10 +252,12 @@ def markdown_report(result: dict) -> str:
     for name, run in held.items():
         ref = next((r for r in by_variant.get(run["variant"], []) if r["seed"] == run["seed"]), None)
         shapes = ",".join(run["exclude_shapes"])
-        lines += [f"**Held-out shapes** ({shapes} excluded from training in `{name}`; `{run['variant']}` "
-                  "saw every shape):", "",
-                  "| model | split | " + " | ".join(label for _, label in TABLE_METRICS) + " |",
-                  "|---|---|" + "---:|" * len(TABLE_METRICS)]
+        lines += [
+            f"**Held-out shapes** ({shapes} excluded from training in `{name}`; `{run['variant']}` saw every shape):",
+            "",
+            "| model | split | " + " | ".join(label for _, label in TABLE_METRICS) + " |",
+            "|---|---|" + "---:|" * len(TABLE_METRICS),
+        ]
         for label, r in ((f"without {shapes}", run), ("all shapes", ref)):
             if r is None:
                 continue
@@ -220,11 +269,7 @@ def markdown_report(result: dict) -> str:
 
 def plot_report(result: dict, png: Path) -> Path:
     """Learning curves (glass IoU and d<1.25 on the test split per epoch) of every run."""
-    import matplotlib  # optional plotting dependency, loaded only to draw
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for name, run in result["runs"].items():
         epochs = [c["epoch"] for c in run["curve"]]
@@ -259,8 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="one sub-directory per run + the report")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--repeat-variants", nargs="+", choices=list(VARIANTS),
-                        help="variants that the seeds after the first run (default: all)")
+    parser.add_argument(
+        "--repeat-variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        help="variants that the seeds after the first run (default: all)",
+    )
     parser.add_argument("--epochs", type=int, default=Budget.epochs)
     parser.add_argument("--steps-per-epoch", type=int, default=Budget.steps_per_epoch)
     parser.add_argument("--switch-epoch", type=int, default=Budget.switch_epoch)
@@ -274,8 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.switch_epoch < args.epochs:
         parser.error("--switch-epoch must lie strictly between 0 and --epochs")
     budget = Budget(args.epochs, args.steps_per_epoch, args.switch_epoch, args.input_size)
-    runs = plan_runs(args.variants, args.seeds, [s for s in args.heldout_shapes.split(",") if s],
-                     args.heldout_variant, args.repeat_variants)
+    runs = plan_runs(
+        args.variants,
+        args.seeds,
+        [s for s in args.heldout_shapes.split(",") if s],
+        args.heldout_variant,
+        args.repeat_variants,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         for i, spec in enumerate(runs, 1):
@@ -288,8 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "ablation.md").write_text(report + "\n")
     plot_report(result, args.out / "ablation.png")
     print(report)
-    print(f"[ablation] wrote {args.out / 'ablation.md'}, ablation.json, ablation.png"
-          + (f"; not finished: {missing}" if missing else ""))
+    print(
+        f"[ablation] wrote {args.out / 'ablation.md'}, ablation.json, ablation.png"
+        + (f"; not finished: {missing}" if missing else "")
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ in the record (``metrics_without_bias``).
 
 Choose ``b`` on a validation split, never on the split you report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,12 +67,14 @@ class BiasSweep:
     def add(self, logits: np.ndarray, labels: np.ndarray) -> None:
         """One batch: logits (B, K, H, W) without bias, labels (B, H, W)."""
         for b in self.confusions:
-            self.confusions[b] += confusion_matrix(biased_argmax(logits, self.transparent_class, b), labels,
-                                                   self.num_classes, self.ignore_index)
+            self.confusions[b] += confusion_matrix(
+                biased_argmax(logits, self.transparent_class, b), labels, self.num_classes, self.ignore_index
+            )
 
 
-def sweep_confusions(batches, grid: Sequence[float], num_classes: int, transparent_class: int,
-                     ignore_index: int) -> dict[float, np.ndarray]:
+def sweep_confusions(
+    batches, grid: Sequence[float], num_classes: int, transparent_class: int, ignore_index: int
+) -> dict[float, np.ndarray]:
     """{bias: (K, K) confusion matrix} over ``batches`` of (logits (B, K, H, W), labels (B, H, W))."""
     sweep = BiasSweep(grid, num_classes, transparent_class, ignore_index)
     for logits, labels in batches:
@@ -91,13 +94,21 @@ def choose_bias(cms: dict[float, np.ndarray], transparent_class: int, max_miou_d
     allowed = [r for r in rows if r["miou"] >= reference["miou"] - max_miou_drop]
     # Ties go to the smallest |b| (the least change).
     best = max(allowed, key=lambda r: (r["transparent_iou"], -abs(r["bias"])))
-    return {"table": rows, "chosen": best["bias"], "reference": reference, "best": best,
-            "max_miou_drop": max_miou_drop}
+    return {"table": rows, "chosen": best["bias"], "reference": reference, "best": best, "max_miou_drop": max_miou_drop}
 
 
-def calibrate_checkpoint(checkpoint: Path, root: Path, split: str, grid: Sequence[float] = DEFAULT_GRID, *,
-                         max_miou_drop: float = 0.002, kind: str = "synthetic", batch_size: int = 8,
-                         threads: int | None = 2, device: str = "auto") -> dict:
+def calibrate_checkpoint(
+    checkpoint: Path,
+    root: Path,
+    split: str,
+    grid: Sequence[float] = DEFAULT_GRID,
+    *,
+    max_miou_drop: float = 0.002,
+    kind: str = "synthetic",
+    batch_size: int = 8,
+    threads: int | None = 2,
+    device: str = "auto",
+) -> dict:
     """Sweep the decision bias of ``checkpoint`` on ``root/split``; nothing is written.
 
     Returns:
@@ -106,17 +117,29 @@ def calibrate_checkpoint(checkpoint: Path, root: Path, split: str, grid: Sequenc
         ``reference``, ``best``, ``max_miou_drop``, and ``metrics_without_bias`` (the full
         validation metrics at b = 0, those of ``egsa-train`` and ``train.evaluate``).
     """
-    model, info, loader, settings = checkpoint_validation(checkpoint, root, split, kind=kind, batch_size=batch_size,
-                                                          threads=threads, device=device)
+    model, info, loader, settings = checkpoint_validation(
+        checkpoint, root, split, kind=kind, batch_size=batch_size, threads=threads, device=device
+    )
     config = model.config
     saved = inference_options_from_info(info)
     sweep = BiasSweep(grid, config.num_classes, config.transparent_class, IGNORE_INDEX)
-    metrics = evaluate_model(model, loader, saved.replace(transparent_logit_bias=0.0), **settings,
-                             on_batch=lambda depth, logits, batch: sweep.add(logits.cpu().numpy(),
-                                                                             batch["labels"].cpu().numpy()))
+    metrics = evaluate_model(
+        model,
+        loader,
+        saved.replace(transparent_logit_bias=0.0),
+        **settings,
+        on_batch=lambda depth, logits, batch: sweep.add(logits.cpu().numpy(), batch["labels"].cpu().numpy()),
+    )
     result = choose_bias(sweep.confusions, config.transparent_class, max_miou_drop)
-    return {"split": split, "root": str(root), "frames": metrics["frames"], "flip_average": saved.flip_average,
-            "previous_bias": saved.transparent_logit_bias, **result, "metrics_without_bias": metrics}
+    return {
+        "split": split,
+        "root": str(root),
+        "frames": metrics["frames"],
+        "flip_average": saved.flip_average,
+        "previous_bias": saved.transparent_logit_bias,
+        **result,
+        "metrics_without_bias": metrics,
+    }
 
 
 def write_calibrated(checkpoint: Path, out: Path, bias: float, record: dict) -> None:
@@ -132,8 +155,9 @@ def write_calibrated(checkpoint: Path, out: Path, bias: float, record: dict) -> 
     if out.resolve() != checkpoint.resolve():
         shutil.copyfile(checkpoint / MODEL_FILE, out / MODEL_FILE)
     elif (out / GRAPHS_DIR).is_dir():
-        print(f"{out / GRAPHS_DIR}: these exported graphs still hold the previous options; export them again",
-              flush=True)
+        print(
+            f"{out / GRAPHS_DIR}: these exported graphs still hold the previous options; export them again", flush=True
+        )
     (out / INFO_FILE).write_text(json.dumps(jsonable(info), indent=2, sort_keys=True) + "\n")
 
 
@@ -153,9 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True, help="dataset root (egsa-synth layout)")
     parser.add_argument("--split", default="val", help="validation split to choose on (default: val)")
     parser.add_argument("--out", type=Path, required=True, help="directory for the calibrated checkpoint")
-    parser.add_argument("--grid", type=_grid, default=list(DEFAULT_GRID),
-                        help="biases to try, e.g. --grid=-1,-0.5,0,0.5 (with '=' when the first is negative; "
-                             "must include 0)")
+    parser.add_argument(
+        "--grid",
+        type=_grid,
+        default=list(DEFAULT_GRID),
+        help="biases to try, e.g. --grid=-1,-0.5,0,0.5 (with '=' when the first is negative; must include 0)",
+    )
     parser.add_argument("--max-miou-drop", type=float, default=0.002, help="allowed mIoU loss against b = 0")
     parser.add_argument("--kind", choices=DATASET_KINDS, default="synthetic", help="dataset kind (default synthetic)")
     parser.add_argument("--threads", type=int, default=2)
@@ -165,15 +192,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.checkpoint} is not a checkpoint directory (no {INFO_FILE})")
     if args.kind == "synthetic" and not (args.root / args.split).is_dir():
         parser.error(f"no split {args.split!r} under {args.root}")
-    record = calibrate_checkpoint(args.checkpoint, args.root, args.split, args.grid, max_miou_drop=args.max_miou_drop,
-                                  kind=args.kind, threads=args.threads, device=args.device)
+    record = calibrate_checkpoint(
+        args.checkpoint,
+        args.root,
+        args.split,
+        args.grid,
+        max_miou_drop=args.max_miou_drop,
+        kind=args.kind,
+        threads=args.threads,
+        device=args.device,
+    )
     for row in record["table"]:
         mark = "  <- chosen" if row["bias"] == record["chosen"] else ""
         print(f"bias {row['bias']:+.2f}: transparent IoU {row['transparent_iou']:.4f}, mIoU {row['miou']:.4f}{mark}")
     write_calibrated(args.checkpoint, args.out, record["chosen"], record)
     gain = record["best"]["transparent_iou"] - record["reference"]["transparent_iou"]
-    print(f"{args.out}: transparent_logit_bias {record['chosen']:+.2f} (transparent IoU {gain:+.4f} on "
-          f"{record['frames']} frames of {args.split})")
+    print(
+        f"{args.out}: transparent_logit_bias {record['chosen']:+.2f} (transparent IoU {gain:+.4f} on "
+        f"{record['frames']} frames of {args.split})"
+    )
     return 0
 
 

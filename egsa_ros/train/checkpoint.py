@@ -5,6 +5,7 @@ The directory layout and reading the network back are the model's business
 a ``torch.save`` of plain dicts/tensors/numbers only (optimizer and GradScaler state dicts, RNG
 states), read with ``weights_only=True``.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,13 @@ def rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "python": [py[0], list(py[1]), py[2]],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
-                  int(np_state[3]), float(np_state[4])],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -128,13 +134,16 @@ def save_checkpoint(
     with open(tmp / INFO_FILE, "w") as fh:
         json.dump(jsonable(info), fh, indent=2, sort_keys=True)
     if optimizer is not None:
-        torch.save({
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": rng_state(),
-            "epoch": int(epoch),
-            "step": int(step),
-        }, tmp / OPTIMIZER_FILE)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": rng_state(),
+                "epoch": int(epoch),
+                "step": int(step),
+            },
+            tmp / OPTIMIZER_FILE,
+        )
     if directory.exists():
         old = directory.with_name(f".{directory.name}.old{os.getpid()}")
         os.replace(directory, old)

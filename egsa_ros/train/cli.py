@@ -7,6 +7,7 @@ Examples::
     torchrun --nproc_per_node 4 -m egsa_ros.train.cli --config paper_syntodd data.root=...
     egsa-train --config default_small out_dir=runs/x --resume     # continue from runs/x/last
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +21,18 @@ from .config import load_train_config, shipped_configs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="egsa-train", description="Train an EGSA depth + transparent-mask network.",
-        epilog=f"shipped configs: {', '.join(shipped_configs())}")
-    parser.add_argument("--config", default="default_small",
-                        help="a shipped config name or a YAML path (default: default_small)")
+        prog="egsa-train",
+        description="Train an EGSA depth + transparent-mask network.",
+        epilog=f"shipped configs: {', '.join(shipped_configs())}",
+    )
+    parser.add_argument(
+        "--config", default="default_small", help="a shipped config name or a YAML path (default: default_small)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/last")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="dotted overrides, values parsed as YAML (optim.epochs=2)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="dotted overrides, values parsed as YAML (optim.epochs=2)"
+    )
     args = parser.parse_args(argv)
     try:
         cfg = load_train_config(args.config, args.overrides)
@@ -35,17 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
-        print(yaml.safe_dump({"train": cfg.to_dict(), "model": cfg.model_config().to_dict()},
-                             sort_keys=False), end="")
+        print(yaml.safe_dump({"train": cfg.to_dict(), "model": cfg.model_config().to_dict()}, sort_keys=False), end="")
         print(f"outputs: {os.path.abspath(cfg.out_dir)} (metrics.jsonl, last/, best/)", flush=True)
     if args.print_config:
         return 0
-    from .trainer import train  # torch: not needed for --help or --print-config
+    from .trainer import train  # noqa: PLC0415 - torch: not needed for --help or --print-config
 
     summary = train(cfg, resume=args.resume)
     if rank == 0:
-        print(f"done: step {summary['step']}, best {summary['best_metric']} = {summary['best_value']:.4f}, "
-              f"checkpoints in {os.path.abspath(cfg.out_dir)}", flush=True)
+        print(
+            f"done: step {summary['step']}, best {summary['best_metric']} = {summary['best_value']:.4f}, "
+            f"checkpoints in {os.path.abspath(cfg.out_dir)}",
+            flush=True,
+        )
     return 0
 
 

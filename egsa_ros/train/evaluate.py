@@ -10,6 +10,7 @@ pixels, per-class IoU, mIoU. The network runs in the memory layout the run valid
 (``channels_last`` of its saved train config): on the split the run validated on, the numbers
 are those of its ``checkpoint.json`` ``metrics``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,16 @@ from .saved_run import saved_channels_last, saved_loss_config
 from .validation import DATASET_KINDS, build_validation_loader, evaluate_model, resolve_device
 
 
-def checkpoint_validation(checkpoint: Path, root: Path, split: str, *, kind: str = "synthetic", batch_size: int = 8,
-                          threads: int | None = 2,
-                          device: str = "auto") -> tuple[torch.nn.Module, dict, DataLoader, dict]:
+def checkpoint_validation(
+    checkpoint: Path,
+    root: Path,
+    split: str,
+    *,
+    kind: str = "synthetic",
+    batch_size: int = 8,
+    threads: int | None = 2,
+    device: str = "auto",
+) -> tuple[torch.nn.Module, dict, DataLoader, dict]:
     """A checkpoint's network and a loader of ``root/split``, set up as its training run validated.
 
     Returns:
@@ -47,15 +55,24 @@ def checkpoint_validation(checkpoint: Path, root: Path, split: str, *, kind: str
     channels_last = saved_channels_last(info)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loader = build_validation_loader(kind, root, split, model.config, batch_size=batch_size,
-                                     pin_memory=dev.type == "cuda")
+    loader = build_validation_loader(
+        kind, root, split, model.config, batch_size=batch_size, pin_memory=dev.type == "cuda"
+    )
     loss = TrainingLoss(saved_loss_config(info), model.config, dev)
     return model, info, loader, {"device": dev, "loss": loss.of_prediction, "channels_last": channels_last}
 
 
-def evaluate_checkpoint(checkpoint: Path, root: Path, split: str, *, kind: str = "synthetic", batch_size: int = 8,
-                        threads: int | None = 2, device: str = "auto",
-                        options: InferenceOptions | None = None) -> dict:
+def evaluate_checkpoint(
+    checkpoint: Path,
+    root: Path,
+    split: str,
+    *,
+    kind: str = "synthetic",
+    batch_size: int = 8,
+    threads: int | None = 2,
+    device: str = "auto",
+    options: InferenceOptions | None = None,
+) -> dict:
     """Validation metrics of ``checkpoint`` (a checkpoint directory, any readable format) on ``root/split``.
 
     Args:
@@ -71,8 +88,9 @@ def evaluate_checkpoint(checkpoint: Path, root: Path, split: str, *, kind: str =
         The dict of :func:`~egsa_ros.train.validation.evaluate_model`, with ``loss`` (the loss
         settings the checkpoint was trained with).
     """
-    model, info, loader, settings = checkpoint_validation(checkpoint, root, split, kind=kind, batch_size=batch_size,
-                                                          threads=threads, device=device)
+    model, info, loader, settings = checkpoint_validation(
+        checkpoint, root, split, kind=kind, batch_size=batch_size, threads=threads, device=device
+    )
     options = inference_options_from_info(info) if options is None else options
     return evaluate_model(model, loader, options, **settings)
 
@@ -92,13 +110,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.checkpoint} is not a checkpoint directory (no {INFO_FILE})")
     if args.kind == "synthetic" and not (args.root / args.split).is_dir():
         parser.error(f"no split {args.split!r} under {args.root}")
-    metrics = evaluate_checkpoint(args.checkpoint, args.root, args.split, kind=args.kind, batch_size=args.batch_size,
-                                  threads=args.threads, device=args.device)
-    print(f"{args.checkpoint} on {args.root / args.split} ({metrics['frames']} frames): "
-          f"transparent IoU {metrics['transparent_iou']:.3f}, mIoU {metrics['miou']:.3f}, "
-          f"RMSE {metrics['rmse']:.3f} m, "
-          f"REL {metrics['rel']:.3f}, d<1.05 {metrics['delta_1.05']:.3f}, d<1.25 {metrics['delta_1.25']:.3f}; "
-          f"transparent d<1.05 {metrics['t_delta_1.05']:.3f}, d<1.25 {metrics['t_delta_1.25']:.3f}")
+    metrics = evaluate_checkpoint(
+        args.checkpoint,
+        args.root,
+        args.split,
+        kind=args.kind,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        device=args.device,
+    )
+    print(
+        f"{args.checkpoint} on {args.root / args.split} ({metrics['frames']} frames): "
+        f"transparent IoU {metrics['transparent_iou']:.3f}, mIoU {metrics['miou']:.3f}, "
+        f"RMSE {metrics['rmse']:.3f} m, "
+        f"REL {metrics['rel']:.3f}, d<1.05 {metrics['delta_1.05']:.3f}, d<1.25 {metrics['delta_1.25']:.3f}; "
+        f"transparent d<1.05 {metrics['t_delta_1.05']:.3f}, d<1.25 {metrics['t_delta_1.25']:.3f}"
+    )
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2))
     return 0

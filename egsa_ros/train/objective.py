@@ -1,6 +1,7 @@
 """A run's training loss: :func:`egsa_ros.losses.egsa_total_loss` with the ``loss`` section of its
 config, over the deep-supervision stacks (training) or over the final prediction alone
 (the validation loss, smaller than the training loss by construction)."""
+
 from __future__ import annotations
 
 import functools
@@ -39,19 +40,32 @@ class TrainingLoss:
         self.config = loss
         self.transparent_class = mc.transparent_class
         self.depth_loss = depth_loss_fn(loss, mc)
-        self.class_weights = (None if loss.class_weights is None else
-                              torch.tensor(loss.class_weights, dtype=torch.float32, device=device))
+        self.class_weights = (
+            None if loss.class_weights is None else torch.tensor(loss.class_weights, dtype=torch.float32, device=device)
+        )
 
-    def __call__(self, depth_all: torch.Tensor, seg_all: torch.Tensor,
-                 batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, depth_all: torch.Tensor, seg_all: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """depth_all (I, S, B, 1, H, W) metres and seg_all (I, S, B, K, H, W) logits against the
         batch's ``depth``, ``labels``, ``valid`` and ``K``."""
         c = self.config
         return egsa_total_loss(
-            depth_all.float(), seg_all.float(), batch["depth"], batch["labels"], batch["valid"], batch["K"],
-            depth_weight=c.depth_weight, seg_weight=c.seg_weight, depth_loss=self.depth_loss,
-            ignore_index=IGNORE_INDEX, deal_weight=c.deal_weight, class_weights=self.class_weights,
-            transparent_depth_weight=c.transparent_depth_weight, transparent_class=self.transparent_class)
+            depth_all.float(),
+            seg_all.float(),
+            batch["depth"],
+            batch["labels"],
+            batch["valid"],
+            batch["K"],
+            depth_weight=c.depth_weight,
+            seg_weight=c.seg_weight,
+            depth_loss=self.depth_loss,
+            ignore_index=IGNORE_INDEX,
+            deal_weight=c.deal_weight,
+            class_weights=self.class_weights,
+            transparent_depth_weight=c.transparent_depth_weight,
+            transparent_class=self.transparent_class,
+        )
 
     def of_prediction(self, depth: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The total loss of one final prediction: depth (B, 1, H, W) metres, logits (B, K, H, W)

@@ -10,6 +10,7 @@ consecutive stages of one model (each started from the previous one's weights wi
 stage starts. With ``--compare`` the runs are alternatives (an A/B from the same start): the
 table has a run column and the plot draws each run's curve on shared axes, one panel per metric.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COLUMNS = (("delta_1.25", "d<1.25"), ("delta_1.05", "d<1.05"), ("rmse", "RMSE m"), ("rel", "REL"),
-           ("t_delta_1.05", "glass d<1.05"), ("t_rmse", "glass RMSE m"), ("transparent_iou", "glass IoU"),
-           ("miou", "mIoU"))
+from ..viz import pyplot
+
+COLUMNS = (
+    ("delta_1.25", "d<1.25"),
+    ("delta_1.05", "d<1.05"),
+    ("rmse", "RMSE m"),
+    ("rel", "REL"),
+    ("t_delta_1.05", "glass d<1.05"),
+    ("t_rmse", "glass RMSE m"),
+    ("transparent_iou", "glass IoU"),
+    ("miou", "mIoU"),
+)
 
 
 def epoch_records(run_dir: Path) -> list[dict]:
@@ -51,8 +61,14 @@ def _epoch_number(rec: dict) -> int:
     return int(rec.get("overall_epoch", rec["epoch"])) + 1
 
 
-COMPARE_PANELS = (("t_rmse", "glass RMSE m"), ("t_delta_1.25", "glass d<1.25"), ("t_delta_1.05", "glass d<1.05"),
-                  ("transparent_iou", "glass IoU"), ("delta_1.25", "d<1.25 (all)"), ("rmse", "RMSE m (all)"))
+COMPARE_PANELS = (
+    ("t_rmse", "glass RMSE m"),
+    ("t_delta_1.25", "glass d<1.25"),
+    ("t_delta_1.05", "glass d<1.05"),
+    ("transparent_iou", "glass IoU"),
+    ("delta_1.25", "d<1.25 (all)"),
+    ("rmse", "RMSE m (all)"),
+)
 
 
 def compared_records(run_dirs: Sequence[Path]) -> list[dict]:
@@ -77,32 +93,36 @@ def markdown_table(records: list[dict], group: str = "stage") -> str:
         val = rec.get("val", {})
         cells = [f"{val[key]:.3f}" if isinstance(val.get(key), (int, float)) else "-" for key, _ in COLUMNS]
         first = f"| {rec[group]} | " if staged else "| "
-        rows.append(f"{first}{_epoch_number(rec)} | {rec.get('train_loss', float('nan')):.3f} | "
-                    + " | ".join(cells) + " |")
+        rows.append(
+            f"{first}{_epoch_number(rec)} | {rec.get('train_loss', float('nan')):.3f} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(rows)
 
 
 def plot_learning_curve(records: list[dict], out: Path) -> Path:
-    import matplotlib  # optional plotting dependency, loaded only to draw
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [_epoch_number(r) for r in records]
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.8))
-    starts = [(n, r["stage"]) for n, r, prev in zip(epochs, records, [None] + records[:-1])
-              if "stage" in r and (prev is None or prev.get("stage") != r["stage"])]
+    starts = [
+        (n, r["stage"])
+        for n, r, prev in zip(epochs, records, [None] + records[:-1])
+        if "stage" in r and (prev is None or prev.get("stage") != r["stage"])
+    ]
     if len(starts) > 1:
         for ax in (ax_loss, ax_val):
             for n, name in starts:
                 ax.axvline(n - 0.5, color="grey", linestyle=":", linewidth=1)
-                ax.text(n - 0.4, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7,
-                        va="top", color="grey")
+                ax.text(n - 0.4, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7, va="top", color="grey")
     ax_loss.plot(epochs, [r.get("train_loss") for r in records], "o-")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("train loss (sum over iterations and scales)")
-    for key, label in (("delta_1.25", "d<1.25 (all)"), ("delta_1.05", "d<1.05 (all)"),
-                       ("t_delta_1.05", "d<1.05 (glass)"), ("transparent_iou", "glass IoU"), ("miou", "mIoU")):
+    for key, label in (
+        ("delta_1.25", "d<1.25 (all)"),
+        ("delta_1.05", "d<1.05 (all)"),
+        ("t_delta_1.05", "d<1.05 (glass)"),
+        ("transparent_iou", "glass IoU"),
+        ("miou", "mIoU"),
+    ):
         ax_val.plot(epochs, [r.get("val", {}).get(key) for r in records], "o-", label=label)
     ax_val.set_xlabel("epoch")
     ax_val.set_ylabel("validation split (the run's data.val_split)")
@@ -116,11 +136,7 @@ def plot_learning_curve(records: list[dict], out: Path) -> Path:
 
 def plot_comparison(records: list[dict], out: Path) -> Path:
     """One panel per metric of :data:`COMPARE_PANELS`, one line per ``run`` (validation split)."""
-    import matplotlib  # optional plotting dependency, loaded only to draw
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     runs = list(dict.fromkeys(r["run"] for r in records))
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.6))
     for ax, (key, label) in zip(axes.flat, COMPARE_PANELS):
@@ -140,10 +156,18 @@ def plot_comparison(records: list[dict], out: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
-                        help="a run directory; several = consecutive stages of one model")
-    parser.add_argument("--compare", action="store_true",
-                        help="the runs are alternatives from one start (an A/B), not consecutive stages")
+    parser.add_argument(
+        "run_dirs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="a run directory; several = consecutive stages of one model",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="the runs are alternatives from one start (an A/B), not consecutive stages",
+    )
     parser.add_argument("--png", type=Path, help="write the learning-curve plot here")
     args = parser.parse_args(argv)
     if args.compare and len(args.run_dirs) < 2:

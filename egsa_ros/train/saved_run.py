@@ -2,6 +2,7 @@
 ``train_config`` entry), so that ``train.evaluate`` and ``train.calibrate`` validate the same way:
 the same loss settings (the val loss) and the same memory layout (CPU sums depend on it in the
 last bits)."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -24,6 +24,7 @@
   ``(seed, epoch, rank)``, so a resumed run draws the same shuffles and augmentations as an
   uninterrupted one.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,6 +69,7 @@ from .validation import (
 
 # ----------------------------------------------------------------------------- helpers
 
+
 class DistInfo:
     def __init__(self) -> None:
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -90,12 +92,12 @@ def setup_distributed(device: torch.device) -> DistInfo:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
+    np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    return (int(seed) * 1_000_003 + epoch * 1009 + rank) % (2 ** 31)
+    return (int(seed) * 1_000_003 + epoch * 1009 + rank) % (2**31)
 
 
 def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) -> Dataset:
@@ -128,8 +130,9 @@ def train_edge_phase(mc: ModelConfig, epoch: int, switch_epoch: int) -> str:
     return mc.edge_source
 
 
-def lr_factor(step: int, total_steps: int, schedule: str = "constant", warmup_steps: int = 0,
-              min_lr_ratio: float = 0.05) -> float:
+def lr_factor(
+    step: int, total_steps: int, schedule: str = "constant", warmup_steps: int = 0, min_lr_ratio: float = 0.05
+) -> float:
     """Learning-rate multiplier for optimiser step ``step`` (0-based) of ``total_steps``."""
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
@@ -206,11 +209,13 @@ class _Logger:
         if not enabled:
             return
         try:  # optional dependencies: metrics.jsonl is always written
-            from tensorboardX import SummaryWriter  # type: ignore
+            from tensorboardX import SummaryWriter  # type: ignore  # noqa: PLC0415 - tensorboardX is optional
+
             self.tb_kind = "tensorboardX"
         except ImportError:
             try:
-                from torch.utils.tensorboard import SummaryWriter  # type: ignore
+                from torch.utils.tensorboard import SummaryWriter  # type: ignore  # noqa: PLC0415 - fallback without tensorboardX
+
                 self.tb_kind = "torch.utils.tensorboard"
             except ImportError:
                 SummaryWriter = None  # type: ignore
@@ -236,6 +241,7 @@ class _Logger:
 
 
 # ----------------------------------------------------------------------------- trainer
+
 
 class Trainer:
     """Build everything from a :class:`TrainConfig`; :meth:`fit` trains and returns a summary."""
@@ -326,8 +332,9 @@ class Trainer:
         if self.dist.enabled:
             unused = unused_parameters(self.model, self.mc, self.device)
             device_ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids,
-                                                     find_unused_parameters=bool(unused))
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=device_ids, find_unused_parameters=bool(unused)
+            )
 
     def _build_data(self) -> None:
         """Train set and loader (sharded by a DistributedSampler under DDP), val loader."""
@@ -335,20 +342,33 @@ class Trainer:
         self.train_set = build_dataset(cfg, self.mc, cfg.data.train_split, train=True)
         val = build_dataset(cfg, self.mc, cfg.data.val_split, train=False)
         pin = self.device.type == "cuda"
-        self.val_loader = validation_loader(val, batch_size=cfg.optim.batch_size, num_workers=cfg.data.num_workers,
-                                            max_samples=cfg.data.max_val_samples, rank=self.dist.rank,
-                                            world_size=self.dist.world_size, pin_memory=pin)
+        self.val_loader = validation_loader(
+            val,
+            batch_size=cfg.optim.batch_size,
+            num_workers=cfg.data.num_workers,
+            max_samples=cfg.data.max_val_samples,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            pin_memory=pin,
+        )
         self.val_set = self.val_loader.dataset
         self.train_sampler = None
         if self.dist.enabled:
-            self.train_sampler = DistributedSampler(self.train_set, num_replicas=self.dist.world_size,
-                                                    rank=self.dist.rank, shuffle=True, seed=cfg.seed)
+            self.train_sampler = DistributedSampler(
+                self.train_set, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=cfg.seed
+            )
         per_rank = math.ceil(len(self.train_set) / self.dist.world_size)
         self.train_loader = DataLoader(
-            self.train_set, batch_size=cfg.optim.batch_size, shuffle=self.train_sampler is None,
-            sampler=self.train_sampler, num_workers=cfg.data.num_workers, collate_fn=collate,
-            drop_last=per_rank > cfg.optim.batch_size, pin_memory=pin,
-            persistent_workers=cfg.data.num_workers > 0)
+            self.train_set,
+            batch_size=cfg.optim.batch_size,
+            shuffle=self.train_sampler is None,
+            sampler=self.train_sampler,
+            num_workers=cfg.data.num_workers,
+            collate_fn=collate,
+            drop_last=per_rank > cfg.optim.batch_size,
+            pin_memory=pin,
+            persistent_workers=cfg.data.num_workers > 0,
+        )
 
     # ------------------------------------------------------------------ pieces
     def _make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -395,8 +415,11 @@ class Trainer:
         saved = model_config_from_info(info)
         saved_bias = inference_options_from_info(info).transparent_logit_bias
         if saved_bias != 0.0 and saved_bias != self.options.transparent_logit_bias and self.is_main:
-            print(f"init_from {directory}: its transparent_logit_bias {saved_bias:+.2f} (a test-time decision "
-                  f"bias) is not carried over; recalibrate after training", flush=True)
+            print(
+                f"init_from {directory}: its transparent_logit_bias {saved_bias:+.2f} (a test-time decision "
+                f"bias) is not carried over; recalibrate after training",
+                flush=True,
+            )
         adds_refiner = self.mc.seg_refine and not saved.seg_refine
         if saved.replace(seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
             raise ValueError(f"init_from: the model config in {directory} differs from this run's model config")
@@ -404,8 +427,10 @@ class Trainer:
         missing, unexpected = model.load_state_dict(state, strict=False)
         new = [k for k in missing if adds_refiner and k.startswith("seg_refiner.")]
         if unexpected or len(new) != len(missing):
-            raise ValueError(f"init_from: {directory / MODEL_FILE} does not fit this model: "
-                             f"missing {sorted(set(missing) - set(new))[:5]}, unexpected {sorted(unexpected)[:5]}")
+            raise ValueError(
+                f"init_from: {directory / MODEL_FILE} does not fit this model: "
+                f"missing {sorted(set(missing) - set(new))[:5]}, unexpected {sorted(unexpected)[:5]}"
+            )
         if new and self.is_main:
             print(f"init_from {directory}: {len(new)} seg_refiner tensors start fresh (zero correction)", flush=True)
 
@@ -417,8 +442,13 @@ class Trainer:
         if self.train_sampler is not None:
             self.train_sampler.set_epoch(epoch)
         n_steps = self.steps_per_epoch()
-        bar = tqdm(total=n_steps, desc=f"epoch {epoch} [{phase}]", disable=not self.show_progress,
-                   dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            total=n_steps,
+            desc=f"epoch {epoch} [{phase}]",
+            disable=not self.show_progress,
+            dynamic_ncols=True,
+            leave=False,
+        )
         sums = torch.zeros(4, dtype=torch.float64)  # total, depth, seg, count
         step_times = []
         for i, batch in enumerate(self.train_loader):
@@ -430,8 +460,10 @@ class Trainer:
                 out = self.ddp_model(b["rgb"], edge_phase=phase)
             total, parts = self._loss(out.depth_all, out.seg_all, b)
             if not torch.isfinite(total):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch} step {self.step}: "
-                                         f"{ {k: float(v) for k, v in parts.items() if '_' not in k} }")
+                raise FloatingPointError(
+                    f"non-finite loss at epoch {epoch} step {self.step}: "
+                    f"{ {k: float(v) for k, v in parts.items() if '_' not in k} }"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             self._set_lr()
             self.scaler.scale(total).backward()
@@ -449,10 +481,17 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{total_value:.4f}")
             if self.step % cfg.log_every == 0 and self.is_main:
-                rec = {"type": "train", "epoch": epoch, "step": self.step, "edge_phase": phase,
-                       "loss": total_value, "depth": float(parts["depth"]), "seg": float(parts["seg"]),
-                       "step_time_s": step_times[-1],
-                       **{f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups}}
+                rec = {
+                    "type": "train",
+                    "epoch": epoch,
+                    "step": self.step,
+                    "edge_phase": phase,
+                    "loss": total_value,
+                    "depth": float(parts["depth"]),
+                    "seg": float(parts["seg"]),
+                    "step_time_s": step_times[-1],
+                    **{f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups},
+                }
                 if "glassdepth" in parts:
                     rec["glassdepth"] = float(parts["glassdepth"])
                 self.logger.write(rec)
@@ -462,17 +501,28 @@ class Trainer:
         n = max(sums[3].item(), 1.0)
         # Skip the first step (warm-up: allocator, lazy init) when there is more than one.
         timed = step_times[1:] if len(step_times) > 1 else step_times
-        return {"edge_phase": phase, "train_loss": sums[0].item() / n, "train_depth": sums[1].item() / n,
-                "train_seg": sums[2].item() / n, "train_steps": int(sums[3].item()),
-                "step_time_s": float(np.mean(timed)) if timed else float("nan")}
+        return {
+            "edge_phase": phase,
+            "train_loss": sums[0].item() / n,
+            "train_depth": sums[1].item() / n,
+            "train_seg": sums[2].item() / n,
+            "train_steps": int(sums[3].item()),
+            "step_time_s": float(np.mean(timed)) if timed else float("nan"),
+        }
 
     def validate(self) -> dict[str, Any]:
         """Metrics over the whole val split (all ranks): :func:`~egsa_ros.train.validation.evaluate_model`
         with the run's test-time options, the inference edge phase and the val loss."""
-        return evaluate_model(self.model,  # no DDP wrapper needed without gradients
-                              self.val_loader, self.options, self.device, loss=self._loss.of_prediction,
-                              autocast_dtype=self.amp_dtype if self.amp else None,
-                              channels_last=self.cfg.channels_last, all_reduce=self._reduce)
+        return evaluate_model(
+            self.model,  # no DDP wrapper needed without gradients
+            self.val_loader,
+            self.options,
+            self.device,
+            loss=self._loss.of_prediction,
+            autocast_dtype=self.amp_dtype if self.amp else None,
+            channels_last=self.cfg.channels_last,
+            all_reduce=self._reduce,
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(self) -> dict[str, Any]:
@@ -480,11 +530,21 @@ class Trainer:
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             with open(self.out_dir / "config.yaml", "w") as fh:
-                yaml.safe_dump({"train": cfg.to_dict(), "model": self.mc.to_dict(),
-                                "inference_options": self.options.to_dict()}, fh, sort_keys=False)
-            self.logger.write({"type": "start", "start_epoch": self.start_epoch, "step": self.step,
-                               "world_size": self.dist.world_size, "device": str(self.device),
-                               "tensorboard": self.logger.tb_kind})
+                yaml.safe_dump(
+                    {"train": cfg.to_dict(), "model": self.mc.to_dict(), "inference_options": self.options.to_dict()},
+                    fh,
+                    sort_keys=False,
+                )
+            self.logger.write(
+                {
+                    "type": "start",
+                    "start_epoch": self.start_epoch,
+                    "step": self.step,
+                    "world_size": self.dist.world_size,
+                    "device": str(self.device),
+                    "tensorboard": self.logger.tb_kind,
+                }
+            )
         last_val: dict[str, Any] = {}
         for epoch in range(self.start_epoch, cfg.optim.epochs):
             s = epoch_seed(cfg.seed, epoch, self.dist.rank)
@@ -507,8 +567,14 @@ class Trainer:
             if self.dist.enabled:
                 dist.barrier()
         self.logger.close()
-        return {"out_dir": str(self.out_dir), "epochs": cfg.optim.epochs, "step": self.step,
-                "best_metric": cfg.best_metric, "best_value": self.best_value, "last_val": last_val}
+        return {
+            "out_dir": str(self.out_dir),
+            "epochs": cfg.optim.epochs,
+            "step": self.step,
+            "best_metric": cfg.best_metric,
+            "best_value": self.best_value,
+            "last_val": last_val,
+        }
 
     def _save(self, epoch: int, metrics: dict[str, Any]) -> None:
         value = _nan_to_neg(metrics.get(self.cfg.best_metric))
@@ -516,21 +582,33 @@ class Trainer:
         if improved:
             self.best_value = value
         best = {"metric": self.cfg.best_metric, "value": self.best_value if math.isfinite(self.best_value) else None}
-        kw = dict(config=self.mc, train_config=self.cfg, optimizer=self.optimizer, epoch=epoch,
-                  step=self.step, metrics=metrics, scaler=self.scaler if self.scaler.is_enabled() else None,
-                  extra={"best": best}, options=self.options)
+        kw = dict(
+            config=self.mc,
+            train_config=self.cfg,
+            optimizer=self.optimizer,
+            epoch=epoch,
+            step=self.step,
+            metrics=metrics,
+            scaler=self.scaler if self.scaler.is_enabled() else None,
+            extra={"best": best},
+            options=self.options,
+        )
         save_checkpoint(self.out_dir / "last", self.model, **kw)
         if improved:
             save_checkpoint(self.out_dir / "best", self.model, **kw)
 
     def _print_epoch(self, rec: dict[str, Any]) -> None:
-        msg = (f"epoch {rec['epoch']} [{rec['edge_phase']}] step {rec['step']} "
-               f"train_loss {rec['train_loss']:.4f} ({rec['step_time_s'] * 1000:.0f} ms/step)")
+        msg = (
+            f"epoch {rec['epoch']} [{rec['edge_phase']}] step {rec['step']} "
+            f"train_loss {rec['train_loss']:.4f} ({rec['step_time_s'] * 1000:.0f} ms/step)"
+        )
         v = rec.get("val")
         if v:
-            msg += (f" | val loss {v['loss']:.4f} rmse {v['rmse']:.4f} rel {v['rel']:.4f} "
-                    f"d1.05 {v['delta_1.05']:.3f} d1.25 {v['delta_1.25']:.3f} "
-                    f"mIoU {v['miou']:.3f} tIoU {v['transparent_iou']:.3f}")
+            msg += (
+                f" | val loss {v['loss']:.4f} rmse {v['rmse']:.4f} rel {v['rel']:.4f} "
+                f"d1.05 {v['delta_1.05']:.3f} d1.25 {v['delta_1.25']:.3f} "
+                f"mIoU {v['miou']:.3f} tIoU {v['transparent_iou']:.3f}"
+            )
         print(msg, flush=True)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ Training's per-epoch validation (:meth:`egsa_ros.train.trainer.Trainer.validate`
 - one :class:`~egsa_ros.metrics.MetricAccumulator` (pixel-pooled depth errors over all and over
   transparent pixels, a confusion matrix), all-reduced across processes under DDP.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,9 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([s[k] for s in samples]) for k in BATCH_KEYS}
 
 
-def to_device(batch: dict[str, torch.Tensor], device: torch.device,
-              channels_last: bool = False) -> dict[str, torch.Tensor]:
+def to_device(
+    batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool = False
+) -> dict[str, torch.Tensor]:
     """A batch on ``device`` (``rgb`` in channels-last layout when asked)."""
     out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     if channels_last:
@@ -93,36 +95,71 @@ def build_eval_dataset(kind: str, root: str | Path, split: str, model_config: Mo
         split: split name under ``root``.
         model_config: gives the network input size (h, w) and the depth range d_min..d_max (metres).
     """
-    return open_dataset(kind, root, split, EvalTransform(model_config.input_size, model_config.d_min,
-                                                         model_config.d_max))
+    return open_dataset(
+        kind, root, split, EvalTransform(model_config.input_size, model_config.d_min, model_config.d_max)
+    )
 
 
-def validation_loader(dataset: Dataset, *, batch_size: int, num_workers: int = 0, max_samples: int | None = None,
-                      rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> DataLoader:
+def validation_loader(
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    num_workers: int = 0,
+    max_samples: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> DataLoader:
     """An ordered loader over the first ``max_samples`` frames (all when None), this process's
     share of them under DDP: shards without padding, so every frame counts once in the
     all-reduced sums."""
     n = len(dataset) if max_samples is None else min(len(dataset), max_samples)
     shard = Subset(dataset, list(range(rank, n, world_size)))
-    return DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate,
-                      pin_memory=pin_memory)
+    return DataLoader(
+        shard, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate, pin_memory=pin_memory
+    )
 
 
-def build_validation_loader(kind: str, root: str | Path, split: str, model_config: ModelConfig, *,
-                            batch_size: int = 8, num_workers: int = 0, max_samples: int | None = None,
-                            rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> DataLoader:
+def build_validation_loader(
+    kind: str,
+    root: str | Path,
+    split: str,
+    model_config: ModelConfig,
+    *,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    max_samples: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> DataLoader:
     """:func:`build_eval_dataset` then :func:`validation_loader`."""
     dataset = build_eval_dataset(kind, root, split, model_config)
-    return validation_loader(dataset, batch_size=batch_size, num_workers=num_workers, max_samples=max_samples,
-                             rank=rank, world_size=world_size, pin_memory=pin_memory)
+    return validation_loader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        max_samples=max_samples,
+        rank=rank,
+        world_size=world_size,
+        pin_memory=pin_memory,
+    )
 
 
 @torch.no_grad()
-def evaluate_model(model: torch.nn.Module, loader: DataLoader, options: InferenceOptions, device: torch.device, *,
-                   edge_phase: str | None = None, loss: PredictionLoss | None = None,
-                   autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
-                   all_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   on_batch: BatchHook | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    options: InferenceOptions,
+    device: torch.device,
+    *,
+    edge_phase: str | None = None,
+    loss: PredictionLoss | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    all_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    on_batch: BatchHook | None = None,
+) -> dict[str, Any]:
     """Validation metrics of ``model`` over every batch of ``loader``.
 
     Args:
@@ -160,8 +197,13 @@ def evaluate_model(model: torch.nn.Module, loader: DataLoader, options: Inferenc
             loss_sum += float(loss(depth, logits, b)) * n
         frames += n
         labels = b["labels"].cpu().numpy()
-        accumulator.add(depth.cpu().numpy(), b["depth"].cpu().numpy(), b["valid"].cpu().numpy(), labels,
-                        logits.argmax(1).cpu().numpy())
+        accumulator.add(
+            depth.cpu().numpy(),
+            b["depth"].cpu().numpy(),
+            b["valid"].cpu().numpy(),
+            labels,
+            logits.argmax(1).cpu().numpy(),
+        )
         if on_batch is not None:
             on_batch(depth, logits, b)
     vector = torch.from_numpy(np.concatenate([accumulator.to_vector(), [loss_sum, frames]]))

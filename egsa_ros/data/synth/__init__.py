@@ -21,9 +21,19 @@ the unchanged v1 modules:
 
 Mitsuba is imported lazily, so the scene and lathe code works without it.
 """
+
 from egsa_ros.data.synth.camera import intrinsics, look_at
 from egsa_ros.data.synth.lathe import LATHE_KINDS, TriMesh, revolve, sample_profile
 from egsa_ros.data.synth.scene import SceneSpec, frame_rng, sample_scene
 
-__all__ = ["intrinsics", "look_at", "LATHE_KINDS", "TriMesh", "revolve", "sample_profile",
-           "SceneSpec", "frame_rng", "sample_scene"]
+__all__ = [
+    "intrinsics",
+    "look_at",
+    "LATHE_KINDS",
+    "TriMesh",
+    "revolve",
+    "sample_profile",
+    "SceneSpec",
+    "frame_rng",
+    "sample_scene",
+]

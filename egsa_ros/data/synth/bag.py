@@ -8,6 +8,7 @@ Topics (one message each per frame, stamps ``1 / fps`` apart, optical frame ids)
 - ``/gt/depth``: 32FC1 metres, ground truth (glass included), NaN where unknown (REP 118);
 - ``/gt/mask``: mono8, 255 on transparent pixels, 0 elsewhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2.writer import CompressionFormat, CompressionMode
+from rosbags.typesys import Stores, get_typestore
 
 TOPICS = {
     "/camera/color/image_raw": "sensor_msgs/msg/Image",
@@ -41,8 +45,6 @@ def write_bag(frame_dirs: list, path: Path, fps: float = 10.0, compress: bool = 
     Returns:
         The bag directory. Raises FileExistsError if it exists already.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
 
     ts = get_typestore(Stores.ROS2_KILTED)
     T = ts.types
@@ -53,14 +55,19 @@ def write_bag(frame_dirs: list, path: Path, fps: float = 10.0, compress: bool = 
     def image(header, arr: np.ndarray, encoding: str):
         arr = np.ascontiguousarray(arr)
         h, w = arr.shape[:2]
-        return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0,
-                     step=arr.strides[0], data=arr.reshape(-1).view(np.uint8))
+        return Image(
+            header=header,
+            height=h,
+            width=w,
+            encoding=encoding,
+            is_bigendian=0,
+            step=arr.strides[0],
+            data=arr.reshape(-1).view(np.uint8),
+        )
 
     out = bag_directory(path)
     writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
     if compress:
-        from rosbags.rosbag2.writer import CompressionFormat, CompressionMode
-
         writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
     with writer:
         conns = {topic: writer.add_connection(topic, msgtype, typestore=ts) for topic, msgtype in TOPICS.items()}
@@ -77,10 +84,19 @@ def write_bag(frame_dirs: list, path: Path, fps: float = 10.0, compress: bool = 
             mask = np.where(semantic == 2, 255, 0).astype(np.uint8)
             K = np.asarray(meta["K"], np.float64)
             P = np.concatenate([K, np.zeros((3, 1))], axis=1)
-            info = CameraInfo(header=header, height=meta["height"], width=meta["width"],
-                              distortion_model="plumb_bob", d=np.zeros(5), k=K.reshape(-1), r=np.eye(3).reshape(-1), p=P.reshape(-1),
-                              binning_x=0, binning_y=0,
-                              roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+            info = CameraInfo(
+                header=header,
+                height=meta["height"],
+                width=meta["width"],
+                distortion_model="plumb_bob",
+                d=np.zeros(5),
+                k=K.reshape(-1),
+                r=np.eye(3).reshape(-1),
+                p=P.reshape(-1),
+                binning_x=0,
+                binning_y=0,
+                roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+            )
             msgs = {
                 "/camera/color/image_raw": image(header, rgb, "rgb8"),
                 "/camera/color/camera_info": info,

@@ -3,6 +3,7 @@
 World frame: metres, z up, table top at z = 0. Mitsuba's camera frame is x left, y up,
 z forward, so its ``to_world`` is the OpenCV camera-to-world times diag(-1, -1, 1, 1).
 """
+
 from __future__ import annotations
 
 import numpy as np

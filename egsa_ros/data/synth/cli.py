@@ -11,6 +11,7 @@ Example::
     egsa-synth --out data/synth --split train --frames 1000 --seed 0 --shard 1/4 --jobs 2
     egsa-synth --out data/v2 --split ood --frames 64 --seed 7200 --generator v2 --split-family ood
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
+from egsa_ros.data.synth.bag import bag_directory, write_bag
+from egsa_ros.data.synth.parallel import render_with_workers
+from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
+from egsa_ros.data.synth.scene import DEFAULT_PROFILE, GLASS_SHAPES, SceneProfile, sample_scene
+from egsa_ros.data.synth.scene_v2 import sample_scene_v2, v2_profile
 from egsa_ros.data.synth.variant import VARIANTS, resolve_variant, set_variant
 
 
@@ -55,7 +63,6 @@ def _non_negative(text: str) -> int:
 
 
 def _shape_list(text: str) -> tuple:
-    from egsa_ros.data.synth.scene import GLASS_SHAPES
 
     shapes = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = sorted(set(shapes) - set(GLASS_SHAPES))
@@ -85,15 +92,15 @@ def scene_profile(args):
 
     With ``--generator v2`` this is the v2 profile dict of ``--split-family`` instead.
     """
-    from egsa_ros.data.synth.scene import DEFAULT_PROFILE, SceneProfile
 
     if args.generator == "v2":
-        from egsa_ros.data.synth.scene_v2 import v2_profile
-
         return V2Profile(v2_profile(args.split_family))
 
-    options = {k: v for k, v in (("glass_shapes", args.glass_shapes), ("ior_range", args.ior),
-                                  ("glass_count", args.glass_count)) if v is not None}
+    options = {
+        k: v
+        for k, v in (("glass_shapes", args.glass_shapes), ("ior_range", args.ior), ("glass_count", args.glass_count))
+        if v is not None
+    }
     return SceneProfile(**options) if options else DEFAULT_PROFILE
 
 
@@ -112,7 +119,6 @@ def resume_conflicts(split_dir: Path, expected: dict) -> list:
     e.g. ``"variant: frames on disk have 'scalar_rgb', this run 'llvm_ad_rgb'"``. Checks the
     first and the last complete frame (sorted by name); [] when the split is new.
     """
-    from egsa_ros.data.synth.render import frame_complete
 
     done = sorted(d for d in split_dir.iterdir() if frame_complete(d)) if split_dir.is_dir() else []
     problems = {}
@@ -126,8 +132,9 @@ def resume_conflicts(split_dir: Path, expected: dict) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="egsa-synth", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="egsa-synth", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", required=True, type=Path, help="output root; frames go to OUT/SPLIT/NNNNNN/")
     p.add_argument("--split", default="train", help="split name (sub-directory), default train")
     p.add_argument("--frames", required=True, type=_non_negative, help="total frames in the split")
@@ -136,27 +143,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", default=240, type=_positive, help="image height, pixels")
     p.add_argument("--spp", default=32, type=_positive, help="samples per pixel")
     p.add_argument("--shard", default=(1, 1), type=parse_shard, help="i/n: render every n-th frame from i-1")
-    p.add_argument("--variant", default="auto", choices=VARIANTS,
-                   help="Mitsuba variant; auto = llvm_ad_rgb if it works here, else scalar_rgb")
-    p.add_argument("--glass-shapes", type=_shape_list, default=None,
-                   help="comma-separated subset of the glass shapes to draw (held-out sets), default all")
-    p.add_argument("--ior", type=_float_pair, default=None, metavar="LOW,HIGH",
-                   help="refractive-index range of the glass, default 1.33,1.6")
-    p.add_argument("--glass-count", type=_int_pair, default=None, metavar="MIN,MAX",
-                   help="glass objects per frame, default 1,4")
-    p.add_argument("--generator", default="v1", choices=("v1", "v2"),
-                   help="scene generator: v1 (default, the bundled model's distribution) or v2 (diverse: "
-                        "18 glass families, liquids, look-alikes, rooms, lights, wide cameras)")
-    p.add_argument("--split-family", default=None, choices=("train", "ood"),
-                   help="v2 only: train (default) draws the training distribution; ood draws only the "
-                        "held-out glass families, table materials and room/light (see families.py)")
-    p.add_argument("--bag", type=Path, default=None,
-                   help="also write this shard's frames to a ROS 2 bag with MCAP storage "
-                        "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)")
+    p.add_argument(
+        "--variant",
+        default="auto",
+        choices=VARIANTS,
+        help="Mitsuba variant; auto = llvm_ad_rgb if it works here, else scalar_rgb",
+    )
+    p.add_argument(
+        "--glass-shapes",
+        type=_shape_list,
+        default=None,
+        help="comma-separated subset of the glass shapes to draw (held-out sets), default all",
+    )
+    p.add_argument(
+        "--ior",
+        type=_float_pair,
+        default=None,
+        metavar="LOW,HIGH",
+        help="refractive-index range of the glass, default 1.33,1.6",
+    )
+    p.add_argument(
+        "--glass-count", type=_int_pair, default=None, metavar="MIN,MAX", help="glass objects per frame, default 1,4"
+    )
+    p.add_argument(
+        "--generator",
+        default="v1",
+        choices=("v1", "v2"),
+        help="scene generator: v1 (default, the bundled model's distribution) or v2 (diverse: "
+        "18 glass families, liquids, look-alikes, rooms, lights, wide cameras)",
+    )
+    p.add_argument(
+        "--split-family",
+        default=None,
+        choices=("train", "ood"),
+        help="v2 only: train (default) draws the training distribution; ood draws only the "
+        "held-out glass families, table materials and room/light (see families.py)",
+    )
+    p.add_argument(
+        "--bag",
+        type=Path,
+        default=None,
+        help="also write this shard's frames to a ROS 2 bag with MCAP storage "
+        "(out.mcap -> directory out/ with out.mcap + metadata.yaml; needs rosbags)",
+    )
     p.add_argument("--bag-zstd", action="store_true", help="compress the bag's messages with zstd (~2x smaller)")
-    p.add_argument("--jobs", default=1, type=_positive,
-                   help="worker processes rendering this shard at once (default 1; 2 gave 1.1x "
-                        "the frames per hour on a 2-core host, docs/benchmarks.md)")
+    p.add_argument(
+        "--jobs",
+        default=1,
+        type=_positive,
+        help="worker processes rendering this shard at once (default 1; 2 gave 1.1x "
+        "the frames per hour on a 2-core host, docs/benchmarks.md)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
 
@@ -165,22 +202,26 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.bag is not None:
-        from egsa_ros.data.synth.bag import bag_directory
-
         try:
-            import rosbags  # noqa: F401
+            import rosbags  # noqa: F401, PLC0415 - only to tell whether bags can be written
         except ImportError:
             parser.error("--bag needs the rosbags package (pip install rosbags==0.11.9)")
         if bag_directory(args.bag).exists():
             parser.error(f"--bag: {bag_directory(args.bag)} exists already; remove it or pick another path")
-    from egsa_ros.data.synth.render import frame_complete, frame_id
 
     if args.generator == "v1" and args.split_family is not None:
         parser.error("--split-family needs --generator v2")
     if args.generator == "v2":
         args.split_family = args.split_family or "train"
-        given = [o for o, v in (("--glass-shapes", args.glass_shapes), ("--ior", args.ior),
-                                ("--glass-count", args.glass_count)) if v is not None]
+        given = [
+            o
+            for o, v in (
+                ("--glass-shapes", args.glass_shapes),
+                ("--ior", args.ior),
+                ("--glass-count", args.glass_count),
+            )
+            if v is not None
+        ]
         if given:
             parser.error(f"{', '.join(given)}: v1 options; --generator v2 uses --split-family instead")
     try:
@@ -189,22 +230,33 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     variant = resolve_variant(args.variant)
     split_dir = args.out / args.split
-    conflicts = resume_conflicts(split_dir, {
-        "seed": args.seed, "width": args.width, "height": args.height, "spp": args.spp,
-        "variant": variant, "scene_profile": profile.to_dict()})
+    conflicts = resume_conflicts(
+        split_dir,
+        {
+            "seed": args.seed,
+            "width": args.width,
+            "height": args.height,
+            "spp": args.spp,
+            "variant": variant,
+            "scene_profile": profile.to_dict(),
+        },
+    )
     if conflicts:
-        parser.error(f"{split_dir} holds frames rendered with other settings; resume with the same "
-                     "options (--variant too) or use a new --split / --out:\n  " + "\n  ".join(conflicts))
+        parser.error(
+            f"{split_dir} holds frames rendered with other settings; resume with the same "
+            "options (--variant too) or use a new --split / --out:\n  " + "\n  ".join(conflicts)
+        )
     set_variant(variant)
     print(f"egsa-synth: Mitsuba variant {variant}", file=sys.stderr)
     if args.variant == "auto" and variant == "scalar_rgb":
-        print("egsa-synth: warning: no usable LLVM >= 16 found, so the slower scalar_rgb renders these "
-              "frames; its pixels differ slightly from llvm_ad_rgb's, which the bundled model card's "
-              "splits used (Debian: apt-get install libllvm19)", file=sys.stderr)
+        print(
+            "egsa-synth: warning: no usable LLVM >= 16 found, so the slower scalar_rgb renders these "
+            "frames; its pixels differ slightly from llvm_ad_rgb's, which the bundled model card's "
+            "splits used (Debian: apt-get install libllvm19)",
+            file=sys.stderr,
+        )
     indices = shard_indices(args.frames, args.shard)
     if args.jobs > 1:
-        from egsa_ros.data.synth.parallel import render_with_workers
-
         before = sum(frame_complete(split_dir / frame_id(i)) for i in indices)
         t0 = time.perf_counter()
         if render_with_workers(args, variant, split_dir, indices, progress=not args.no_progress):
@@ -215,29 +267,25 @@ def main(argv=None) -> int:
     else:
         rendered, skipped, seconds = _render_in_process(args, split_dir, indices, profile)
     if args.bag is not None:
-        from egsa_ros.data.synth.bag import write_bag
-
         done = [split_dir / frame_id(i) for i in indices if frame_complete(split_dir / frame_id(i))]
         print(f"egsa-synth: wrote {len(done)} frames to bag {write_bag(done, args.bag, compress=args.bag_zstd)}")
     per = seconds / rendered if rendered else float("nan")
     wall = f" wall clock with {args.jobs} jobs" if args.jobs > 1 else ""
-    print(f"egsa-synth: {rendered} rendered, {skipped} skipped (already complete), "
-          f"{per:.2f} s/frame{wall} at {args.width}x{args.height}, {args.spp} spp, {variant}")
+    print(
+        f"egsa-synth: {rendered} rendered, {skipped} skipped (already complete), "
+        f"{per:.2f} s/frame{wall} at {args.width}x{args.height}, {args.spp} spp, {variant}"
+    )
     return 0
 
 
 def _render_in_process(args, split_dir: Path, indices: list, profile) -> tuple:
     """Render the missing frames of ``indices`` here; (rendered, skipped, render seconds)."""
-    from tqdm import tqdm
-
-    from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
-    from egsa_ros.data.synth.scene import sample_scene
-    from egsa_ros.data.synth.scene_v2 import sample_scene_v2
 
     rendered = skipped = 0
     seconds = 0.0
-    for index in tqdm(indices, desc=f"{args.split} {args.shard[0]}/{args.shard[1]}", unit="frame",
-                      disable=args.no_progress):
+    for index in tqdm(
+        indices, desc=f"{args.split} {args.shard[0]}/{args.shard[1]}", unit="frame", disable=args.no_progress
+    ):
         frame_dir = split_dir / frame_id(index)
         if frame_complete(frame_dir):
             skipped += 1

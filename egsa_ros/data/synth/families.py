@@ -13,20 +13,49 @@ An ``ood`` frame draws its glass, table, room and light only from the held-out s
 cameras, photos and liquids are common to both. Val/test splits of the training distribution use
 ``train`` with other seeds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-GLASS_TRAIN = ("wine_glass", "tumbler", "bottle", "flask", "bowl", "sphere", "block", "vase", "beaker",
-               "measuring_cup", "test_tube", "graduated_cylinder", "mug", "flute", "goblet", "random_vessel",
-               "whisky_tumbler", "glass_box")
+GLASS_TRAIN = (
+    "wine_glass",
+    "tumbler",
+    "bottle",
+    "flask",
+    "bowl",
+    "sphere",
+    "block",
+    "vase",
+    "beaker",
+    "measuring_cup",
+    "test_tube",
+    "graduated_cylinder",
+    "mug",
+    "flute",
+    "goblet",
+    "random_vessel",
+    "whisky_tumbler",
+    "glass_box",
+)
 """Glass families drawn in the training distribution (the v1 seven plus eleven new)."""
 
 HELDOUT_GLASS = ("carafe", "cocktail_glass", "jar")
 """Glass families only the ``ood`` split family draws."""
 
-LOOKALIKES = ("ceramic_mug", "ceramic_cup", "ceramic_bowl", "plastic_bottle", "can", "metal_cup",
-              "mirror_sphere", "glossy_block", "white_vase", "opaque_glass_shape", "cylinder")
+LOOKALIKES = (
+    "ceramic_mug",
+    "ceramic_cup",
+    "ceramic_bowl",
+    "plastic_bottle",
+    "can",
+    "metal_cup",
+    "mirror_sphere",
+    "glossy_block",
+    "white_vase",
+    "opaque_glass_shape",
+    "cylinder",
+)
 """Opaque hard negatives; ``opaque_glass_shape`` takes a glass family of the split, opaque."""
 
 TABLES_TRAIN = ("wood", "checker", "noise", "cloth", "metal", "glossy", "stripes", "dots", "photo")
@@ -55,8 +84,13 @@ class Choices:
     colour_temperature_k: tuple
 
     def to_dict(self) -> dict:
-        return {"glass": list(self.glass), "tables": list(self.tables), "rooms": list(self.rooms),
-                "lights": list(self.lights), "colour_temperature_k": list(self.colour_temperature_k)}
+        return {
+            "glass": list(self.glass),
+            "tables": list(self.tables),
+            "rooms": list(self.rooms),
+            "lights": list(self.lights),
+            "colour_temperature_k": list(self.colour_temperature_k),
+        }
 
 
 def choices(split_family: str) -> Choices:

@@ -11,6 +11,7 @@ resampled to segments of at most ``MAX_SEGMENT_M`` (3 mm), and at sharp corners 
 vertices is duplicated (one copy per adjacent segment normal) so smooth vertex normals never
 average across a corner; without both, thin walls render black.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,16 +55,16 @@ def _vessel(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return np.concatenate([start, outer, inner[::-1], end], axis=0)
 
 
-def tumbler_profile(height: float, radius_top: float, radius_bottom: float,
-                    wall: float, bottom: float) -> np.ndarray:
+def tumbler_profile(height: float, radius_top: float, radius_bottom: float, wall: float, bottom: float) -> np.ndarray:
     """Drinking glass: slightly conical wall, thick flat bottom. All arguments in metres."""
     outer = np.array([[radius_bottom, 0.0], [radius_top, height]])
     inner = np.array([[radius_bottom - wall, bottom], [radius_top - wall, height]])
     return _vessel(outer, inner)
 
 
-def wine_glass_profile(height: float, bowl_radius: float, stem_height: float,
-                       foot_radius: float, wall: float) -> np.ndarray:
+def wine_glass_profile(
+    height: float, bowl_radius: float, stem_height: float, foot_radius: float, wall: float
+) -> np.ndarray:
     """Stemmed glass: flat foot, solid stem, tulip bowl (cosine-shaped). Metres."""
     stem_r = max(0.0035, 0.12 * bowl_radius)
     foot_t = 0.003
@@ -74,10 +75,12 @@ def wine_glass_profile(height: float, bowl_radius: float, stem_height: float,
     shape = rise * (1.0 - 0.12 * np.clip((t - 0.7) / 0.3, 0, 1) ** 2)
     r_out = stem_r + (bowl_radius - stem_r) * shape
     z_out = stem_height + bowl_h * t
-    outer = np.concatenate([
-        [[foot_radius, 0.0], [foot_radius, foot_t], [stem_r, foot_t + 0.004], [stem_r, stem_height]],
-        np.stack([r_out, z_out], axis=1),
-    ])
+    outer = np.concatenate(
+        [
+            [[foot_radius, 0.0], [foot_radius, foot_t], [stem_r, foot_t + 0.004], [stem_r, stem_height]],
+            np.stack([r_out, z_out], axis=1),
+        ]
+    )
     bottom_z = stem_height + 0.25 * bowl_h  # inner cavity starts a bit above the stem
     keep = z_out > bottom_z + 1e-4
     r_in = np.maximum(r_out[keep] - wall, 0.0)
@@ -92,25 +95,45 @@ def bottle_profile(height: float, radius: float, neck_radius: float, wall: float
     t = np.linspace(0.0, 1.0, 20)
     r_sh = neck_radius + (radius - neck_radius) * 0.5 * (1.0 + np.cos(np.pi * t))
     z_sh = body_h + shoulder_h * t
-    outer = np.concatenate([
-        [[radius, 0.0]], np.stack([r_sh, z_sh], axis=1), [[neck_radius, height]],
-    ])
+    outer = np.concatenate(
+        [
+            [[radius, 0.0]],
+            np.stack([r_sh, z_sh], axis=1),
+            [[neck_radius, height]],
+        ]
+    )
     bottom = 1.5 * wall
-    inner = np.concatenate([
-        [[radius - wall, bottom]], np.stack([np.maximum(r_sh - wall, 0.3 * neck_radius), z_sh], axis=1),
-        [[neck_radius - wall, height]],
-    ])
+    inner = np.concatenate(
+        [
+            [[radius - wall, bottom]],
+            np.stack([np.maximum(r_sh - wall, 0.3 * neck_radius), z_sh], axis=1),
+            [[neck_radius - wall, height]],
+        ]
+    )
     return _vessel(outer, inner)
 
 
 def flask_profile(height: float, radius: float, neck_radius: float, wall: float) -> np.ndarray:
     """Erlenmeyer flask: conical body, short cylindrical neck with a lip. Metres."""
     cone_h = 0.72 * height
-    outer = np.array([[radius, 0.0], [radius, 0.004], [neck_radius, cone_h],
-                      [neck_radius, height - 0.006], [neck_radius + 0.002, height]])
+    outer = np.array(
+        [
+            [radius, 0.0],
+            [radius, 0.004],
+            [neck_radius, cone_h],
+            [neck_radius, height - 0.006],
+            [neck_radius + 0.002, height],
+        ]
+    )
     bottom = 1.5 * wall
-    inner = np.array([[radius - wall, bottom], [radius - wall, bottom + 0.004],
-                      [neck_radius - wall, cone_h], [neck_radius - wall, height]])
+    inner = np.array(
+        [
+            [radius - wall, bottom],
+            [radius - wall, bottom + 0.004],
+            [neck_radius - wall, cone_h],
+            [neck_radius - wall, height],
+        ]
+    )
     return _vessel(outer, inner)
 
 
@@ -209,8 +232,13 @@ def _profile_rows(profile: np.ndarray, sharp_deg: float) -> tuple[np.ndarray, np
     return np.asarray(pos), np.asarray(nrm), np.asarray(joined)
 
 
-def revolve(profile: np.ndarray, *, segments: int | None = None,
-            max_segment: float = MAX_SEGMENT_M, sharp_deg: float = SHARP_CORNER_DEG) -> TriMesh:
+def revolve(
+    profile: np.ndarray,
+    *,
+    segments: int | None = None,
+    max_segment: float = MAX_SEGMENT_M,
+    sharp_deg: float = SHARP_CORNER_DEG,
+) -> TriMesh:
     """Revolve a profile (see module docstring) around +z into a closed triangle mesh.
 
     Args:
@@ -274,12 +302,12 @@ def revolve(profile: np.ndarray, *, segments: int | None = None,
     return TriMesh(v, f, n)
 
 
-def to_mitsuba_mesh(mesh: TriMesh, name: str, bsdf) -> "object":
+def to_mitsuba_mesh(mesh: TriMesh, name: str, bsdf) -> object:
     """Wrap a :class:`TriMesh` as ``mi.Mesh`` with vertex normals and the given BSDF object.
 
     Needs a Mitsuba variant to be set already. ``name`` becomes the shape's id.
     """
-    import mitsuba as mi
+    import mitsuba as mi  # noqa: PLC0415 - mitsuba loads only to render
 
     props = mi.Properties()
     props["bsdf"] = bsdf

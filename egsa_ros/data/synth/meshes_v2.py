@@ -3,6 +3,7 @@
 All builders return :class:`~egsa_ros.data.synth.lathe.TriMesh` objects whose faces wind
 counter-clockwise seen from outside the material, like :func:`~egsa_ros.data.synth.lathe.revolve`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,11 @@ def merge(meshes: list) -> TriMesh:
         norms.append(m.normals)
         faces.append(m.faces.astype(np.int64) + offset)
         offset += len(m.vertices)
-    return TriMesh(np.concatenate(verts).astype(np.float32), np.concatenate(faces).astype(np.uint32),
-                   np.concatenate(norms).astype(np.float32))
+    return TriMesh(
+        np.concatenate(verts).astype(np.float32),
+        np.concatenate(faces).astype(np.uint32),
+        np.concatenate(norms).astype(np.float32),
+    )
 
 
 def recompute_normals(mesh: TriMesh) -> TriMesh:
@@ -39,8 +43,7 @@ def recompute_normals(mesh: TriMesh) -> TriMesh:
     return TriMesh(mesh.vertices, mesh.faces, n.astype(np.float32))
 
 
-def add_spout(mesh: TriMesh, height: float, depth: float, width_rad: float = 0.35,
-              start: float = 0.75) -> TriMesh:
+def add_spout(mesh: TriMesh, height: float, depth: float, width_rad: float = 0.35, start: float = 0.75) -> TriMesh:
     """Pull the rim of a vessel out into a pouring spout towards +x.
 
     Vertices above ``start`` * ``height`` move radially outwards by up to ``depth`` metres,
@@ -50,7 +53,7 @@ def add_spout(mesh: TriMesh, height: float, depth: float, width_rad: float = 0.3
     phi = np.arctan2(v[:, 1], v[:, 0])
     r = np.hypot(v[:, 0], v[:, 1])
     t = np.clip((v[:, 2] - start * height) / ((1.0 - start) * height), 0.0, 1.0)
-    push = depth * np.exp(-(phi / width_rad) ** 2) * t ** 2
+    push = depth * np.exp(-((phi / width_rad) ** 2)) * t**2
     scale = np.where(r > 1e-9, (r + push) / np.maximum(r, 1e-9), 1.0)
     v[:, 0] *= scale
     v[:, 1] *= scale
@@ -66,8 +69,15 @@ def _frame_along(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tang, normal / np.linalg.norm(normal, axis=1, keepdims=True)
 
 
-def handle_tube(wall_radius: float, z_centre: float, reach: float, tube_radius: float,
-                embed: float = 0.004, rings: int = 28, sides: int = 14) -> TriMesh:
+def handle_tube(
+    wall_radius: float,
+    z_centre: float,
+    reach: float,
+    tube_radius: float,
+    embed: float = 0.004,
+    rings: int = 28,
+    sides: int = 14,
+) -> TriMesh:
     """A C-shaped handle on the +x side of a vessel: a tube along a half-ellipse, ends capped.
 
     The path starts and ends ``embed`` metres inside the wall at radius ``wall_radius``, at
@@ -95,7 +105,7 @@ def handle_tube(wall_radius: float, z_centre: float, reach: float, tube_radius: 
     cap_faces, cap_v, cap_n = [], [], []
     base = len(verts)
     for end, sign in ((0, -1.0), (rings - 1, 1.0)):
-        ring = verts[end * sides:(end + 1) * sides]
+        ring = verts[end * sides : (end + 1) * sides]
         cap_v.append(np.concatenate([path[end][None], ring]))
         cap_n.append(np.repeat(sign * tang[end][None], sides + 1, axis=0))
         c = base
@@ -163,8 +173,11 @@ def open_box(hx: float, hy: float, height: float, wall: float, bottom: float) ->
         faces.append(tri + 4 * len(verts))
         verts.append(c)
         norms.append(n)
-    return TriMesh(np.concatenate(verts).astype(np.float32), np.concatenate(faces).astype(np.uint32),
-                   np.concatenate(norms).astype(np.float32))
+    return TriMesh(
+        np.concatenate(verts).astype(np.float32),
+        np.concatenate(faces).astype(np.uint32),
+        np.concatenate(norms).astype(np.float32),
+    )
 
 
 def box_liquid(hx: float, hy: float, wall: float, bottom: float, level: float, gap: float) -> TriMesh:
@@ -185,8 +198,11 @@ def box_liquid(hx: float, hy: float, wall: float, bottom: float, level: float, g
         faces.append(tri + 4 * len(verts))
         verts.append(c)
         norms.append(n)
-    return TriMesh(np.concatenate(verts).astype(np.float32), np.concatenate(faces).astype(np.uint32),
-                   np.concatenate(norms).astype(np.float32))
+    return TriMesh(
+        np.concatenate(verts).astype(np.float32),
+        np.concatenate(faces).astype(np.uint32),
+        np.concatenate(norms).astype(np.float32),
+    )
 
 
 def lay_down(mesh: TriMesh, length: float, radius: float) -> TriMesh:
@@ -206,8 +222,9 @@ def transform(mesh: TriMesh, yaw_deg: float, offset) -> TriMesh:
     return TriMesh(v.astype(np.float32), mesh.faces, n.astype(np.float32))
 
 
-def label_band(profile: np.ndarray, z0: float, z1: float, phi0: float, extent: float,
-               offset: float = 0.0004, step: float = 0.003) -> TriMesh | None:
+def label_band(
+    profile: np.ndarray, z0: float, z1: float, phi0: float, extent: float, offset: float = 0.0004, step: float = 0.003
+) -> TriMesh | None:
     """An open band (a printed label) wrapped around a lathe body's outer wall, ``offset`` metres out.
 
     Covers heights ``z0``-``z1`` (metres) and azimuths ``phi0`` to ``phi0 + extent`` (radians);
@@ -216,7 +233,7 @@ def label_band(profile: np.ndarray, z0: float, z1: float, phi0: float, extent: f
     """
     profile = np.asarray(profile, np.float64)
     top = int(np.argmax(profile[:, 1]))
-    outer = profile[1:top + 1]
+    outer = profile[1 : top + 1]
     if len(outer) < 2 or np.any(np.diff(outer[:, 1]) < -1e-9) or z1 - z0 < 2 * step:
         return None
     z = np.linspace(z0, z1, max(2, int(np.ceil((z1 - z0) / step)) + 1))
@@ -226,8 +243,10 @@ def label_band(profile: np.ndarray, z0: float, z1: float, phi0: float, extent: f
     cos, sin = np.cos(phi), np.sin(phi)
     v = np.stack([r[:, None] * cos[None], r[:, None] * sin[None], np.repeat(z[:, None], n_phi, 1)], axis=2)
     dr = np.gradient(r, z) if len(z) > 1 else np.zeros_like(z)
-    nrm = np.stack([cos[None] * np.ones_like(r)[:, None], sin[None] * np.ones_like(r)[:, None],
-                    np.repeat(-dr[:, None], n_phi, 1)], axis=2)
+    nrm = np.stack(
+        [cos[None] * np.ones_like(r)[:, None], sin[None] * np.ones_like(r)[:, None], np.repeat(-dr[:, None], n_phi, 1)],
+        axis=2,
+    )
     nrm /= np.linalg.norm(nrm, axis=2, keepdims=True)
     idx = np.arange(len(z) * n_phi).reshape(len(z), n_phi)
     a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]

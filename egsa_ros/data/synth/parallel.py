@@ -14,12 +14,17 @@ handful of RGB pixels, with or without workers), and resuming works as before.
 Sub-shards: shard ``i/n`` split over ``N`` jobs is the shards ``(i + n*(j-1)) / (n*N)`` for
 j = 1..N, which together hold exactly the indices i-1, i-1+n, ... of shard ``i/n``.
 """
+
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tqdm import tqdm
+
+from egsa_ros.data.synth.render import frame_complete, frame_id
 
 
 def sub_shards(shard: tuple[int, int], jobs: int) -> list[tuple[int, int]]:
@@ -37,10 +42,30 @@ def worker_argv(args, variant: str, shard: tuple[int, int]) -> list[str]:
     of an option reaches the worker the same way; ``variant`` is the parent's resolved one,
     so all workers render with the same Mitsuba variant.
     """
-    argv = [sys.executable, "-m", "egsa_ros.data.synth.cli", "--out", str(args.out),
-            "--split", args.split, "--frames", str(args.frames), "--seed", str(args.seed),
-            "--width", str(args.width), "--height", str(args.height), "--spp", str(args.spp),
-            "--variant", variant, "--shard", f"{shard[0]}/{shard[1]}", "--no-progress"]
+    argv = [
+        sys.executable,
+        "-m",
+        "egsa_ros.data.synth.cli",
+        "--out",
+        str(args.out),
+        "--split",
+        args.split,
+        "--frames",
+        str(args.frames),
+        "--seed",
+        str(args.seed),
+        "--width",
+        str(args.width),
+        "--height",
+        str(args.height),
+        "--spp",
+        str(args.spp),
+        "--variant",
+        variant,
+        "--shard",
+        f"{shard[0]}/{shard[1]}",
+        "--no-progress",
+    ]
     if args.glass_shapes is not None:
         argv += ["--glass-shapes", ",".join(args.glass_shapes)]
     if args.ior is not None:
@@ -52,24 +77,28 @@ def worker_argv(args, variant: str, shard: tuple[int, int]) -> list[str]:
     return argv
 
 
-def render_with_workers(args, variant: str, split_dir: Path, indices: list[int],
-                        progress: bool = True, poll_s: float = 1.0) -> int:
+def render_with_workers(
+    args, variant: str, split_dir: Path, indices: list[int], progress: bool = True, poll_s: float = 1.0
+) -> int:
     """Render ``indices`` of ``args.shard`` with ``args.jobs`` worker processes; wait for all.
 
     A progress bar counts complete frames on disk (polled every ``poll_s`` seconds). If a
     worker fails, the others are stopped and the failing worker's command is reported.
     Returns 0 on success, 1 if a worker failed (its stderr went to ours).
     """
-    from tqdm import tqdm
-
-    from egsa_ros.data.synth.render import frame_complete, frame_id
 
     pending = [i for i in indices if not frame_complete(split_dir / frame_id(i))]
-    workers = [subprocess.Popen(worker_argv(args, variant, s), stdout=subprocess.DEVNULL)
-               for s in sub_shards(args.shard, args.jobs)]
-    bar = tqdm(total=len(indices), initial=len(indices) - len(pending), unit="frame",
-               desc=f"{args.split} {args.shard[0]}/{args.shard[1]} x{args.jobs} jobs",
-               disable=not progress)
+    workers = [
+        subprocess.Popen(worker_argv(args, variant, s), stdout=subprocess.DEVNULL)
+        for s in sub_shards(args.shard, args.jobs)
+    ]
+    bar = tqdm(
+        total=len(indices),
+        initial=len(indices) - len(pending),
+        unit="frame",
+        desc=f"{args.split} {args.shard[0]}/{args.shard[1]} x{args.jobs} jobs",
+        disable=not progress,
+    )
     failed = None
     try:
         while True:
@@ -89,7 +118,6 @@ def render_with_workers(args, variant: str, split_dir: Path, indices: list[int],
             w.wait()
         bar.close()
     if failed is not None:
-        print(f"egsa-synth: worker failed with exit code {failed.returncode}: "
-              f"{' '.join(failed.args)}", file=sys.stderr)
+        print(f"egsa-synth: worker failed with exit code {failed.returncode}: {' '.join(failed.args)}", file=sys.stderr)
         return 1
     return 0

@@ -6,6 +6,7 @@ rim -> inner wall -> axis, material on the left). Vessels have a real wall thick
 bottom of their own thickness; :func:`cavity_profile` gives the inner wall, from which
 :func:`liquid_profile` builds a closed liquid body filled to a given height.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,9 @@ def vessel_from_wall(outer: np.ndarray, wall: float, bottom: float) -> np.ndarra
     return _vessel(outer, _inner_of(outer, wall, bottom))
 
 
-def vase_profile(height: float, radius: float, neck_radius: float, lip_radius: float,
-                 belly: float, wall: float, bottom: float) -> np.ndarray:
+def vase_profile(
+    height: float, radius: float, neck_radius: float, lip_radius: float, belly: float, wall: float, bottom: float
+) -> np.ndarray:
     """Vase: bulging body (widest at ``belly`` of the height), narrow neck, flared lip."""
     zs = [0.0, belly * 0.5, belly, 0.5 * (1 + belly), 0.85, 1.0]
     rs = [0.8 * radius, 0.95 * radius, radius, 0.5 * (radius + neck_radius), neck_radius, lip_radius]
@@ -79,15 +81,24 @@ def test_tube_profile(length: float, radius: float, wall: float) -> np.ndarray:
 def graduated_cylinder_profile(height: float, radius: float, foot_radius: float, wall: float) -> np.ndarray:
     """Thin tall cylinder on a flat foot (graduated cylinder)."""
     foot_t = 0.006
-    outer = np.array([[foot_radius, 0.0], [foot_radius, foot_t], [radius, foot_t + 0.002],
-                      [radius, height - 0.003], [radius + 0.0015, height]])
-    inner = np.array([[radius - wall, foot_t + 0.004], [radius - wall, height - 0.003],
-                      [radius + 0.0015 - wall, height]])
+    outer = np.array(
+        [
+            [foot_radius, 0.0],
+            [foot_radius, foot_t],
+            [radius, foot_t + 0.002],
+            [radius, height - 0.003],
+            [radius + 0.0015, height],
+        ]
+    )
+    inner = np.array(
+        [[radius - wall, foot_t + 0.004], [radius - wall, height - 0.003], [radius + 0.0015 - wall, height]]
+    )
     return _vessel(outer, inner)
 
 
-def jar_profile(height: float, radius: float, shoulder: float, neck_radius: float, wall: float,
-                bottom: float) -> np.ndarray:
+def jar_profile(
+    height: float, radius: float, shoulder: float, neck_radius: float, wall: float, bottom: float
+) -> np.ndarray:
     """Preserving jar: straight body, rounded shoulder at ``shoulder`` of the height, short wide neck."""
     t = np.linspace(0.0, 1.0, 12)
     z_sh = height * (shoulder + (0.9 - shoulder) * t)
@@ -98,8 +109,16 @@ def jar_profile(height: float, radius: float, shoulder: float, neck_radius: floa
 
 def lid_profile(radius: float, thickness: float, knob_radius: float) -> np.ndarray:
     """Solid lid: a disc of ``radius`` and ``thickness`` with a low knob on top (z = 0 at its bottom)."""
-    return np.array([[0.0, 0.0], [radius, 0.0], [radius, thickness], [knob_radius, thickness],
-                     [knob_radius, thickness + 0.006], [0.0, thickness + 0.006]])
+    return np.array(
+        [
+            [0.0, 0.0],
+            [radius, 0.0],
+            [radius, thickness],
+            [knob_radius, thickness],
+            [knob_radius, thickness + 0.006],
+            [0.0, thickness + 0.006],
+        ]
+    )
 
 
 def carafe_profile(height: float, radius: float, neck_radius: float, wall: float, bottom: float) -> np.ndarray:
@@ -120,16 +139,19 @@ def mug_profile(height: float, radius: float, wall: float, bottom: float) -> np.
     return _vessel(outer, inner)
 
 
-def flute_profile(height: float, bowl_radius: float, stem_height: float, foot_radius: float,
-                  wall: float) -> np.ndarray:
+def flute_profile(height: float, bowl_radius: float, stem_height: float, foot_radius: float, wall: float) -> np.ndarray:
     """Champagne flute: foot, thin stem, tall narrow bowl."""
     stem_r = 0.0035
     bowl_h = height - stem_height
     t = np.linspace(0.0, 1.0, 30)[1:]
     r_out = stem_r + (bowl_radius - stem_r) * np.sin(0.5 * np.pi * np.clip(t / 0.35, 0, 1)) ** 0.8
     z_out = stem_height + bowl_h * t
-    outer = np.concatenate([[[foot_radius, 0.0], [foot_radius, 0.003], [stem_r, 0.008], [stem_r, stem_height]],
-                            np.stack([r_out, z_out], axis=1)])
+    outer = np.concatenate(
+        [
+            [[foot_radius, 0.0], [foot_radius, 0.003], [stem_r, 0.008], [stem_r, stem_height]],
+            np.stack([r_out, z_out], axis=1),
+        ]
+    )
     bottom_z = stem_height + 0.12 * bowl_h
     keep = z_out > bottom_z + 1e-4
     r_in = np.maximum(r_out[keep] - wall, 0.0008)
@@ -137,20 +159,23 @@ def flute_profile(height: float, bowl_radius: float, stem_height: float, foot_ra
     return _vessel(outer, inner)
 
 
-def cocktail_profile(height: float, bowl_radius: float, stem_height: float, foot_radius: float,
-                     wall: float) -> np.ndarray:
+def cocktail_profile(
+    height: float, bowl_radius: float, stem_height: float, foot_radius: float, wall: float
+) -> np.ndarray:
     """Cocktail (martini) glass: foot, stem, wide conical bowl."""
     stem_r = 0.0035
-    outer = np.array([[foot_radius, 0.0], [foot_radius, 0.003], [stem_r, 0.008], [stem_r, stem_height],
-                      [bowl_radius, height]])
+    outer = np.array(
+        [[foot_radius, 0.0], [foot_radius, 0.003], [stem_r, 0.008], [stem_r, stem_height], [bowl_radius, height]]
+    )
     bowl_h = height - stem_height
     bottom_z = stem_height + 0.08 * bowl_h
     inner = np.array([[0.0015, bottom_z + 0.0005], [bowl_radius - wall * 1.4, height]])
     return _vessel(outer, inner)
 
 
-def goblet_profile(height: float, bowl_radius: float, stem_height: float, foot_radius: float,
-                   wall: float) -> np.ndarray:
+def goblet_profile(
+    height: float, bowl_radius: float, stem_height: float, foot_radius: float, wall: float
+) -> np.ndarray:
     """Goblet: short thick stem with a knop, round bowl."""
     stem_r = 0.006
     bowl_h = height - stem_height
@@ -158,8 +183,14 @@ def goblet_profile(height: float, bowl_radius: float, stem_height: float, foot_r
     r_out = stem_r + (bowl_radius - stem_r) * np.sin(0.5 * np.pi * np.clip(t / 0.55, 0, 1)) ** 0.5
     z_out = stem_height + bowl_h * t
     knop = _arc(stem_r, 0.55 * stem_height, 0.004, -np.pi / 2, np.pi / 2, 8)
-    outer = np.concatenate([[[foot_radius, 0.0], [foot_radius, 0.004], [stem_r, 0.01]], knop,
-                            [[stem_r, stem_height]], np.stack([r_out, z_out], axis=1)])
+    outer = np.concatenate(
+        [
+            [[foot_radius, 0.0], [foot_radius, 0.004], [stem_r, 0.01]],
+            knop,
+            [[stem_r, stem_height]],
+            np.stack([r_out, z_out], axis=1),
+        ]
+    )
     bottom_z = stem_height + 0.2 * bowl_h
     keep = z_out > bottom_z + 1e-4
     inner = np.concatenate([[[0.002, bottom_z]], np.stack([np.maximum(r_out[keep] - wall, 0.001), z_out[keep]], 1)])
@@ -174,9 +205,18 @@ def random_vessel_profile(height: float, radii: list, wall: float, bottom: float
 def can_profile(radius: float, height: float) -> np.ndarray:
     """Drinks can (solid): bevelled bottom and top with a raised rim."""
     b = 0.006
-    return np.array([[0.0, 0.002], [radius - b, 0.0], [radius, b], [radius, height - b],
-                     [radius - b, height - 0.001], [radius - b - 0.001, height], [radius - b - 0.002, height - 0.003],
-                     [0.0, height - 0.003]])
+    return np.array(
+        [
+            [0.0, 0.002],
+            [radius - b, 0.0],
+            [radius, b],
+            [radius, height - b],
+            [radius - b, height - 0.001],
+            [radius - b - 0.001, height],
+            [radius - b - 0.002, height - 0.003],
+            [0.0, height - 0.003],
+        ]
+    )
 
 
 def cavity_profile(profile: np.ndarray) -> np.ndarray:
@@ -211,4 +251,3 @@ def liquid_profile(profile: np.ndarray, fill: float, gap: float = LIQUID_GAP_M) 
         return None
     side = np.stack([wall[:, 0] - gap, wall[:, 1]], axis=1)
     return np.concatenate([[[0.0, z_bottom], [r_bottom, z_bottom]], side, [[r_top, z_fill], [0.0, z_fill]]])
-

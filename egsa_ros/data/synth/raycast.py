@@ -7,6 +7,7 @@
 Works on scalar variants (a Python loop, fine for small images) and JIT variants
 (one vectorized call per pass).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ def _shape_keys(mi, scene) -> tuple[dict, list]:
     """Map from a hit-shape key (pointer id or shape id string) to the index in scene.shapes()."""
     shapes = list(scene.shapes())
     if is_vectorized(mi):
-        import drjit as dr
+        import drjit as dr  # noqa: PLC0415 - drjit loads with mitsuba, only to render
 
         keys = {int(np.array(dr.reinterpret_array(mi.UInt32, mi.ShapePtr(s)))[0]): i for i, s in enumerate(shapes)}
     else:
@@ -52,7 +53,7 @@ def _primary_rays(mi, sensor, width: int, height: int) -> tuple[np.ndarray, np.n
     """Origins and unit directions (N, 3), N = H*W row-major, through pixel centres."""
     n = width * height
     if is_vectorized(mi):
-        import drjit as dr
+        import drjit as dr  # noqa: PLC0415 - drjit loads with mitsuba, only to render
 
         idx = dr.arange(mi.UInt32, n)
         pos = mi.Point2f((mi.Float(idx % width) + 0.5) / width, (mi.Float(idx // width) + 0.5) / height)
@@ -78,11 +79,10 @@ def _intersect(mi, scene, keys: dict, o: np.ndarray, d: np.ndarray) -> tuple[np.
     if n == 0:
         return t, idx
     if is_vectorized(mi):
-        import drjit as dr
+        import drjit as dr  # noqa: PLC0415 - drjit loads with mitsuba, only to render
 
         F = mi.Float
-        ray = mi.Ray3f(mi.Point3f(F(o[:, 0]), F(o[:, 1]), F(o[:, 2])),
-                       mi.Vector3f(F(d[:, 0]), F(d[:, 1]), F(d[:, 2])))
+        ray = mi.Ray3f(mi.Point3f(F(o[:, 0]), F(o[:, 1]), F(o[:, 2])), mi.Vector3f(F(d[:, 0]), F(d[:, 1]), F(d[:, 2])))
         si = scene.ray_intersect(ray)
         valid = np.array(si.is_valid(), bool)
         ptr = np.array(dr.reinterpret_array(mi.UInt32, si.shape))
@@ -104,7 +104,7 @@ def cast_labels(scene, labels: dict, width: int, height: int, c2w: np.ndarray) -
         scene: a loaded Mitsuba scene. labels: shape id -> (semantic, instance).
         width, height: image size, pixels. c2w: 4x4 OpenCV camera-to-world (for z).
     """
-    import mitsuba as mi
+    import mitsuba as mi  # noqa: PLC0415 - mitsuba loads only to render
 
     keys, shapes = _shape_keys(mi, scene)
     sem_of = np.array([labels.get(s.id(), (0, 0))[0] for s in shapes] + [0], np.uint8)
@@ -135,5 +135,9 @@ def cast_labels(scene, labels: dict, width: int, height: int, c2w: np.ndarray) -
     behind[todo] = 0.0  # still inside glass after MAX_GLASS_LAYERS: unknown
 
     shape = (height, width)
-    return PixelLabels(depth_gt.reshape(shape).astype(np.float32), behind.reshape(shape).astype(np.float32),
-                       semantic.reshape(shape), instance.reshape(shape))
+    return PixelLabels(
+        depth_gt.reshape(shape).astype(np.float32),
+        behind.reshape(shape).astype(np.float32),
+        semantic.reshape(shape),
+        instance.reshape(shape),
+    )

@@ -14,6 +14,7 @@ camera draws and exposure in meta.json; semantic 2 covers the glass, the liquid 
 printed labels on it; the linear render loses its fireflies (:func:`remove_fireflies`) and is
 scaled to a drawn median brightness (:func:`auto_exposure`) before the sRGB encoding.
 """
+
 from __future__ import annotations
 
 import json
@@ -118,7 +119,7 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
     Returns:
         The metadata dict written to ``meta.json`` (also holds ``render_seconds``).
     """
-    import mitsuba as mi
+    import mitsuba as mi  # noqa: PLC0415 - mitsuba loads only to render, after its variant is chosen
 
     t0 = time.perf_counter()
     frame_dir = Path(frame_dir)
@@ -150,30 +151,61 @@ def render_frame(spec: SceneSpec, frame_dir: Path, *, spp: int = 32, split: str 
 
     objects = []
     for o in spec.objects:
-        entry = {"instance_id": o.instance_id, "name": o.name, "category": o.category, "shape": o.shape,
-                 "position_m": [o.position[0], o.position[1], 0.0], "yaw_deg": o.yaw_deg,
-                 "height_m": o.height, "footprint_radius_m": o.footprint_radius, "dims_m": o.dims,
-                 "material": o.material["type"], "pixels": int((px.instance == o.instance_id).sum())}
+        entry = {
+            "instance_id": o.instance_id,
+            "name": o.name,
+            "category": o.category,
+            "shape": o.shape,
+            "position_m": [o.position[0], o.position[1], 0.0],
+            "yaw_deg": o.yaw_deg,
+            "height_m": o.height,
+            "footprint_radius_m": o.footprint_radius,
+            "dims_m": o.dims,
+            "material": o.material["type"],
+            "pixels": int((px.instance == o.instance_id).sum()),
+        }
         if o.category == "transparent":
             entry.update(ior=o.material["ior"], tint=o.material["tint"], roughness=o.material.get("alpha", 0.0))
         elif "colour" in o.material:
             entry.update(colour=o.material["colour"])
         if v2:
-            entry.update(family=o.shape, role=o.role, base_z_m=o.base_z, liquid=o.liquid, label=o.label,
-                         material_params=o.material)
+            entry.update(
+                family=o.shape,
+                role=o.role,
+                base_z_m=o.base_z,
+                liquid=o.liquid,
+                label=o.label,
+                material_params=o.material,
+            )
         objects.append(entry)
     meta = {
-        "version": META_VERSION, "split": split, "frame_id": frame_id(spec.index),
-        "seed": spec.seed, "frame_index": spec.index, "width": cam.width, "height": cam.height,
-        "K": cam.K.tolist(), "hfov_deg": cam.hfov_deg, "camera_to_world": c2w.tolist(),
+        "version": META_VERSION,
+        "split": split,
+        "frame_id": frame_id(spec.index),
+        "seed": spec.seed,
+        "frame_index": spec.index,
+        "width": cam.width,
+        "height": cam.height,
+        "K": cam.K.tolist(),
+        "hfov_deg": cam.hfov_deg,
+        "camera_to_world": c2w.tolist(),
         "camera_convention": "opencv (x right, y down, z forward); world z up, metres",
-        "pitch_down_deg": cam.pitch_deg, "look_at_distance_m": cam.distance_m,
+        "pitch_down_deg": cam.pitch_deg,
+        "look_at_distance_m": cam.distance_m,
         "depth_unit": "mm (uint16), 0 = no hit / no reading; z along the optical axis",
         "semantic_classes": {str(k): v for k, v in SEMANTIC_CLASSES.items()},
-        "spp": int(spp), "variant": mi.variant(), "mitsuba_version": mi.__version__,
-        "render_seed": render_seed, "objects": objects, "table": spec.table, "wall": spec.wall,
-        "lighting": spec.lighting, "sensor": params.to_dict(), "scene_profile": spec.profile,
-        "render_seconds": round(time.perf_counter() - t0, 3), "complete": True,
+        "spp": int(spp),
+        "variant": mi.variant(),
+        "mitsuba_version": mi.__version__,
+        "render_seed": render_seed,
+        "objects": objects,
+        "table": spec.table,
+        "wall": spec.wall,
+        "lighting": spec.lighting,
+        "sensor": params.to_dict(),
+        "scene_profile": spec.profile,
+        "render_seconds": round(time.perf_counter() - t0, 3),
+        "complete": True,
     }
     if v2:
         meta.update(spec.extra_meta())

@@ -4,6 +4,7 @@ A frame depends only on (seed, frame index): :func:`frame_rng` seeds a
 ``numpy.random.Generator`` from both, so shards and resumed runs reproduce it exactly.
 World frame: metres, z up, table top at z = 0, the wall stands at y = ``wall.y`` facing -y.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -58,8 +59,11 @@ class SceneProfile:
         return weights / weights.sum()
 
     def to_dict(self) -> dict:
-        return {"glass_shapes": list(self.glass_shapes), "ior_range": list(self.ior_range),
-                "glass_count": list(self.glass_count)}
+        return {
+            "glass_shapes": list(self.glass_shapes),
+            "ior_range": list(self.ior_range),
+            "glass_count": list(self.glass_count),
+        }
 
 
 DEFAULT_PROFILE = SceneProfile()
@@ -159,8 +163,7 @@ def _sample_object(rng: np.random.Generator, shape: str, transparent: bool) -> d
     if shape == "box":
         hx, hy = rng.uniform(0.015, 0.05, 2)
         hz = float(rng.uniform(0.015, 0.08 if not transparent else 0.05))
-        return dict(dims={"hx": float(hx), "hy": float(hy), "hz": hz},
-                    footprint=float(np.hypot(hx, hy)), height=2 * hz)
+        return dict(dims={"hx": float(hx), "hy": float(hy), "hz": hz}, footprint=float(np.hypot(hx, hy)), height=2 * hz)
     profile, dims = sample_profile(shape, rng)
     return dict(dims=dims, footprint=float(profile[:, 0].max()), height=float(profile[:, 1].max()))
 
@@ -188,8 +191,9 @@ def _pack(rng: np.random.Generator, radii: list, spread: float, tries: int = 200
     return out
 
 
-def sample_scene(seed: int, index: int, width: int = 320, height: int = 240,
-                 profile: SceneProfile = DEFAULT_PROFILE) -> SceneSpec:
+def sample_scene(
+    seed: int, index: int, width: int = 320, height: int = 240, profile: SceneProfile = DEFAULT_PROFILE
+) -> SceneSpec:
     """Draw scene ``index`` of run ``seed`` for a ``width`` x ``height`` image.
 
     1 to 4 glass objects (``profile``) and 0 to 3 opaque distractors stand on a textured
@@ -210,8 +214,9 @@ def sample_scene(seed: int, index: int, width: int = 320, height: int = 240,
 
     yaw = float(np.radians(90.0 + rng.uniform(-35.0, 35.0)))  # looking roughly towards +y (the wall)
     look_h = float(rng.uniform(0.02, 0.08))
-    forward = np.array([np.cos(np.radians(pitch)) * np.cos(yaw), np.cos(np.radians(pitch)) * np.sin(yaw),
-                        -np.sin(np.radians(pitch))])
+    forward = np.array(
+        [np.cos(np.radians(pitch)) * np.cos(yaw), np.cos(np.radians(pitch)) * np.sin(yaw), -np.sin(np.radians(pitch))]
+    )
     target = np.array([0.0, 0.0, look_h])
     eye = target - distance * forward
     c2w = look_at(eye, target, roll_deg=float(rng.uniform(-4.0, 4.0)))
@@ -224,36 +229,69 @@ def sample_scene(seed: int, index: int, width: int = 320, height: int = 240,
         if not DISTANCE_RANGE_M[0] <= np.linalg.norm(centre - eye) <= DISTANCE_RANGE_M[1]:
             continue
         iid = len(objects) + 1
-        objects.append(ObjectSpec(
-            instance_id=iid, name=f"obj_{iid:02d}", category=cat, shape=shape, position=spot,
-            yaw_deg=float(rng.uniform(0, 360)), footprint_radius=d["footprint"], height=d["height"],
-            dims=d["dims"], material=_glass_material(rng, profile.ior_range) if cat == "transparent"
-            else _opaque_material(rng)))
+        objects.append(
+            ObjectSpec(
+                instance_id=iid,
+                name=f"obj_{iid:02d}",
+                category=cat,
+                shape=shape,
+                position=spot,
+                yaw_deg=float(rng.uniform(0, 360)),
+                footprint_radius=d["footprint"],
+                height=d["height"],
+                dims=d["dims"],
+                material=_glass_material(rng, profile.ior_range) if cat == "transparent" else _opaque_material(rng),
+            )
+        )
 
     back = max((o.position[1] + o.footprint_radius for o in objects), default=0.0)
     back = max(back, 0.0)
     wall_y = float(back + rng.uniform(0.25, 1.2))
     table = {
-        "texture": str(rng.choice(TABLE_TEXTURES)), "texture_seed": int(rng.integers(2**31)),
-        "glossy": bool(rng.random() < 0.5), "uv_repeat": float(rng.uniform(1.0, 4.0)),
+        "texture": str(rng.choice(TABLE_TEXTURES)),
+        "texture_seed": int(rng.integers(2**31)),
+        "glossy": bool(rng.random() < 0.5),
+        "uv_repeat": float(rng.uniform(1.0, 4.0)),
         "x_range": [float(-rng.uniform(0.6, 1.5)), float(rng.uniform(0.6, 1.5))],
         "y_range": [float(min(eye[1], -spread) - rng.uniform(0.2, 1.0)), wall_y],
     }
-    wall = {"y": wall_y, "colour": [float(c) for c in rng.uniform(0.2, 0.9, 3)],
-            "textured": bool(rng.random() < 0.4), "texture_seed": int(rng.integers(2**31))}
+    wall = {
+        "y": wall_y,
+        "colour": [float(c) for c in rng.uniform(0.2, 0.9, 3)],
+        "textured": bool(rng.random() < 0.4),
+        "texture_seed": int(rng.integers(2**31)),
+    }
     lighting = {
         "env": str(rng.choice(ENV_KINDS + ("constant",), p=[0.45, 0.45, 0.1])),
-        "env_seed": int(rng.integers(2**31)), "env_scale": float(rng.uniform(0.5, 1.8)),
-        "constant": float(rng.uniform(0.05, 0.4)), "env_rotation_deg": float(rng.uniform(0, 360)),
+        "env_seed": int(rng.integers(2**31)),
+        "env_scale": float(rng.uniform(0.5, 1.8)),
+        "constant": float(rng.uniform(0.05, 0.4)),
+        "env_rotation_deg": float(rng.uniform(0, 360)),
         "area_light": None,
     }
     if rng.random() < 0.5:
         lighting["area_light"] = {
             "centre": [float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-0.5, 0.3)), float(rng.uniform(1.0, 2.0))],
-            "size": float(rng.uniform(0.2, 0.8)), "radiance": float(rng.uniform(3.0, 15.0)),
+            "size": float(rng.uniform(0.2, 0.8)),
+            "radiance": float(rng.uniform(3.0, 15.0)),
         }
     hfov = float(rng.uniform(*HFOV_RANGE_DEG))
-    camera = CameraSpec(width=int(width), height=int(height), hfov_deg=hfov, c2w=c2w.tolist(),
-                        pitch_deg=pitch, distance_m=distance, target=target.tolist())
-    return SceneSpec(seed=int(seed), index=int(index), camera=camera, table=table, wall=wall,
-                     lighting=lighting, objects=objects, profile=profile.to_dict())
+    camera = CameraSpec(
+        width=int(width),
+        height=int(height),
+        hfov_deg=hfov,
+        c2w=c2w.tolist(),
+        pitch_deg=pitch,
+        distance_m=distance,
+        target=target.tolist(),
+    )
+    return SceneSpec(
+        seed=int(seed),
+        index=int(index),
+        camera=camera,
+        table=table,
+        wall=wall,
+        lighting=lighting,
+        objects=objects,
+        profile=profile.to_dict(),
+    )

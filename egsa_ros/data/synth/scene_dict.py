@@ -4,10 +4,12 @@ Needs a Mitsuba variant set first (see :mod:`egsa_ros.data.synth.variant`). The 
 loaded with ``optimize=False`` so shapes sharing a material are not merged and every shape
 keeps its id for the label masks.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
+from egsa_ros.data.synth import lathe
 from egsa_ros.data.synth.camera import OPENCV_TO_MITSUBA
 from egsa_ros.data.synth.lathe import revolve, to_mitsuba_mesh
 from egsa_ros.data.synth.scene import SceneSpec
@@ -31,8 +33,7 @@ def _rgb(c) -> dict:
 def _bsdf_dict(mat: dict) -> dict:
     kind = mat["type"]
     if kind in ("dielectric", "roughdielectric"):
-        d = {"type": kind, "int_ior": mat["ior"], "ext_ior": 1.000277,
-             "specular_transmittance": _rgb(mat["tint"])}
+        d = {"type": kind, "int_ior": mat["ior"], "ext_ior": 1.000277, "specular_transmittance": _rgb(mat["tint"])}
         if kind == "roughdielectric":
             d.update(distribution="ggx", alpha=mat["alpha"])
         return d
@@ -54,8 +55,11 @@ def _object_shape(mi, obj) -> object:
     place = T().translate([x, y, LIFT_M]) @ T().rotate([0, 0, 1], obj.yaw_deg)
     if obj.shape == "box":
         d = obj.dims
-        return {"type": "cube", "bsdf": bsdf,
-                "to_world": place @ T().translate([0, 0, d["hz"]]) @ T().scale([d["hx"], d["hy"], d["hz"]])}
+        return {
+            "type": "cube",
+            "bsdf": bsdf,
+            "to_world": place @ T().translate([0, 0, d["hz"]]) @ T().scale([d["hx"], d["hy"], d["hz"]]),
+        }
     profile = _rebuild_profile(obj)
     mesh = revolve(profile)
     v = mesh.vertices.astype(np.float64)
@@ -68,11 +72,15 @@ def _object_shape(mi, obj) -> object:
 
 def _rebuild_profile(obj) -> np.ndarray:
     """The lathe profile of ``obj`` from its stored dims (same code path as sampling)."""
-    from egsa_ros.data.synth import lathe
 
-    builders = {"tumbler": lathe.tumbler_profile, "wine_glass": lathe.wine_glass_profile,
-                "bottle": lathe.bottle_profile, "flask": lathe.flask_profile,
-                "bowl": lathe.bowl_profile, "cylinder": lathe.cylinder_profile}
+    builders = {
+        "tumbler": lathe.tumbler_profile,
+        "wine_glass": lathe.wine_glass_profile,
+        "bottle": lathe.bottle_profile,
+        "flask": lathe.flask_profile,
+        "bowl": lathe.bowl_profile,
+        "cylinder": lathe.cylinder_profile,
+    }
     return builders[obj.shape](**obj.dims)
 
 
@@ -90,7 +98,7 @@ def build_scene(spec: SceneSpec, spp: int = 32):
     Returns:
         (scene, labels) where labels maps each shape id to (semantic class, instance id).
     """
-    import mitsuba as mi
+    import mitsuba as mi  # noqa: PLC0415 - mitsuba loads only to render
 
     cam = spec.camera
     labels: dict = {}
@@ -98,25 +106,43 @@ def build_scene(spec: SceneSpec, spp: int = 32):
         "type": "scene",
         "integrator": {"type": "path", "max_depth": MAX_PATH_DEPTH},
         "sensor": {
-            "type": "perspective", "fov": cam.hfov_deg, "fov_axis": "x",
-            "near_clip": 0.01, "far_clip": 100.0,
+            "type": "perspective",
+            "fov": cam.hfov_deg,
+            "fov_axis": "x",
+            "near_clip": 0.01,
+            "far_clip": 100.0,
             "to_world": mi.ScalarTransform4f((np.asarray(cam.c2w) @ OPENCV_TO_MITSUBA).tolist()),
             "sampler": {"type": "independent", "sample_count": int(spp)},
-            "film": {"type": "hdrfilm", "width": cam.width, "height": cam.height,
-                     "pixel_format": "rgb", "rfilter": {"type": "gaussian"}},
+            "film": {
+                "type": "hdrfilm",
+                "width": cam.width,
+                "height": cam.height,
+                "pixel_format": "rgb",
+                "rfilter": {"type": "gaussian"},
+            },
         },
     }
     # Table: rectangle at z = 0 with a procedural bitmap.
     t = spec.table
     tex = table_texture(t["texture"], np.random.default_rng(t["texture_seed"]))
     # The bitmap holds linear values: "raw" stops Mitsuba from applying an sRGB curve.
-    tex_dict = {"type": "bitmap", "bitmap": mi.Bitmap(tex), "raw": True,
-                "to_uv": mi.ScalarTransform4f().scale([t["uv_repeat"], t["uv_repeat"], 1.0])}
-    table_bsdf = ({"type": "plastic", "diffuse_reflectance": tex_dict, "int_ior": 1.5} if t["glossy"]
-                  else {"type": "diffuse", "reflectance": tex_dict})
+    tex_dict = {
+        "type": "bitmap",
+        "bitmap": mi.Bitmap(tex),
+        "raw": True,
+        "to_uv": mi.ScalarTransform4f().scale([t["uv_repeat"], t["uv_repeat"], 1.0]),
+    }
+    table_bsdf = (
+        {"type": "plastic", "diffuse_reflectance": tex_dict, "int_ior": 1.5}
+        if t["glossy"]
+        else {"type": "diffuse", "reflectance": tex_dict}
+    )
     (x0, x1), (y0, y1) = t["x_range"], t["y_range"]
-    d["table"] = {"type": "rectangle", "bsdf": table_bsdf,
-                  "to_world": _rect(mi, [(x0 + x1) / 2, (y0 + y1) / 2, 0.0], (x1 - x0) / 2, (y1 - y0) / 2)}
+    d["table"] = {
+        "type": "rectangle",
+        "bsdf": table_bsdf,
+        "to_world": _rect(mi, [(x0 + x1) / 2, (y0 + y1) / 2, 0.0], (x1 - x0) / 2, (y1 - y0) / 2),
+    }
     labels["table"] = (1, 0)
     # Wall: vertical rectangle at y = wall.y facing -y (normal +z rotated by +90 deg about x -> -y).
     w = spec.wall
@@ -124,8 +150,11 @@ def build_scene(spec: SceneSpec, spp: int = 32):
     if w["textured"]:
         wt = noise_texture(np.random.default_rng(w["texture_seed"]), 128) * np.asarray(w["colour"], np.float32)
         wall_refl = {"type": "bitmap", "bitmap": mi.Bitmap(wt.astype(np.float32)), "raw": True}
-    d["wall"] = {"type": "rectangle", "bsdf": {"type": "diffuse", "reflectance": wall_refl},
-                 "to_world": _rect(mi, [0.0, w["y"], 1.5], 4.0, 1.6, rotate=([1, 0, 0], 90.0))}
+    d["wall"] = {
+        "type": "rectangle",
+        "bsdf": {"type": "diffuse", "reflectance": wall_refl},
+        "to_world": _rect(mi, [0.0, w["y"], 1.5], 4.0, 1.6, rotate=([1, 0, 0], 90.0)),
+    }
     labels["wall"] = (0, 0)
     # Lighting: one environment emitter (Mitsuba allows one), optional area light.
     lt = spec.lighting
@@ -136,16 +165,22 @@ def build_scene(spec: SceneSpec, spp: int = 32):
         # Mitsuba's envmap has +y up; rotate it so +z is up, then spin it about z.
         T = mi.ScalarTransform4f
         tf = T().rotate([0, 0, 1], lt["env_rotation_deg"]) @ T().rotate([1, 0, 0], 90.0)
-        d["env"] = {"type": "envmap", "bitmap": mi.Bitmap(env.astype(np.float32)), "scale": lt["env_scale"],
-                    "to_world": tf}
+        d["env"] = {
+            "type": "envmap",
+            "bitmap": mi.Bitmap(env.astype(np.float32)),
+            "scale": lt["env_scale"],
+            "to_world": tf,
+        }
     if lt["area_light"] is not None:
         a = lt["area_light"]
-        d["area_light"] = {"type": "rectangle", "flip_normals": True,
-                           "to_world": _rect(mi, a["centre"], a["size"] / 2, a["size"] / 2),
-                           "emitter": {"type": "area", "radiance": _rgb([a["radiance"]] * 3)}}
+        d["area_light"] = {
+            "type": "rectangle",
+            "flip_normals": True,
+            "to_world": _rect(mi, a["centre"], a["size"] / 2, a["size"] / 2),
+            "emitter": {"type": "area", "radiance": _rgb([a["radiance"]] * 3)},
+        }
         labels["area_light"] = (0, 0)
     for obj in spec.objects:
         d[obj.name] = _object_shape(mi, obj)
         labels[obj.name] = (2 if obj.category == "transparent" else 3, obj.instance_id)
     return mi.load_dict(d, optimize=False), labels
-

@@ -17,6 +17,7 @@ default), a v2 frame draws:
 ``split_family="ood"`` draws glass, table, room and light only from the held-out sets of
 :mod:`egsa_ros.data.synth.families`. A frame depends only on (seed, index, size, split family).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,14 +43,38 @@ NO_GLASS_SHARE = 0.06
 FILL_SHARE = 0.35
 LABEL_SHARE = 0.2
 """Share of labellable glass (:data:`~egsa_ros.data.synth.shapes_v2.LABELLED`) with a printed label."""
-LIQUIDS = {"water": [1.0, 1.0, 1.0], "amber": [1.0, 0.7, 0.3], "wine": [0.75, 0.15, 0.2],
-           "green": [0.5, 0.9, 0.5], "blue": [0.5, 0.7, 1.0], "cola": [0.45, 0.25, 0.12]}
-LOOKALIKE_FAMILY = {"ceramic_mug": "mug", "ceramic_cup": "tumbler", "ceramic_bowl": "bowl",
-                    "plastic_bottle": "bottle", "can": "can", "metal_cup": "tumbler", "mirror_sphere": "sphere",
-                    "glossy_block": "block", "white_vase": "vase", "cylinder": "cylinder"}
-LOOKALIKE_MATERIAL = {"ceramic_mug": "ceramic", "ceramic_cup": "ceramic", "ceramic_bowl": "ceramic",
-                      "plastic_bottle": "plastic", "can": "metal", "metal_cup": "metal", "mirror_sphere": "mirror",
-                      "glossy_block": "plastic", "white_vase": "white_glossy", "cylinder": "plastic"}
+LIQUIDS = {
+    "water": [1.0, 1.0, 1.0],
+    "amber": [1.0, 0.7, 0.3],
+    "wine": [0.75, 0.15, 0.2],
+    "green": [0.5, 0.9, 0.5],
+    "blue": [0.5, 0.7, 1.0],
+    "cola": [0.45, 0.25, 0.12],
+}
+LOOKALIKE_FAMILY = {
+    "ceramic_mug": "mug",
+    "ceramic_cup": "tumbler",
+    "ceramic_bowl": "bowl",
+    "plastic_bottle": "bottle",
+    "can": "can",
+    "metal_cup": "tumbler",
+    "mirror_sphere": "sphere",
+    "glossy_block": "block",
+    "white_vase": "vase",
+    "cylinder": "cylinder",
+}
+LOOKALIKE_MATERIAL = {
+    "ceramic_mug": "ceramic",
+    "ceramic_cup": "ceramic",
+    "ceramic_bowl": "ceramic",
+    "plastic_bottle": "plastic",
+    "can": "metal",
+    "metal_cup": "metal",
+    "mirror_sphere": "mirror",
+    "glossy_block": "plastic",
+    "white_vase": "white_glossy",
+    "cylinder": "plastic",
+}
 METALS = ("Al", "Cr", "Cu", "Au", "Ag")
 TRAIN_PHOTOS = tuple(p.name for p in photos_in("train"))
 """Packaged photos posters draw from (the fixed catalogue, installed or not: draws never depend on it)."""
@@ -82,8 +107,13 @@ class SceneSpecV2(SceneSpec):
 
     def extra_meta(self) -> dict:
         """Keys meta.json gets on top of the v1 ones."""
-        return {"generator": self.generator, "split_family": self.split_family, "room": self.room,
-                "exposure": self.exposure, "camera_draw": self.camera_draw}
+        return {
+            "generator": self.generator,
+            "split_family": self.split_family,
+            "room": self.room,
+            "exposure": self.exposure,
+            "camera_draw": self.camera_draw,
+        }
 
 
 def v2_profile(split_family: str) -> dict:
@@ -120,15 +150,27 @@ def _opaque_material(rng: np.random.Generator, kind: str) -> dict:
         return {"type": "roughplastic", "colour": colour, "alpha": float(rng.uniform(0.1, 0.4)), "finish": "plastic"}
     if kind == "metal":
         if rng.random() < 0.3:  # painted can
-            return {"type": "plastic", "colour": [float(c) for c in rng.uniform(0.05, 0.9, 3)], "ior": 1.5,
-                    "finish": "painted"}
-        return {"type": "roughconductor", "metal": str(rng.choice(METALS)), "alpha": float(rng.uniform(0.03, 0.3)),
-                "finish": "metal"}
+            return {
+                "type": "plastic",
+                "colour": [float(c) for c in rng.uniform(0.05, 0.9, 3)],
+                "ior": 1.5,
+                "finish": "painted",
+            }
+        return {
+            "type": "roughconductor",
+            "metal": str(rng.choice(METALS)),
+            "alpha": float(rng.uniform(0.03, 0.3)),
+            "finish": "metal",
+        }
     if kind == "mirror":
         return {"type": "conductor", "metal": str(rng.choice(("Al", "Ag", "Cr"))), "finish": "mirror"}
     if kind == "white_glossy":
-        return {"type": "plastic", "colour": [float(c) for c in rng.uniform(0.82, 0.95, 3)], "ior": 1.5,
-                "finish": "white_glossy"}
+        return {
+            "type": "plastic",
+            "colour": [float(c) for c in rng.uniform(0.82, 0.95, 3)],
+            "ior": 1.5,
+            "finish": "white_glossy",
+        }
     if kind == "matte":
         return {"type": "diffuse", "colour": [float(c) for c in rng.uniform(0.03, 0.9, 3)], "finish": "matte"}
     raise ValueError(f"unknown opaque material kind {kind!r}")
@@ -138,8 +180,11 @@ def _liquid(rng: np.random.Generator) -> dict:
     kind = "water" if rng.random() < 0.5 else str(rng.choice(list(LIQUIDS)[1:]))
     strength = float(rng.uniform(0.4, 1.0))
     tint = [float(1.0 - strength * (1.0 - c)) for c in LIQUIDS[kind]]
-    return {"fill": float(rng.uniform(0.15, 0.85)), "kind": kind,
-            "material": {"type": "dielectric", "ior": float(rng.uniform(1.33, 1.36)), "tint": tint}}
+    return {
+        "fill": float(rng.uniform(0.15, 0.85)),
+        "kind": kind,
+        "material": {"type": "dielectric", "ior": float(rng.uniform(1.33, 1.36)), "tint": tint},
+    }
 
 
 def _camera(rng: np.random.Generator, width: int, height: int) -> tuple:
@@ -157,10 +202,23 @@ def _camera(rng: np.random.Generator, width: int, height: int) -> tuple:
     target = np.array([0.0, 0.0, look_h])
     eye = target - distance * forward
     c2w = look_at(eye, target, roll_deg=roll)
-    cam = CameraSpec(width=int(width), height=int(height), hfov_deg=hfov, c2w=c2w.tolist(), pitch_deg=pitch,
-                     distance_m=float(distance), target=target.tolist())
-    draw = {"hfov_deg": hfov, "pitch_deg": pitch, "roll_deg": roll, "height_above_table_m": cam_h,
-            "distance_m": float(distance), "yaw_deg": float(np.degrees(yaw))}
+    cam = CameraSpec(
+        width=int(width),
+        height=int(height),
+        hfov_deg=hfov,
+        c2w=c2w.tolist(),
+        pitch_deg=pitch,
+        distance_m=float(distance),
+        target=target.tolist(),
+    )
+    draw = {
+        "hfov_deg": hfov,
+        "pitch_deg": pitch,
+        "roll_deg": roll,
+        "height_above_table_m": cam_h,
+        "distance_m": float(distance),
+        "yaw_deg": float(np.degrees(yaw)),
+    }
     return cam, draw, eye
 
 
@@ -168,8 +226,13 @@ def _label(rng: np.random.Generator) -> dict:
     z0 = float(rng.uniform(0.12, 0.4))
     white = rng.random() < 0.5
     colour = rng.uniform(0.7, 0.95, 3) if white else rng.uniform(0.05, 0.9, 3)
-    return {"z0": z0, "z1": float(min(z0 + rng.uniform(0.12, 0.4), 0.8)), "phi0": float(rng.uniform(0, 2 * np.pi)),
-            "extent": float(rng.uniform(1.0, 2 * np.pi)), "colour": [float(c) for c in colour]}
+    return {
+        "z0": z0,
+        "z1": float(min(z0 + rng.uniform(0.12, 0.4), 0.8)),
+        "phi0": float(rng.uniform(0, 2 * np.pi)),
+        "extent": float(rng.uniform(1.0, 2 * np.pi)),
+        "colour": [float(c) for c in colour],
+    }
 
 
 def _draw_objects(rng: np.random.Generator, glass_families: tuple, n_glass: int, n_look: int) -> list:
@@ -215,8 +278,11 @@ def _drop_occluders(cam: CameraSpec, objects: list) -> list:
     glass = [(uv, z) for o, (uv, _, z) in zip(objects, discs) if o.category == "transparent"]
     keep = []
     for o, (uv, r, z) in zip(objects, discs):
-        hides = o.category == "opaque" and not o.role.startswith("lid_of") and any(
-            zg > z and np.linalg.norm(ug - uv) < 0.8 * r for ug, zg in glass)
+        hides = (
+            o.category == "opaque"
+            and not o.role.startswith("lid_of")
+            and any(zg > z and np.linalg.norm(ug - uv) < 0.8 * r for ug, zg in glass)
+        )
         if not hides:
             keep.append(o)
     renumber = {o.instance_id: k + 1 for k, o in enumerate(keep)}
@@ -229,32 +295,64 @@ def _drop_occluders(cam: CameraSpec, objects: list) -> list:
 
 
 def _room(rng: np.random.Generator, kind: str, wall_y: float, eye_x: float) -> dict:
-    room = {"kind": kind, "floor_z": float(-rng.uniform(0.7, 0.8)),
-            "floor_texture": str(rng.choice(("wood", "noise", "tiles_plain"))), "floor_seed": int(rng.integers(2**31)),
-            "wall_y": wall_y, "wall_colour": [float(c) for c in rng.uniform(0.25, 0.92, 3)],
-            "wall_texture": str(rng.choice(("plain", "noise"), p=[0.6, 0.4])),
-            "wall_seed": int(rng.integers(2**31)), "window": None, "side_wall_x": None, "shelves": [], "poster": None}
+    room = {
+        "kind": kind,
+        "floor_z": float(-rng.uniform(0.7, 0.8)),
+        "floor_texture": str(rng.choice(("wood", "noise", "tiles_plain"))),
+        "floor_seed": int(rng.integers(2**31)),
+        "wall_y": wall_y,
+        "wall_colour": [float(c) for c in rng.uniform(0.25, 0.92, 3)],
+        "wall_texture": str(rng.choice(("plain", "noise"), p=[0.6, 0.4])),
+        "wall_seed": int(rng.integers(2**31)),
+        "window": None,
+        "side_wall_x": None,
+        "shelves": [],
+        "poster": None,
+    }
     if kind != "open" and rng.random() < 0.3:  # a framed training photo on the back wall
-        room["poster"] = {"photo": str(rng.choice(TRAIN_PHOTOS)), "u": float(rng.uniform(-1.0, 1.0)),
-                          "z": float(rng.uniform(0.3, 1.0)), "half_w": float(rng.uniform(0.15, 0.4)),
-                          "aspect": float(rng.uniform(0.6, 1.4)), "seed": int(rng.integers(2**31))}
+        room["poster"] = {
+            "photo": str(rng.choice(TRAIN_PHOTOS)),
+            "u": float(rng.uniform(-1.0, 1.0)),
+            "z": float(rng.uniform(0.3, 1.0)),
+            "half_w": float(rng.uniform(0.15, 0.4)),
+            "aspect": float(rng.uniform(0.6, 1.4)),
+            "seed": int(rng.integers(2**31)),
+        }
     if kind in ("window_wall", "corner"):
-        room["window"] = {"centre_u": float(rng.uniform(-0.8, 0.8)), "centre_z": float(rng.uniform(0.35, 0.9)),
-                          "half_w": float(rng.uniform(0.3, 0.8)), "half_h": float(rng.uniform(0.25, 0.5)),
-                          "radiance": float(rng.uniform(1.5, 6.0)),
-                          "photo": str(rng.choice(SCENERY_PHOTOS)) if rng.random() < 0.5 else None,
-                          "seed": int(rng.integers(2**31))}
+        room["window"] = {
+            "centre_u": float(rng.uniform(-0.8, 0.8)),
+            "centre_z": float(rng.uniform(0.35, 0.9)),
+            "half_w": float(rng.uniform(0.3, 0.8)),
+            "half_h": float(rng.uniform(0.25, 0.5)),
+            "radiance": float(rng.uniform(1.5, 6.0)),
+            "photo": str(rng.choice(SCENERY_PHOTOS)) if rng.random() < 0.5 else None,
+            "seed": int(rng.integers(2**31)),
+        }
     if kind == "corner":  # the side wall stands beyond the camera, so the camera is inside the room
         side = float(rng.choice((-1.0, 1.0)))
         room["side_wall_x"] = side * max(float(rng.uniform(0.5, 1.2)), side * float(eye_x) + 0.3)
     if kind == "shelf_wall":
         for _ in range(int(rng.integers(1, 3))):
-            clutter = [{"kind": str(rng.choice(("box", "cylinder", "sphere"))), "u": float(rng.uniform(-1.0, 1.0)),
-                        "size": float(rng.uniform(0.03, 0.1)), "colour": [float(c) for c in rng.uniform(0.05, 0.9, 3)],
-                        "glossy": bool(rng.random() < 0.4)} for _ in range(int(rng.integers(2, 7)))]
-            room["shelves"].append({"z": float(rng.uniform(0.25, 0.9)), "depth": float(rng.uniform(0.15, 0.3)),
-                                    "half_w": float(rng.uniform(0.5, 1.2)), "u": float(rng.uniform(-0.5, 0.5)),
-                                    "colour": [float(c) for c in rng.uniform(0.2, 0.8, 3)], "clutter": clutter})
+            clutter = [
+                {
+                    "kind": str(rng.choice(("box", "cylinder", "sphere"))),
+                    "u": float(rng.uniform(-1.0, 1.0)),
+                    "size": float(rng.uniform(0.03, 0.1)),
+                    "colour": [float(c) for c in rng.uniform(0.05, 0.9, 3)],
+                    "glossy": bool(rng.random() < 0.4),
+                }
+                for _ in range(int(rng.integers(2, 7)))
+            ]
+            room["shelves"].append(
+                {
+                    "z": float(rng.uniform(0.25, 0.9)),
+                    "depth": float(rng.uniform(0.15, 0.3)),
+                    "half_w": float(rng.uniform(0.5, 1.2)),
+                    "u": float(rng.uniform(-0.5, 0.5)),
+                    "colour": [float(c) for c in rng.uniform(0.2, 0.8, 3)],
+                    "clutter": clutter,
+                }
+            )
     return room
 
 
@@ -270,25 +368,42 @@ def _light(rng: np.random.Generator, kind: str, temp_range: tuple, min_z: float)
     if kind == "area":
         light.update(centre=pos, size=float(rng.uniform(0.15, 1.0)), power=float(rng.uniform(1.0, 6.0)))
     elif kind in ("spot", "point"):
-        light.update(position=pos, intensity=float(rng.uniform(1.0, 5.0)) * pos[2] ** 2,
-                     target=[float(rng.uniform(-0.2, 0.2)), float(rng.uniform(-0.2, 0.2)), 0.0],
-                     cutoff_deg=float(rng.uniform(20.0, 50.0)))
+        light.update(
+            position=pos,
+            intensity=float(rng.uniform(1.0, 5.0)) * pos[2] ** 2,
+            target=[float(rng.uniform(-0.2, 0.2)), float(rng.uniform(-0.2, 0.2)), 0.0],
+            cutoff_deg=float(rng.uniform(20.0, 50.0)),
+        )
     elif kind == "window_sun":
-        light.update(elevation_deg=float(rng.uniform(20.0, 60.0)), azimuth_deg=float(rng.uniform(50.0, 130.0)),
-                     irradiance=float(rng.uniform(1.5, 5.0)))
+        light.update(
+            elevation_deg=float(rng.uniform(20.0, 60.0)),
+            azimuth_deg=float(rng.uniform(50.0, 130.0)),
+            irradiance=float(rng.uniform(1.5, 5.0)),
+        )
     elif kind == "warm_spots":
-        light.update(spots=[{"position": [float(rng.uniform(-0.9, 0.9)), float(rng.uniform(-0.6, 0.4)),
-                                          float(max(rng.uniform(0.8, 1.6), min_z))],
-                             "target": [float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.25, 0.25)), 0.0],
-                             "intensity": float(rng.uniform(2.0, 5.0)), "cutoff_deg": float(rng.uniform(25.0, 45.0))}
-                            for _ in range(2)])
+        light.update(
+            spots=[
+                {
+                    "position": [
+                        float(rng.uniform(-0.9, 0.9)),
+                        float(rng.uniform(-0.6, 0.4)),
+                        float(max(rng.uniform(0.8, 1.6), min_z)),
+                    ],
+                    "target": [float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.25, 0.25)), 0.0],
+                    "intensity": float(rng.uniform(2.0, 5.0)),
+                    "cutoff_deg": float(rng.uniform(25.0, 45.0)),
+                }
+                for _ in range(2)
+            ]
+        )
     elif kind != "env_only":
         raise ValueError(f"unknown light kind {kind!r}")
     return light
 
 
-def sample_scene_v2(seed: int, index: int, width: int = 320, height: int = 240,
-                    split_family: str = "train") -> SceneSpecV2:
+def sample_scene_v2(
+    seed: int, index: int, width: int = 320, height: int = 240, split_family: str = "train"
+) -> SceneSpecV2:
     """Draw v2 frame ``index`` of run ``seed`` for a ``width`` x ``height`` image (see the module docstring)."""
     ch = choices(split_family)
     rng = v2_rng(seed, index)
@@ -312,22 +427,50 @@ def sample_scene_v2(seed: int, index: int, width: int = 320, height: int = 240,
             continue
         iid = len(objects) + 1
         glass = role == "glass"
-        objects.append(ObjectSpecV2(
-            instance_id=iid, name=f"obj_{iid:02d}", category="transparent" if glass else "opaque", shape=family,
-            position=spot, yaw_deg=yaw, footprint_radius=fp, height=h, dims=dims, material=material,
-            role=role, liquid=liquid, label=label))
+        objects.append(
+            ObjectSpecV2(
+                instance_id=iid,
+                name=f"obj_{iid:02d}",
+                category="transparent" if glass else "opaque",
+                shape=family,
+                position=spot,
+                yaw_deg=yaw,
+                footprint_radius=fp,
+                height=h,
+                dims=dims,
+                material=material,
+                role=role,
+                liquid=liquid,
+                label=label,
+            )
+        )
         if family == "jar" and rng.random() < 0.6:  # a lid on the jar: glass or opaque, its own instance
             lid_glass = rng.random() < 0.4
-            lid_dims = {"radius": dims["neck_radius"] + 0.003, "thickness": float(rng.uniform(0.006, 0.012)),
-                        "knob_radius": float(rng.uniform(0.008, 0.015))}
-            lid_material = _glass_material(rng) if lid_glass else _opaque_material(rng, str(rng.choice(("metal",
-                                                                                                      "plastic"))))
+            lid_dims = {
+                "radius": dims["neck_radius"] + 0.003,
+                "thickness": float(rng.uniform(0.006, 0.012)),
+                "knob_radius": float(rng.uniform(0.008, 0.015)),
+            }
+            lid_material = (
+                _glass_material(rng) if lid_glass else _opaque_material(rng, str(rng.choice(("metal", "plastic"))))
+            )
             lid_id = len(objects) + 1
-            objects.append(ObjectSpecV2(
-                instance_id=lid_id, name=f"obj_{lid_id:02d}", category="transparent" if lid_glass else "opaque",
-                shape="lid", position=spot, yaw_deg=yaw, footprint_radius=lid_dims["radius"],
-                height=lid_dims["thickness"] + 0.006, dims=lid_dims, material=lid_material,
-                role=f"lid_of:{iid}", base_z=h + 0.0005))
+            objects.append(
+                ObjectSpecV2(
+                    instance_id=lid_id,
+                    name=f"obj_{lid_id:02d}",
+                    category="transparent" if lid_glass else "opaque",
+                    shape="lid",
+                    position=spot,
+                    yaw_deg=yaw,
+                    footprint_radius=lid_dims["radius"],
+                    height=lid_dims["thickness"] + 0.006,
+                    dims=lid_dims,
+                    material=lid_material,
+                    role=f"lid_of:{iid}",
+                    base_z=h + 0.0005,
+                )
+            )
 
     objects = _drop_occluders(cam, objects)
     back = max([o.position[1] + o.footprint_radius for o in objects] + [0.0])
@@ -335,31 +478,49 @@ def sample_scene_v2(seed: int, index: int, width: int = 320, height: int = 240,
     room = _room(rng, str(rng.choice(ch.rooms)), wall_y, float(eye[0]))
     table_kind = str(rng.choice(ch.tables))
     table = {
-        "texture": table_kind, "texture_seed": int(rng.integers(2**31)),
+        "texture": table_kind,
+        "texture_seed": int(rng.integers(2**31)),
         "photo": str(rng.choice(SCENERY_PHOTOS)) if table_kind == "photo" else None,
         "glossy": bool(table_kind == "glossy" or (table_kind not in ("metal", "cloth") and rng.random() < 0.4)),
-        "roughness": float(rng.uniform(0.05, 0.35)), "uv_repeat": float(rng.uniform(1.0, 4.0)),
+        "roughness": float(rng.uniform(0.05, 0.35)),
+        "uv_repeat": float(rng.uniform(1.0, 4.0)),
         "x_range": [float(-rng.uniform(0.6, 1.5)), float(rng.uniform(0.6, 1.5))],
         "y_range": [float(min(eye[1], -spread) - rng.uniform(0.2, 1.0)), wall_y],
     }
     if room["side_wall_x"] is not None:  # the table ends at the side wall
         sx = room["side_wall_x"]
-        table["x_range"] = [max(table["x_range"][0], sx), table["x_range"][1]] if sx < 0 else \
-            [table["x_range"][0], min(table["x_range"][1], sx)]
+        table["x_range"] = (
+            [max(table["x_range"][0], sx), table["x_range"][1]]
+            if sx < 0
+            else [table["x_range"][0], min(table["x_range"][1], sx)]
+        )
     light_kind = str(rng.choice(ch.lights))
     min_light_z = cam_draw["height_above_table_m"] + 0.2
     lighting = {
-        "env": str(rng.choice(ENV_KINDS + ("constant",), p=[0.4, 0.4, 0.2])), "env_seed": int(rng.integers(2**31)),
+        "env": str(rng.choice(ENV_KINDS + ("constant",), p=[0.4, 0.4, 0.2])),
+        "env_seed": int(rng.integers(2**31)),
         "env_scale": float(rng.uniform(0.3, 1.5) * (2.0 if light_kind == "env_only" else 1.0)),
-        "constant": float(rng.uniform(0.05, 0.3)), "env_rotation_deg": float(rng.uniform(0, 360)),
-        "area_light": None, "lights": [_light(rng, light_kind, ch.colour_temperature_k, min_light_z)],
+        "constant": float(rng.uniform(0.05, 0.3)),
+        "env_rotation_deg": float(rng.uniform(0, 360)),
+        "area_light": None,
+        "lights": [_light(rng, light_kind, ch.colour_temperature_k, min_light_z)],
     }
     if split_family == "ood":
         lighting["env_scale"] *= 0.3  # the held-out setting is lit mostly by its warm spots
     elif rng.random() < 0.3:
         lighting["lights"].append(_light(rng, "area", ch.colour_temperature_k, min_light_z))
     exposure = {"target_median": float(rng.uniform(0.12, 0.3)), "max_gain": 8.0, "min_gain": 0.125}
-    return SceneSpecV2(seed=int(seed), index=int(index), camera=cam, table=table,
-                       wall={"y": wall_y, "colour": room["wall_colour"]}, lighting=lighting, objects=objects,
-                       profile=v2_profile(split_family),
-                       split_family=split_family, room=room, exposure=exposure, camera_draw=cam_draw)
+    return SceneSpecV2(
+        seed=int(seed),
+        index=int(index),
+        camera=cam,
+        table=table,
+        wall={"y": wall_y, "colour": room["wall_colour"]},
+        lighting=lighting,
+        objects=objects,
+        profile=v2_profile(split_family),
+        split_family=split_family,
+        room=room,
+        exposure=exposure,
+        camera_draw=cam_draw,
+    )

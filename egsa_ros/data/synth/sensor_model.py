@@ -7,6 +7,7 @@ sensor "sees through" glass), it adds the sensor's typical failures:
 - Gaussian noise with standard deviation ``noise_k * z**2`` (stereo error grows with z^2);
 - readings outside ``[min_range, max_range]`` metres are missing (0).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -31,8 +32,12 @@ class SensorParams:
 
 
 def sample_sensor_params(rng: np.random.Generator) -> SensorParams:
-    return SensorParams(glass_dropout=float(rng.uniform(0.2, 0.8)), dropout_blob_px=float(rng.uniform(1.0, 4.0)),
-                        edge_dropout=float(rng.uniform(0.3, 0.8)), noise_k=float(rng.uniform(0.001, 0.004)))
+    return SensorParams(
+        glass_dropout=float(rng.uniform(0.2, 0.8)),
+        dropout_blob_px=float(rng.uniform(1.0, 4.0)),
+        edge_dropout=float(rng.uniform(0.3, 0.8)),
+        noise_k=float(rng.uniform(0.001, 0.004)),
+    )
 
 
 def depth_edges(depth: np.ndarray, rel_jump: float = 0.03, abs_jump: float = 0.02) -> np.ndarray:
@@ -45,8 +50,9 @@ def depth_edges(depth: np.ndarray, rel_jump: float = 0.03, abs_jump: float = 0.0
     return valid & (spread > abs_jump + rel_jump * depth)
 
 
-def simulate_sensor_depth(behind_glass: np.ndarray, glass_mask: np.ndarray, params: SensorParams,
-                          rng: np.random.Generator) -> np.ndarray:
+def simulate_sensor_depth(
+    behind_glass: np.ndarray, glass_mask: np.ndarray, params: SensorParams, rng: np.random.Generator
+) -> np.ndarray:
     """Sensor depth (H, W) float32 metres, 0 = no reading.
 
     Args:
@@ -65,6 +71,6 @@ def simulate_sensor_depth(behind_glass: np.ndarray, glass_mask: np.ndarray, para
     glass_rim = cv2.dilate(m, np.ones((3, 3), np.uint8)) != cv2.erode(m, np.ones((3, 3), np.uint8))
     edges = depth_edges(behind_glass) | glass_rim
     depth[edges & (rng.random((h, w)) < params.edge_dropout)] = 0.0
-    depth = depth + rng.standard_normal((h, w)) * params.noise_k * depth ** 2
+    depth = depth + rng.standard_normal((h, w)) * params.noise_k * depth**2
     depth[(depth < params.min_range) | (depth > params.max_range)] = 0.0
     return depth.astype(np.float32)

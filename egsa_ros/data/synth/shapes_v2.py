@@ -5,6 +5,7 @@
 needed to rebuild a frame. Meshes stand on z = 0 around the z axis (footprint centre at the
 origin) in the object's own frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,13 +18,24 @@ from egsa_ros.data.synth.lathe import TriMesh, revolve
 from egsa_ros.data.synth.meshes_v2 import add_spout, box_liquid, handle_tube, label_band, lay_down, merge, open_box
 
 LATHE_FAMILIES = {
-    "wine_glass": lathe.wine_glass_profile, "tumbler": lathe.tumbler_profile, "bottle": lathe.bottle_profile,
-    "flask": lathe.flask_profile, "bowl": lathe.bowl_profile, "vase": pv.vase_profile,
-    "beaker": pv.beaker_profile, "graduated_cylinder": pv.graduated_cylinder_profile,
-    "jar": pv.jar_profile, "carafe": pv.carafe_profile, "flute": pv.flute_profile,
-    "cocktail_glass": pv.cocktail_profile, "goblet": pv.goblet_profile,
-    "random_vessel": pv.random_vessel_profile, "whisky_tumbler": lathe.tumbler_profile,
-    "can": pv.can_profile, "cylinder": lathe.cylinder_profile, "lid": pv.lid_profile,
+    "wine_glass": lathe.wine_glass_profile,
+    "tumbler": lathe.tumbler_profile,
+    "bottle": lathe.bottle_profile,
+    "flask": lathe.flask_profile,
+    "bowl": lathe.bowl_profile,
+    "vase": pv.vase_profile,
+    "beaker": pv.beaker_profile,
+    "graduated_cylinder": pv.graduated_cylinder_profile,
+    "jar": pv.jar_profile,
+    "carafe": pv.carafe_profile,
+    "flute": pv.flute_profile,
+    "cocktail_glass": pv.cocktail_profile,
+    "goblet": pv.goblet_profile,
+    "random_vessel": pv.random_vessel_profile,
+    "whisky_tumbler": lathe.tumbler_profile,
+    "can": pv.can_profile,
+    "cylinder": lathe.cylinder_profile,
+    "lid": pv.lid_profile,
 }
 """Families whose body is one lathe profile (dims = the profile builder's keyword arguments)."""
 
@@ -56,15 +68,37 @@ def sample_dims(family: str, rng: np.random.Generator) -> dict:
         return lathe.sample_profile(family, rng)[1]
     if family == "whisky_tumbler":
         r = u(0.035, 0.045)
-        return _f(dict(height=u(0.07, 0.1), radius_top=r, radius_bottom=r * u(0.92, 1.0), wall=u(0.003, 0.006),
-                       bottom=u(0.012, 0.025)))
+        return _f(
+            dict(
+                height=u(0.07, 0.1),
+                radius_top=r,
+                radius_bottom=r * u(0.92, 1.0),
+                wall=u(0.003, 0.006),
+                bottom=u(0.012, 0.025),
+            )
+        )
     if family == "vase":
         r = u(0.04, 0.08)
-        return _f(dict(height=u(0.15, 0.32), radius=r, neck_radius=r * u(0.35, 0.7), lip_radius=r * u(0.5, 0.9),
-                       belly=u(0.25, 0.55), wall=wall, bottom=thick))
+        return _f(
+            dict(
+                height=u(0.15, 0.32),
+                radius=r,
+                neck_radius=r * u(0.35, 0.7),
+                lip_radius=r * u(0.5, 0.9),
+                belly=u(0.25, 0.55),
+                wall=wall,
+                bottom=thick,
+            )
+        )
     if family in ("beaker", "measuring_cup"):
-        d = dict(height=u(0.07, 0.16), radius=u(0.025, 0.055), wall=u(0.0012, 0.0025), bottom=u(0.002, 0.006),
-                 lip=u(0.0, 0.003), spout=u(0.004, 0.012))
+        d = dict(
+            height=u(0.07, 0.16),
+            radius=u(0.025, 0.055),
+            wall=u(0.0012, 0.0025),
+            bottom=u(0.002, 0.006),
+            lip=u(0.0, 0.003),
+            spout=u(0.004, 0.012),
+        )
         if family == "measuring_cup":
             d.update(handle_reach=u(0.025, 0.04), handle_radius=u(0.004, 0.007))
         return _f(d)
@@ -75,28 +109,45 @@ def sample_dims(family: str, rng: np.random.Generator) -> dict:
         return _f(dict(length=u(0.1, 0.18), radius=u(0.007, 0.014), wall=u(0.0007, 0.0012)))
     if family == "jar":
         r = u(0.035, 0.06)
-        return _f(dict(height=u(0.08, 0.18), radius=r, shoulder=u(0.6, 0.8), neck_radius=r * u(0.7, 0.9),
-                       wall=u(0.002, 0.004), bottom=thick))
+        return _f(
+            dict(
+                height=u(0.08, 0.18),
+                radius=r,
+                shoulder=u(0.6, 0.8),
+                neck_radius=r * u(0.7, 0.9),
+                wall=u(0.002, 0.004),
+                bottom=thick,
+            )
+        )
     if family == "carafe":
-        return _f(dict(height=u(0.2, 0.3), radius=u(0.05, 0.08), neck_radius=u(0.014, 0.022), wall=wall,
-                       bottom=thick))
+        return _f(dict(height=u(0.2, 0.3), radius=u(0.05, 0.08), neck_radius=u(0.014, 0.022), wall=wall, bottom=thick))
     if family == "mug":
         r = u(0.03, 0.045)
-        return _f(dict(height=u(0.08, 0.12), radius=r, wall=u(0.003, 0.006), bottom=u(0.006, 0.015),
-                       handle_reach=u(0.025, 0.04), handle_radius=u(0.005, 0.008)))
+        return _f(
+            dict(
+                height=u(0.08, 0.12),
+                radius=r,
+                wall=u(0.003, 0.006),
+                bottom=u(0.006, 0.015),
+                handle_reach=u(0.025, 0.04),
+                handle_radius=u(0.005, 0.008),
+            )
+        )
     if family in ("flute", "cocktail_glass", "goblet"):
         lo, hi = {"flute": (0.02, 0.03), "cocktail_glass": (0.05, 0.065), "goblet": (0.035, 0.05)}[family]
         h = u(0.15, 0.24) if family == "flute" else u(0.13, 0.19)
-        return _f(dict(height=h, bowl_radius=u(lo, hi), stem_height=h * u(0.3, 0.5), foot_radius=u(0.028, 0.04),
-                       wall=wall))
+        return _f(
+            dict(height=h, bowl_radius=u(lo, hi), stem_height=h * u(0.3, 0.5), foot_radius=u(0.028, 0.04), wall=wall)
+        )
     if family == "random_vessel":
         n = int(rng.integers(4, 8))
         base = u(0.025, 0.06)
         radii = np.clip(base * np.exp(np.cumsum(rng.normal(0.0, 0.25, n)) - 0.0), 0.012, 0.08)
         return _f(dict(height=u(0.06, 0.28), radii=radii, wall=wall, bottom=thick))
     if family == "glass_box":
-        return _f(dict(hx=u(0.03, 0.08), hy=u(0.03, 0.08), height=u(0.04, 0.14), wall=u(0.002, 0.005),
-                       bottom=u(0.003, 0.01)))
+        return _f(
+            dict(hx=u(0.03, 0.08), hy=u(0.03, 0.08), height=u(0.04, 0.14), wall=u(0.002, 0.005), bottom=u(0.003, 0.01))
+        )
     if family == "can":
         return _f(dict(radius=u(0.026, 0.034), height=u(0.09, 0.16)))
     if family == "lid":
@@ -188,14 +239,40 @@ def shape_extent(family: str, dims: dict) -> tuple[float, float]:
     raise ValueError(f"unknown shape family {family!r}; expected one of {SHAPE_FAMILIES}")
 
 
-FILLABLE = ("wine_glass", "tumbler", "bowl", "vase", "beaker", "measuring_cup", "graduated_cylinder", "jar",
-            "carafe", "mug", "flute", "cocktail_glass", "goblet", "random_vessel", "whisky_tumbler", "glass_box",
-            "bottle", "flask")
+FILLABLE = (
+    "wine_glass",
+    "tumbler",
+    "bowl",
+    "vase",
+    "beaker",
+    "measuring_cup",
+    "graduated_cylinder",
+    "jar",
+    "carafe",
+    "mug",
+    "flute",
+    "cocktail_glass",
+    "goblet",
+    "random_vessel",
+    "whisky_tumbler",
+    "glass_box",
+    "bottle",
+    "flask",
+)
 """Families that can hold a liquid body."""
 
 
-LABELLED = ("bottle", "jar", "vase", "tumbler", "whisky_tumbler", "beaker", "graduated_cylinder", "carafe",
-            "random_vessel")
+LABELLED = (
+    "bottle",
+    "jar",
+    "vase",
+    "tumbler",
+    "whisky_tumbler",
+    "beaker",
+    "graduated_cylinder",
+    "carafe",
+    "random_vessel",
+)
 """Glass families that may carry a printed label band."""
 
 

@@ -3,6 +3,7 @@
 Every function takes a ``numpy.random.Generator`` and returns a float32 (H, W, 3) array of
 linear RGB values, so the same generator state gives the same bitmap.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -74,7 +75,7 @@ def environment_map(kind: str, rng: np.random.Generator, width: int = 256) -> np
         zenith = np.array([0.25, 0.45, 0.9], np.float32) * rng.uniform(0.6, 1.4)
         horizon = np.array([0.85, 0.9, 1.0], np.float32) * rng.uniform(0.6, 1.4)
         ground = _colour(rng, 0.1, 0.35)
-        img = np.where(vv[..., None] < 0.5, horizon + (zenith - horizon) * up ** 0.6, ground)
+        img = np.where(vv[..., None] < 0.5, horizon + (zenith - horizon) * up**0.6, ground)
         su, sv = rng.uniform(0, 1), rng.uniform(0.1, 0.4)
         d2 = ((uu - su + 0.5) % 1.0 - 0.5) ** 2 * 4 + (vv - sv) ** 2
         img = img + 40.0 * np.exp(-d2 / 2e-4)[..., None]

@@ -4,6 +4,7 @@ Bitmaps are float32 (H, W, 3) linear RGB made in memory from a ``numpy.random.Ge
 (the same state gives the same bitmap); photo textures crop the packaged training photos of
 :mod:`egsa_ros.data.photos`.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -30,7 +31,7 @@ def tiles_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     n = int(rng.integers(3, 9))
     cell = size / n
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    grout = (np.minimum(xx % cell, yy % cell) < rng.uniform(1.5, 4.0))
+    grout = np.minimum(xx % cell, yy % cell) < rng.uniform(1.5, 4.0)
     tone = rng.uniform(0.85, 1.15, (n, n)).astype(np.float32)
     ti = np.minimum((yy // cell).astype(int), n - 1), np.minimum((xx // cell).astype(int), n - 1)
     colour = _colour(rng, 0.2, 0.85)
@@ -82,8 +83,9 @@ def brushed_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 
 def plain_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     """One colour with faint low-frequency variation (lacquered or laminate tops)."""
-    return np.clip(_colour(rng, 0.03, 0.85) * (0.95 + 0.1 * _smooth_noise(rng, size, 6)[..., None]),
-                   0, 1).astype(np.float32)
+    return np.clip(_colour(rng, 0.03, 0.85) * (0.95 + 0.1 * _smooth_noise(rng, size, 6)[..., None]), 0, 1).astype(
+        np.float32
+    )
 
 
 def photo_texture(rng: np.random.Generator, size: int = 256, photo: str | None = None) -> np.ndarray:
@@ -94,9 +96,19 @@ def photo_texture(rng: np.random.Generator, size: int = 256, photo: str | None =
     return linear_texture(photo, size, rng)
 
 
-TABLE_MAKERS = {"wood": wood_texture, "checker": checker_texture, "noise": noise_texture, "marble": marble_texture,
-                "tiles": tiles_texture, "cloth": cloth_texture, "stripes": stripes_texture, "dots": dots_texture,
-                "metal": brushed_texture, "glossy": plain_texture, "photo": photo_texture}
+TABLE_MAKERS = {
+    "wood": wood_texture,
+    "checker": checker_texture,
+    "noise": noise_texture,
+    "marble": marble_texture,
+    "tiles": tiles_texture,
+    "cloth": cloth_texture,
+    "stripes": stripes_texture,
+    "dots": dots_texture,
+    "metal": brushed_texture,
+    "glossy": plain_texture,
+    "photo": photo_texture,
+}
 """Table material name -> bitmap maker (see :mod:`egsa_ros.data.synth.families` for which split draws which)."""
 
 
@@ -137,7 +149,7 @@ def kelvin_to_rgb(kelvin: float) -> list:
     c2 = 1.4388e-2  # second radiation constant, metre kelvin
 
     def planck(t: float) -> np.ndarray:
-        return 1.0 / (wavelengths ** 5 * (np.exp(c2 / (wavelengths * t)) - 1.0))
+        return 1.0 / (wavelengths**5 * (np.exp(c2 / (wavelengths * t)) - 1.0))
 
     rgb = planck(float(kelvin)) / planck(6500.0)
     return [float(c) for c in rgb / rgb.max()]

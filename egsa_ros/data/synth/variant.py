@@ -4,6 +4,7 @@
 ``apt-get install libllvm19``) named by ``DRJIT_LIBLLVM_PATH``; with the system LLVM 15 the
 process aborts, so it is probed in a child process. ``scalar_rgb`` needs nothing.
 """
+
 from __future__ import annotations
 
 import glob
@@ -13,9 +14,12 @@ import sys
 
 VARIANTS = ("auto", "scalar_rgb", "llvm_ad_rgb")
 LLVM_LIBRARY_GLOBS = (
-    "/usr/lib/x86_64-linux-gnu/libLLVM.so.19*", "/usr/lib/x86_64-linux-gnu/libLLVM-19.so",
-    "/usr/lib/x86_64-linux-gnu/libLLVM.so.2*", "/usr/lib/aarch64-linux-gnu/libLLVM.so.19*",
-    "/usr/lib/llvm-1[6-9]/lib/libLLVM*.so*", "/usr/lib/llvm-2*/lib/libLLVM*.so*",
+    "/usr/lib/x86_64-linux-gnu/libLLVM.so.19*",
+    "/usr/lib/x86_64-linux-gnu/libLLVM-19.so",
+    "/usr/lib/x86_64-linux-gnu/libLLVM.so.2*",
+    "/usr/lib/aarch64-linux-gnu/libLLVM.so.19*",
+    "/usr/lib/llvm-1[6-9]/lib/libLLVM*.so*",
+    "/usr/lib/llvm-2*/lib/libLLVM*.so*",
 )
 
 _PROBE = (
@@ -44,8 +48,13 @@ def llvm_works(timeout_s: float = 120.0) -> bool:
     if not env.get("DRJIT_LIBLLVM_PATH"):
         return False
     try:
-        res = subprocess.run([sys.executable, "-c", _PROBE], env=env, timeout=timeout_s,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        res = subprocess.run(
+            [sys.executable, "-c", _PROBE],
+            env=env,
+            timeout=timeout_s,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except (subprocess.TimeoutExpired, OSError):
         return False
     return res.returncode == 0
@@ -68,7 +77,7 @@ def set_variant(name: str):
     """
     if name == "llvm_ad_rgb":
         os.environ.update(llvm_environment())
-    import mitsuba as mi
+    import mitsuba as mi  # noqa: PLC0415 - mitsuba loads only when a variant is chosen
 
     mi.set_variant(name)
     return mi

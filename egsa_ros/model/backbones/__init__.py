@@ -1,4 +1,5 @@
 """Encoders of the EGSA network, all implementing :class:`Backbone`."""
+
 from __future__ import annotations
 
 from ..encoder_init import RANDOM, EncoderInit
@@ -23,10 +24,14 @@ def build_backbone(config, init: EncoderInit = RANDOM) -> Backbone:
             raise ValueError(
                 f"{config.backbone} has no bundled weights: give the official checkpoint file "
                 "(EncoderInit(pretrained=True, checkpoint=PATH); egsa-train: model.encoder_checkpoint=PATH), "
-                "or train it from a random encoder")
+                "or train it from a random encoder"
+            )
         return ViTBackbone(
-            variant=config.backbone, img_size=tuple(config.input_size), readout=config.vit_readout,
-            checkpoint=init.checkpoint if init.pretrained else None)
+            variant=config.backbone,
+            img_size=tuple(config.input_size),
+            readout=config.vit_readout,
+            checkpoint=init.checkpoint if init.pretrained else None,
+        )
     raise ValueError(f"unknown backbone {config.backbone!r}")
 
 

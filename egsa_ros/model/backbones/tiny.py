@@ -1,7 +1,6 @@
 """A tiny random CNN encoder for tests: four stride-2 stages after a stride-2 stem."""
-from __future__ import annotations
 
-from typing import List
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -26,7 +25,7 @@ class TinyBackbone(Backbone):
             cin = cout
         self.stages = nn.ModuleList(stages)
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: (B, 3, H, W) -> 4 maps at H/4, H/8, H/16, H/32."""
         h = self.stem(x)
         out = []

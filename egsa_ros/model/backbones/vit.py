@@ -8,11 +8,12 @@ The intermediate token sequences the DPT reassemble stage consumes are returned 
 :meth:`VisionTransformer.forward_intermediates` (no forward hooks, nothing kept on the module),
 which keeps the model traceable for ONNX export.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,13 +38,13 @@ class ViTConfig:
     mlp_ratio: float = 4.0
     ln_eps: float = 1e-6
     layer_scale_init: float = 1e-5
-    layers: Tuple[int, ...] = (2, 5, 8, 11)  # blocks whose outputs feed the reassemble stage
-    reassemble_channels: Tuple[int, int, int, int] = (96, 192, 384, 768)
+    layers: tuple[int, ...] = (2, 5, 8, 11)  # blocks whose outputs feed the reassemble stage
+    reassemble_channels: tuple[int, int, int, int] = (96, 192, 384, 768)
     # Apply the final LayerNorm to the intermediate tokens (Depth Anything does for DINOv2;
     # DPT/MODEST use the raw block outputs of ViT-B/16).
     intermediate_norm: bool = False
-    pixel_mean: Tuple[float, float, float] = IMAGENET_MEAN_255
-    pixel_std: Tuple[float, float, float] = IMAGENET_STD_255
+    pixel_mean: tuple[float, float, float] = IMAGENET_MEAN_255
+    pixel_std: tuple[float, float, float] = IMAGENET_STD_255
 
     @property
     def head_dim(self) -> int:
@@ -54,33 +55,71 @@ class ViTConfig:
         return int(round(self.embed_dim * self.mlp_ratio))
 
 
-VIT_VARIANTS: Dict[str, ViTConfig] = {
+VIT_VARIANTS: dict[str, ViTConfig] = {
     "vit_b16": ViTConfig(
-        name="vit_b16", embed_dim=768, depth=12, num_heads=12, patch_size=16, pos_grid=24,
-        layer_scale=False, reassemble_channels=(96, 192, 384, 768), intermediate_norm=False,
-        pixel_mean=HALF_255, pixel_std=HALF_255,
+        name="vit_b16",
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        patch_size=16,
+        pos_grid=24,
+        layer_scale=False,
+        reassemble_channels=(96, 192, 384, 768),
+        intermediate_norm=False,
+        pixel_mean=HALF_255,
+        pixel_std=HALF_255,
     ),
     "dinov2_vits14": ViTConfig(
-        name="dinov2_vits14", embed_dim=384, depth=12, num_heads=6, patch_size=14, pos_grid=37,
-        layer_scale=True, reassemble_channels=(48, 96, 192, 384), intermediate_norm=True,
+        name="dinov2_vits14",
+        embed_dim=384,
+        depth=12,
+        num_heads=6,
+        patch_size=14,
+        pos_grid=37,
+        layer_scale=True,
+        reassemble_channels=(48, 96, 192, 384),
+        intermediate_norm=True,
     ),
     "dinov2_vitb14": ViTConfig(
-        name="dinov2_vitb14", embed_dim=768, depth=12, num_heads=12, patch_size=14, pos_grid=37,
-        layer_scale=True, reassemble_channels=(96, 192, 384, 768), intermediate_norm=True,
+        name="dinov2_vitb14",
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        patch_size=14,
+        pos_grid=37,
+        layer_scale=True,
+        reassemble_channels=(96, 192, 384, 768),
+        intermediate_norm=True,
     ),
 }
 
 # Tiny configurations for unit tests (private: not meant for real use).
-_TEST_VARIANTS: Dict[str, ViTConfig] = {
+_TEST_VARIANTS: dict[str, ViTConfig] = {
     "_tiny_dinov2": ViTConfig(
-        name="_tiny_dinov2", embed_dim=32, depth=4, num_heads=2, patch_size=8, pos_grid=4,
-        layer_scale=True, layers=(0, 1, 2, 3), reassemble_channels=(8, 16, 24, 32),
+        name="_tiny_dinov2",
+        embed_dim=32,
+        depth=4,
+        num_heads=2,
+        patch_size=8,
+        pos_grid=4,
+        layer_scale=True,
+        layers=(0, 1, 2, 3),
+        reassemble_channels=(8, 16, 24, 32),
         intermediate_norm=True,
     ),
     "_tiny_vit": ViTConfig(
-        name="_tiny_vit", embed_dim=32, depth=4, num_heads=2, patch_size=8, pos_grid=4,
-        layer_scale=False, layers=(0, 1, 2, 3), reassemble_channels=(8, 16, 24, 32),
-        intermediate_norm=False, pixel_mean=HALF_255, pixel_std=HALF_255,
+        name="_tiny_vit",
+        embed_dim=32,
+        depth=4,
+        num_heads=2,
+        patch_size=8,
+        pos_grid=4,
+        layer_scale=False,
+        layers=(0, 1, 2, 3),
+        reassemble_channels=(8, 16, 24, 32),
+        intermediate_norm=False,
+        pixel_mean=HALF_255,
+        pixel_std=HALF_255,
     ),
 }
 
@@ -95,7 +134,7 @@ def get_vit_config(variant) -> ViTConfig:
     return cfg
 
 
-def check_vit_input_size(height: int, width: int, patch_size: int, what: str = "input") -> Tuple[int, int]:
+def check_vit_input_size(height: int, width: int, patch_size: int, what: str = "input") -> tuple[int, int]:
     """Validate an image size for a ViT backbone and return its patch grid ``(gh, gw)``.
 
     Both sides must be multiples of the patch size and give an even patch grid (so that the
@@ -109,14 +148,14 @@ def check_vit_input_size(height: int, width: int, patch_size: int, what: str = "
         height, width = int(height), int(width)
     step = 2 * patch_size
     if height <= 0 or width <= 0 or height % step or width % step:
+
         def near(v: int) -> int:
             return max(step, int(round(v / step)) * step)
 
         if height % patch_size or width % patch_size:
             why = f"is not a multiple of patch {patch_size}"
         else:
-            why = (f"gives an odd patch grid {height // patch_size}x{width // patch_size} "
-                   f"(the grid sides must be even)")
+            why = f"gives an odd patch grid {height // patch_size}x{width // patch_size} (the grid sides must be even)"
         raise ValueError(
             f"{what} {height}x{width} {why}: height and width must be positive multiples of "
             f"{step} (2 x patch {patch_size}); e.g. use {near(height)}x{near(width)}"
@@ -124,14 +163,16 @@ def check_vit_input_size(height: int, width: int, patch_size: int, what: str = "
     return height // patch_size, width // patch_size
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int], src_grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+def resize_pos_embed(
+    pos_embed: torch.Tensor, grid: tuple[int, int], src_grid: tuple[int, int] | None = None
+) -> torch.Tensor:
     """Bicubically resize a position embedding ``(1, 1 + gh*gw, D)`` (cls entry first) to ``grid``.
 
     ``src_grid`` defaults to the square grid implied by the token count. The cls entry is kept.
     """
     n = pos_embed.shape[1] - 1
     if src_grid is None:
-        side = int(round(n ** 0.5))
+        side = int(round(n**0.5))
         if side * side != n:
             raise ValueError(f"position embedding with {n} patch entries is not a square grid")
         src_grid = (side, side)
@@ -182,7 +223,7 @@ class Attention(nn.Module):
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (B, heads, N, hd)
         if torch.onnx.is_in_onnx_export():
-            attn = torch.softmax(torch.matmul(q * self.head_dim ** -0.5, k.transpose(-2, -1)), dim=-1)
+            attn = torch.softmax(torch.matmul(q * self.head_dim**-0.5, k.transpose(-2, -1)), dim=-1)
             out = torch.matmul(attn, v)
         else:
             out = F.scaled_dot_product_attention(q, k, v)
@@ -244,7 +285,7 @@ class VisionTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + cfg.pos_grid * cfg.pos_grid, cfg.embed_dim))
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
-        self.norm: Optional[nn.LayerNorm] = nn.LayerNorm(cfg.embed_dim, eps=cfg.ln_eps) if final_norm else None
+        self.norm: nn.LayerNorm | None = nn.LayerNorm(cfg.embed_dim, eps=cfg.ln_eps) if final_norm else None
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -258,7 +299,7 @@ class VisionTransformer(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def grid_size(self, height: int, width: int) -> Tuple[int, int]:
+    def grid_size(self, height: int, width: int) -> tuple[int, int]:
         """Patch grid of an input; raises ValueError for sizes the backbone cannot take."""
         return check_vit_input_size(height, width, self.patch_size)
 
@@ -273,7 +314,7 @@ class VisionTransformer(nn.Module):
             pos = resize_pos_embed(pos, (gh, gw), self.pos_grid)
         return tokens + pos
 
-    def _normalise_indices(self, indices: Sequence[int]) -> List[int]:
+    def _normalise_indices(self, indices: Sequence[int]) -> list[int]:
         depth = len(self.blocks)
         out = []
         for i in indices:
@@ -283,7 +324,7 @@ class VisionTransformer(nn.Module):
             out.append(j)
         return out
 
-    def forward_intermediates(self, x: torch.Tensor, indices: Sequence[int], norm: bool = False) -> List[torch.Tensor]:
+    def forward_intermediates(self, x: torch.Tensor, indices: Sequence[int], norm: bool = False) -> list[torch.Tensor]:
         """Token sequences (B, 1+N, D) (cls first) after the blocks in ``indices`` (0-based).
 
         Returned in the order of ``indices``; with ``norm=True`` each goes through the final
@@ -294,7 +335,7 @@ class VisionTransformer(nn.Module):
             raise ValueError("norm=True needs a VisionTransformer built with final_norm=True")
         wanted = set(idx)
         last = max(idx)
-        found: Dict[int, torch.Tensor] = {}
+        found: dict[int, torch.Tensor] = {}
         h = self.embed(x)
         for i, blk in enumerate(self.blocks):
             if i > last:
@@ -318,6 +359,16 @@ def build_vit(variant, *, final_norm: bool = True) -> VisionTransformer:
 
 
 __all__ = [
-    "ViTConfig", "VIT_VARIANTS", "get_vit_config", "check_vit_input_size", "resize_pos_embed",
-    "PatchEmbed", "Attention", "Mlp", "LayerScale", "Block", "VisionTransformer", "build_vit",
+    "ViTConfig",
+    "VIT_VARIANTS",
+    "get_vit_config",
+    "check_vit_input_size",
+    "resize_pos_embed",
+    "PatchEmbed",
+    "Attention",
+    "Mlp",
+    "LayerScale",
+    "Block",
+    "VisionTransformer",
+    "build_vit",
 ]

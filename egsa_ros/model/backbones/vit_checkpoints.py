@@ -14,13 +14,14 @@ to the model's stored grid. ``mask_token``, classifier heads (``head.*``, ``pre_
 ``fc_norm.*``) are dropped; anything else that does not match raises
 :class:`CheckpointMismatchError` (strict by default) naming the keys.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -28,8 +29,8 @@ from safetensors.torch import load_file
 
 from .vit import VisionTransformer, resize_pos_embed
 
-StateDict = Dict[str, torch.Tensor]
-Source = Union[str, os.PathLike, Mapping[str, object]]
+StateDict = dict[str, torch.Tensor]
+Source = str | os.PathLike | Mapping[str, object]
 
 # Keys of heads/training-only tensors that an encoder never uses.
 _DROP_PREFIXES = ("head.", "pre_logits.", "fc_norm.", "head_drop.")
@@ -46,11 +47,11 @@ class LoadReport:
     """What :func:`load_vit_checkpoint` did."""
 
     layout: str  # "pytorch" or "google-npz"
-    loaded: List[str] = field(default_factory=list)
-    dropped: List[str] = field(default_factory=list)  # ignored on purpose (heads, mask token, ...)
-    missing: List[str] = field(default_factory=list)  # only non-empty with strict=False
-    unexpected: List[str] = field(default_factory=list)  # only non-empty with strict=False
-    pos_embed_resized_from: Optional[Tuple[int, int]] = None
+    loaded: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # ignored on purpose (heads, mask token, ...)
+    missing: list[str] = field(default_factory=list)  # only non-empty with strict=False
+    unexpected: list[str] = field(default_factory=list)  # only non-empty with strict=False
+    pos_embed_resized_from: tuple[int, int] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def _unwrap(obj: object) -> Mapping[str, object]:
     return obj
 
 
-def read_state_dict(path: Union[str, os.PathLike]) -> StateDict:
+def read_state_dict(path: str | os.PathLike) -> StateDict:
     """Read a checkpoint file into a flat ``{name: tensor}`` dict without running any code."""
     p = Path(path).expanduser()
     if not p.is_file():
@@ -125,14 +126,14 @@ _BLOCK_LINEAR = {  # (in, out) kernels -> Linear weight (out, in)
 _ATT = "MultiHeadDotProductAttention_1/"
 
 
-def convert_google_vit(sd: Mapping[str, torch.Tensor]) -> Tuple[StateDict, List[str]]:
+def convert_google_vit(sd: Mapping[str, torch.Tensor]) -> tuple[StateDict, list[str]]:
     """Convert a Google ViT ``.npz`` dict to the PyTorch layout; returns (state dict, dropped keys).
 
     Unknown keys are passed through unchanged (the loader then reports them as unexpected).
     """
     out: StateDict = {}
-    dropped: List[str] = []
-    qkv: Dict[int, Dict[str, torch.Tensor]] = {}
+    dropped: list[str] = []
+    qkv: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in sd.items():
         t = _to_tensor(value, key)
         if key.startswith(("head/", "pre_logits/")) or key in ("head", "pre_logits"):
@@ -162,10 +163,15 @@ def convert_google_vit(sd: Mapping[str, torch.Tensor]) -> Tuple[StateDict, List[
                 out[pre + _BLOCK_LINEAR[sub]] = t.t().contiguous()
             elif sub == _ATT + "out/kernel":  # (heads, hd, D) -> (D_out, heads*hd)
                 out[pre + "attn.proj.weight"] = t.reshape(-1, t.shape[-1]).t().contiguous()
-            elif sub.startswith(_ATT) and sub[len(_ATT):] in (
-                "query/kernel", "key/kernel", "value/kernel", "query/bias", "key/bias", "value/bias"
+            elif sub.startswith(_ATT) and sub[len(_ATT) :] in (
+                "query/kernel",
+                "key/kernel",
+                "value/kernel",
+                "query/bias",
+                "key/bias",
+                "value/bias",
             ):
-                qkv.setdefault(i, {})[sub[len(_ATT):]] = t
+                qkv.setdefault(i, {})[sub[len(_ATT) :]] = t
             else:
                 out[key] = t
     for i, parts in sorted(qkv.items()):
@@ -187,7 +193,7 @@ def convert_google_vit(sd: Mapping[str, torch.Tensor]) -> Tuple[StateDict, List[
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
-def _select_prefix(sd: StateDict, prefix: Optional[str]) -> Tuple[StateDict, List[str]]:
+def _select_prefix(sd: StateDict, prefix: str | None) -> tuple[StateDict, list[str]]:
     """Keep the keys under ``prefix`` (stripped). Without a prefix, strip a 'module.' wrapper and
     auto-detect a single prefix in front of ``cls_token`` (e.g. 'pretrained.' of Depth Anything)."""
     if prefix is None:
@@ -199,13 +205,13 @@ def _select_prefix(sd: StateDict, prefix: Optional[str]) -> Tuple[StateDict, Lis
                 prefix = cands[0]
     if not prefix:
         return dict(sd), []
-    kept = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    kept = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
     if not kept:
         raise CheckpointMismatchError(f"no checkpoint keys start with prefix {prefix!r}")
     return kept, sorted(k for k in sd if not k.startswith(prefix))
 
 
-def _adapt_to_model(sd: StateDict, model: VisionTransformer) -> Tuple[StateDict, List[str], Optional[Tuple[int, int]]]:
+def _adapt_to_model(sd: StateDict, model: VisionTransformer) -> tuple[StateDict, list[str], tuple[int, int] | None]:
     """Drop unused entries and resize the position embedding to the model's stored grid."""
     if "register_tokens" in sd:
         raise CheckpointMismatchError(
@@ -213,7 +219,7 @@ def _adapt_to_model(sd: StateDict, model: VisionTransformer) -> Tuple[StateDict,
             "not supported, use the plain dinov2_vit*14_pretrain.pth weights"
         )
     out: StateDict = {}
-    dropped: List[str] = []
+    dropped: list[str] = []
     for k, v in sd.items():
         if k in _DROP_KEYS or k.startswith(_DROP_PREFIXES) or (model.norm is None and k.startswith("norm.")):
             dropped.append(k)
@@ -223,7 +229,7 @@ def _adapt_to_model(sd: StateDict, model: VisionTransformer) -> Tuple[StateDict,
     pos = out.get("pos_embed")
     if pos is not None and pos.dim() == 3 and pos.shape[-1] == model.embed_dim:
         n = pos.shape[1] - 1
-        side = int(round(n ** 0.5)) if n > 0 else 0
+        side = int(round(n**0.5)) if n > 0 else 0
         if side * side != n:
             raise CheckpointMismatchError(
                 f"pos_embed {tuple(pos.shape)}: expected (1, 1 + g*g, {model.embed_dim}) with a cls "
@@ -240,7 +246,7 @@ def load_vit_checkpoint(
     source: Source,
     *,
     strict: bool = True,
-    prefix: Optional[str] = None,
+    prefix: str | None = None,
 ) -> LoadReport:
     """Load official ViT/DINOv2 weights (a file path or an in-memory state dict) into ``model``.
 
@@ -272,11 +278,10 @@ def load_vit_checkpoint(
     cfg = getattr(model, "cfg", None)
     what = f"ViT variant {cfg.name!r}" if cfg is not None else "the ViT"
     if bad:
-        raise CheckpointMismatchError(
-            f"checkpoint shapes do not fit {what} (wrong variant?):\n  " + "\n  ".join(bad)
-        )
+        raise CheckpointMismatchError(f"checkpoint shapes do not fit {what} (wrong variant?):\n  " + "\n  ".join(bad))
     if strict and (missing or unexpected):
-        def _fmt(keys: List[str]) -> str:
+
+        def _fmt(keys: list[str]) -> str:
             return ", ".join(keys[:20]) + (f", ... ({len(keys)} in all)" if len(keys) > 20 else "")
 
         parts = []
@@ -284,19 +289,25 @@ def load_vit_checkpoint(
             parts.append(f"missing keys: {_fmt(missing)}")
         if unexpected:
             parts.append(f"unexpected keys: {_fmt(unexpected)}")
-        raise CheckpointMismatchError(
-            f"checkpoint ({layout} layout) does not match {what}; " + "; ".join(parts)
-        )
+        raise CheckpointMismatchError(f"checkpoint ({layout} layout) does not match {what}; " + "; ".join(parts))
     to_load = {k: v for k, v in sd.items() if k in expected}
     with torch.no_grad():
         model.load_state_dict(to_load, strict=False)
     return LoadReport(
-        layout=layout, loaded=sorted(to_load), dropped=sorted(dropped), missing=missing,
-        unexpected=unexpected, pos_embed_resized_from=resized_from,
+        layout=layout,
+        loaded=sorted(to_load),
+        dropped=sorted(dropped),
+        missing=missing,
+        unexpected=unexpected,
+        pos_embed_resized_from=resized_from,
     )
 
 
 __all__ = [
-    "CheckpointMismatchError", "LoadReport", "read_state_dict", "is_google_layout",
-    "convert_google_vit", "load_vit_checkpoint",
+    "CheckpointMismatchError",
+    "LoadReport",
+    "read_state_dict",
+    "is_google_layout",
+    "convert_google_vit",
+    "load_vit_checkpoint",
 ]

@@ -13,20 +13,21 @@ Module names (``readout_projects``, ``projects``, ``resize_layers``) follow the 
 DPT head. :class:`ViTBackbone` wraps transformer + reassemble behind the
 :class:`~.base.Backbone` interface: maps of 4x, 2x, 1x and 0.5x the patch grid.
 """
+
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .base import Backbone, check_channels
-from .vit import ViTConfig, VisionTransformer, check_vit_input_size, get_vit_config
+from .vit import VisionTransformer, ViTConfig, check_vit_input_size, get_vit_config
 from .vit_checkpoints import LoadReport, load_vit_checkpoint
 
 READOUTS = ("project", "add", "ignore")
-DEFAULT_FACTORS: Tuple[float, float, float, float] = (4.0, 2.0, 1.0, 0.5)
+DEFAULT_FACTORS: tuple[float, float, float, float] = (4.0, 2.0, 1.0, 0.5)
 
 
 def _resample(channels: int, factor: float) -> nn.Module:
@@ -69,7 +70,7 @@ class Reassemble(nn.Module):
         )
         self.resize_layers = nn.ModuleList([_resample(c, f) for c, f in zip(self.out_channels, self.factors)])
 
-    def forward(self, tokens: Sequence[torch.Tensor], grid: Tuple[int, int]) -> List[torch.Tensor]:
+    def forward(self, tokens: Sequence[torch.Tensor], grid: tuple[int, int]) -> list[torch.Tensor]:
         """``tokens``: list of (B, 1+gh*gw, D) with the cls token first; returns the maps."""
         if len(tokens) != len(self.projects):
             raise ValueError(f"expected {len(self.projects)} token sets, got {len(tokens)}")
@@ -104,13 +105,13 @@ class ViTBackbone(Backbone):
     def __init__(
         self,
         *,
-        variant: Union[str, ViTConfig],
-        img_size: Union[int, Tuple[int, int]],
-        layers: Optional[Sequence[int]] = None,
-        reassemble_channels: Optional[Sequence[int]] = None,
+        variant: str | ViTConfig,
+        img_size: int | tuple[int, int],
+        layers: Sequence[int] | None = None,
+        reassemble_channels: Sequence[int] | None = None,
         readout: str = "project",
-        checkpoint: Optional[Union[str, os.PathLike]] = None,
-        intermediate_norm: Optional[bool] = None,
+        checkpoint: str | os.PathLike | None = None,
+        intermediate_norm: bool | None = None,
     ) -> None:
         super().__init__()
         cfg = get_vit_config(variant)
@@ -141,21 +142,21 @@ class ViTBackbone(Backbone):
 
         self.encoder = VisionTransformer(cfg, final_norm=self.intermediate_norm)
         self.reassemble = Reassemble(cfg.embed_dim, channels, readout=readout)
-        self.load_report: Optional[LoadReport] = None
+        self.load_report: LoadReport | None = None
         if checkpoint is not None:
             self.load_report = load_vit_checkpoint(self.encoder, checkpoint)
 
-    def load_checkpoint(self, source, *, strict: bool = True, prefix: Optional[str] = None) -> LoadReport:
+    def load_checkpoint(self, source, *, strict: bool = True, prefix: str | None = None) -> LoadReport:
         """Load encoder weights from a path or state dict (see :func:`load_vit_checkpoint`)."""
         self.load_report = load_vit_checkpoint(self.encoder, source, strict=strict, prefix=prefix)
         return self.load_report
 
-    def output_sizes(self, height: int, width: int) -> List[Tuple[int, int]]:
+    def output_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         """Spatial sizes of the four maps for an input of ``height`` x ``width``."""
         gh, gw = check_vit_input_size(height, width, self.patch_size)
         return [(gh * 4, gw * 4), (gh * 2, gw * 2), (gh, gw), (gh // 2, gw // 2)]
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.dim() != 4 or (not torch.jit.is_tracing() and x.shape[1] != 3):
             raise ValueError(f"expected a (B, 3, H, W) image, got shape {tuple(x.shape)}")
         grid = check_vit_input_size(x.shape[-2], x.shape[-1], self.patch_size)

@@ -1,0 +1,181 @@
+"""egsa_node's lifecycle, parameter files and diagnostics, driven from this (client) process
+through the node's real services (change_state, get_state, get/set/describe_parameters)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 wheels (ros-kilted-rclpy) not installed")
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from lifecycle_msgs.msg import State, Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from egsa_ros.data.generated import tabletop_frame  # noqa: E402
+from egsa_ros.ros.node_process import start_node, stop_node  # noqa: E402
+
+H, W = 96, 128
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class Client:
+    """The test's rclpy node: calls egsa_node's services, publishes images, records outputs."""
+
+    def __init__(self, ns: str, proc):
+        rclpy.init()
+        self.ns, self.proc = ns, proc
+        self.node = rclpy.create_node("egsa_lifecycle_client")
+        self.depth, self.diag = [], []
+        self.node.create_subscription(Image, f"{ns}/depth/image", self.depth.append, RELIABLE)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, 10)
+        self.pub = self.node.create_publisher(Image, f"{ns}/image", RELIABLE)
+
+    def call(self, srv_type, service: str, request, timeout: float = 60.0):
+        client = self.node.create_client(srv_type, f"{self.ns}/egsa_node/{service}")
+        assert client.wait_for_service(timeout_sec=60), f"{service} never appeared"
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(self.node, future, timeout_sec=timeout)
+        assert future.done(), f"{service} did not answer"
+        return future.result()
+
+    def state(self) -> int:
+        return self.call(GetState, "get_state", GetState.Request()).current_state.id
+
+    def change(self, transition_id: int) -> bool:
+        request = ChangeState.Request(transition=Transition(id=transition_id))
+        return self.call(ChangeState, "change_state", request, timeout=120).success
+
+    def set(self, name: str, value):
+        kinds = {
+            bool: ("PARAMETER_BOOL", "bool_value"),
+            int: ("PARAMETER_INTEGER", "integer_value"),
+            float: ("PARAMETER_DOUBLE", "double_value"),
+            str: ("PARAMETER_STRING", "string_value"),
+        }
+        kind, field = kinds[type(value)]
+        pv = ParameterValue(type=getattr(ParameterType, kind), **{field: value})
+        result = self.call(
+            SetParameters, "set_parameters", SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
+        ).results[0]
+        return result.successful, result.reason
+
+    def spin(self, condition, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition() and self.proc.poll() is None:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+        return condition()
+
+    def send(self, stamp_s: float) -> None:
+        msg = Image(height=H, width=W, encoding="rgb8", step=W * 3)
+        msg.header.stamp.sec = int(stamp_s)
+        msg.header.frame_id = "lifecycle_test_camera"
+        msg.data = tabletop_frame(int(stamp_s), H, W).tobytes()
+        self.pub.publish(msg)
+
+    def answered(self, stamp_s: float, timeout: float) -> bool:
+        for _ in range(int(timeout / 0.5)):
+            self.send(stamp_s)
+            if self.spin(lambda: any(m.header.stamp.sec == int(stamp_s) for m in self.depth), 0.5):
+                return True
+        return False
+
+    def last_status(self):
+        for array in reversed(self.diag):
+            for status in array.status:
+                if status.name == f"{self.ns}/egsa_node: inference":
+                    return status
+        return None
+
+    def close(self):
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_lifecycle_transitions_through_the_services_and_stale_diagnostics(ros_domain):
+    ns = "/egsa_lifecycle"
+    proc = start_node(
+        ns,
+        {
+            "autostart": False,
+            "model": "/nonexistent/model_dir",
+            "backend": "onnxruntime",
+            "expected_frame_size": f"{H}x{W}",
+            "diagnostics_period_s": 0.3,
+            "stale_timeout_s": 1.0,
+        },
+    )
+    client = Client(ns, proc)
+    try:
+        assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert not client.change(Transition.TRANSITION_CONFIGURE)  # the model does not exist: FAILURE
+        assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert client.set("model", "tiny") == (True, "")  # start-up parameters: while unconfigured
+        assert client.change(Transition.TRANSITION_CONFIGURE)
+        assert client.state() == State.PRIMARY_STATE_INACTIVE
+        ok, reason = client.set("threads", 3)
+        assert not ok and "applied at configure" in reason
+        assert not client.answered(1.0, timeout=1.5)  # inactive: no subscriptions, no output
+
+        assert client.change(Transition.TRANSITION_ACTIVATE)
+        assert client.state() == State.PRIMARY_STATE_ACTIVE
+        assert client.spin(lambda: (s := client.last_status()) is not None and s.level == DiagnosticStatus.STALE, 10)
+        assert "no image" in client.last_status().message
+        assert client.answered(2.0, timeout=30), "no depth while active"
+        assert client.spin(lambda: client.last_status().level == DiagnosticStatus.OK, 10), client.last_status()
+        status = client.last_status()
+        assert status.hardware_id == "lifecycle_test_camera"
+        assert {kv.key for kv in status.values} >= {"input_rate_hz", "output_rate_hz", "window_s", "frames_in"}
+
+        assert client.change(Transition.TRANSITION_DEACTIVATE)
+        assert client.state() == State.PRIMARY_STATE_INACTIVE
+        count = len(client.depth)
+        assert not client.answered(3.0, timeout=1.5) and len(client.depth) == count
+        assert client.change(Transition.TRANSITION_CLEANUP)
+        assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert client.set("threads", 3) == (True, "")
+    finally:
+        client.close()
+        out = stop_node(proc, timeout_s=20)
+    assert proc.returncode == 0, out[-3000:]
+    assert "configure failed: cannot load the model" in out and "Traceback" not in out, out[-3000:]
+    # the runtime's Python logging reaches the node's logger (and so /rosout)
+    assert re.search(r"\[INFO\] \[[\d.]+\] \[egsa_lifecycle\.egsa_node\]: \[egsa_ros\.pipeline\]", out), out[-3000:]
+
+
+@pytest.mark.ros
+def test_params_file_applies_under_a_namespace_with_integers_for_floats(ros_domain, tmp_path):
+    """launch/egsa.params.yaml (keyed /**) loaded through rcl for a node in a namespace: the
+    values come back over the parameter service, an integer given for a float as a double."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "launch" / "egsa.params.yaml").read_text()
+    text = re.sub(r"(?m)^    max_rate_hz: .*$", "    max_rate_hz: 12", text)
+    text = re.sub(r"(?m)^    points_stride: .*$", "    points_stride: 3", text)
+    params = tmp_path / "egsa.params.yaml"
+    params.write_text(text)
+    ns = "/egsa_params_ns"
+    proc = start_node(ns, {"autostart": False}, ["--params-file", str(params)])
+    client = Client(ns, proc)
+    try:
+        values = client.call(
+            GetParameters, "get_parameters", GetParameters.Request(names=["max_rate_hz", "points_stride", "backend"])
+        ).values
+        assert values[0].type == ParameterType.PARAMETER_DOUBLE and values[0].double_value == 12.0
+        assert values[1].integer_value == 3 and values[2].string_value == "auto"
+        (described,) = client.call(
+            DescribeParameters, "describe_parameters", DescribeParameters.Request(names=["max_rate_hz"])
+        ).descriptors
+        (span,) = described.floating_point_range
+        assert (span.from_value, span.to_value) == (0.0, 1000.0) and described.dynamic_typing
+    finally:
+        client.close()
+        out = stop_node(proc, timeout_s=20)
+    assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
