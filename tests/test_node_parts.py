@@ -200,7 +200,7 @@ def test_masked_points_back_project_with_the_intrinsics():
 
 
 def test_conversions_agree_with_cv_bridge_where_it_exists():
-    cv_bridge = pytest.importorskip("cv_bridge", reason="no ROS 2 cv_bridge is installable here (ENVIRONMENT.md)")
+    cv_bridge = pytest.importorskip("cv_bridge", reason="no ROS 2 cv_bridge wheel exists on PyPI (only the ROS 1 copy)")
     from egsa_ros.ros.conversions import rgb_from_msg
 
     bridge = cv_bridge.CvBridge()
