@@ -50,6 +50,18 @@ def torch_free_env(tmp_path: Path) -> dict:
     return env
 
 
+def run_without_torch(script: str, tmp_path: Path, timeout_s: float) -> subprocess.CompletedProcess:
+    """Run a Python ``script`` in a child that cannot import torch; stdout/stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=torch_free_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=tmp_path,
+    )
+
+
 def test_the_hook_really_blocks_torch(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", "import torch"], env=torch_free_env(tmp_path), capture_output=True, text=True, timeout=60
@@ -75,14 +87,7 @@ def test_load_pipeline_runs_the_bundled_model_without_torch_and_matches_the_torc
         assert "torch" not in sys.modules, "torch was imported"
         print("MODEL", pipe.model_name, "|", pipe.backend_name, "| trained", pipe.trained)
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=torch_free_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
+    result = run_without_torch(script, tmp_path, timeout_s=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "default_small (trained" in result.stdout and "trained True" in result.stdout
     got = np.load(out)
@@ -103,14 +108,7 @@ def test_a_model_without_shipped_graphs_says_torch_is_needed(tmp_path):
         except RuntimeError as exc:
             print("REFUSED", exc)
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=torch_free_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    result = run_without_torch(script, tmp_path, timeout_s=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REFUSED" in result.stdout and "needs torch" in result.stdout
 

@@ -105,22 +105,7 @@ def build_scene(spec: SceneSpec, spp: int = 32):
     d: dict = {
         "type": "scene",
         "integrator": {"type": "path", "max_depth": MAX_PATH_DEPTH},
-        "sensor": {
-            "type": "perspective",
-            "fov": cam.hfov_deg,
-            "fov_axis": "x",
-            "near_clip": 0.01,
-            "far_clip": 100.0,
-            "to_world": mi.ScalarTransform4f((np.asarray(cam.c2w) @ OPENCV_TO_MITSUBA).tolist()),
-            "sampler": {"type": "independent", "sample_count": int(spp)},
-            "film": {
-                "type": "hdrfilm",
-                "width": cam.width,
-                "height": cam.height,
-                "pixel_format": "rgb",
-                "rfilter": {"type": "gaussian"},
-            },
-        },
+        "sensor": perspective_sensor(mi, cam, spp, "gaussian"),
     }
     # Table: rectangle at z = 0 with a procedural bitmap.
     t = spec.table
@@ -184,3 +169,25 @@ def build_scene(spec: SceneSpec, spp: int = 32):
         d[obj.name] = _object_shape(mi, obj)
         labels[obj.name] = (2 if obj.category == "transparent" else 3, obj.instance_id)
     return mi.load_dict(d, optimize=False), labels
+
+
+def perspective_sensor(mi, cam, spp: int, rfilter: str) -> dict:
+    """Mitsuba perspective sensor dict of a sampled camera (OpenCV pose ``cam.c2w``, horizontal FOV
+    ``cam.hfov_deg``, ``cam.width`` x ``cam.height`` pixels, ``spp`` samples, reconstruction filter
+    ``rfilter``: ``gaussian`` or ``box``)."""
+    return {
+        "type": "perspective",
+        "fov": cam.hfov_deg,
+        "fov_axis": "x",
+        "near_clip": 0.01,
+        "far_clip": 100.0,
+        "to_world": mi.ScalarTransform4f((np.asarray(cam.c2w) @ OPENCV_TO_MITSUBA).tolist()),
+        "sampler": {"type": "independent", "sample_count": int(spp)},
+        "film": {
+            "type": "hdrfilm",
+            "width": cam.width,
+            "height": cam.height,
+            "pixel_format": "rgb",
+            "rfilter": {"type": rfilter},
+        },
+    }

@@ -11,10 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from egsa_ros.data.synth.camera import OPENCV_TO_MITSUBA
 from egsa_ros.data.synth.lathe import cylinder_profile, revolve, to_mitsuba_mesh
 from egsa_ros.data.synth.meshes_v2 import transform
-from egsa_ros.data.synth.scene_dict import LIFT_M, _bsdf_dict, _rgb
+from egsa_ros.data.synth.scene_dict import LIFT_M, _bsdf_dict, _rgb, perspective_sensor
 from egsa_ros.data.synth.scene_v2 import SceneSpecV2
 from egsa_ros.data.synth.shapes_v2 import build_shape, label_mesh
 from egsa_ros.data.synth.textures import environment_map
@@ -358,24 +357,9 @@ def build_scene_v2(spec: SceneSpecV2, spp: int = 32):
     d: dict = {
         "type": "scene",
         "integrator": {"type": "path", "max_depth": MAX_PATH_DEPTH_V2},
-        "sensor": {
-            "type": "perspective",
-            "fov": cam.hfov_deg,
-            "fov_axis": "x",
-            "near_clip": 0.01,
-            "far_clip": 100.0,
-            "to_world": mi.ScalarTransform4f((np.asarray(cam.c2w) @ OPENCV_TO_MITSUBA).tolist()),
-            "sampler": {"type": "independent", "sample_count": int(spp)},
-            # Box filter: each sample lands in one pixel, so the rare firefly stays a single pixel
-            # that render.remove_fireflies can find.
-            "film": {
-                "type": "hdrfilm",
-                "width": cam.width,
-                "height": cam.height,
-                "pixel_format": "rgb",
-                "rfilter": {"type": "box"},
-            },
-        },
+        # Box filter: each sample lands in one pixel, so the rare firefly stays a single pixel
+        # that render.remove_fireflies can find.
+        "sensor": perspective_sensor(mi, cam, spp, "box"),
     }
     _table(mi, spec, d, labels)
     _room(mi, spec, d, labels)
