@@ -38,6 +38,8 @@ setup(
         (f"share/{PACKAGE}/launch", _files("launch/*.py") + _files("launch/*.yaml")),
         (f"share/{PACKAGE}/models", _files("models/*")),
         (f"share/{PACKAGE}/models/default_small", _files("models/default_small/*")),
+        # The bundled model's camera-frame graphs: the runtime runs them without torch.
+        (f"share/{PACKAGE}/models/default_small/graphs", _files("models/default_small/graphs/*")),
         (f"share/{PACKAGE}/data/egsa_sample", _files("data/egsa_sample/*")),
     ],
     python_requires=">=3.10",

@@ -149,7 +149,10 @@ def test_colcon_builds_the_package_in_a_ros2_workspace(tmp_path, ros_domain):
         pytest.skip("colcon is not installed in this environment (requirements-test.txt installs it)")
     src = tmp_path / "ws" / "src" / "egsa_ros"
     src.mkdir(parents=True)
-    for item in ("package.xml", "setup.py", "setup.cfg", "resource", "egsa_ros", "launch", "models", "README.md"):
+    # What a clone of the repository holds that the build reads.
+    for item in ("package.xml", "setup.py", "setup.cfg", "resource", "egsa_ros", "launch", "models", "data", "README.md",
+                 "LICENSE", "CHANGELOG.rst", "requirements.txt", "requirements-python.txt", "requirements-train.txt",
+                 "requirements-test.txt"):
         target = src / item
         if (ROOT / item).is_dir():
             import shutil
@@ -170,6 +173,9 @@ def test_colcon_builds_the_package_in_a_ros2_workspace(tmp_path, ros_domain):
     assert (install / "lib" / "egsa_ros" / "egsa-demo").is_file()
     assert (install / "share" / "ament_index" / "resource_index" / "packages" / "egsa_ros").is_file()
     assert (install / "share" / "egsa_ros" / "package.xml").is_file()
+    # The bundled model with the graphs that let it run without torch.
+    graphs = install / "share" / "egsa_ros" / "models" / "default_small" / "graphs"
+    assert {p.name for p in graphs.iterdir()} >= {"frame_480x640.onnx", "frame_dynamic.onnx", "weights.bin"}
     _installed_node_runs_the_bundled_model(install, tmp_path)
 
 
