@@ -150,9 +150,23 @@ def test_colcon_builds_the_package_in_a_ros2_workspace(tmp_path, ros_domain):
     src = tmp_path / "ws" / "src" / "egsa_ros"
     src.mkdir(parents=True)
     # What a clone of the repository holds that the build reads.
-    for item in ("package.xml", "setup.py", "setup.cfg", "resource", "egsa_ros", "launch", "models", "data", "README.md",
-                 "LICENSE", "CHANGELOG.rst", "requirements.txt", "requirements-python.txt", "requirements-train.txt",
-                 "requirements-test.txt"):
+    for item in (
+        "package.xml",
+        "setup.py",
+        "setup.cfg",
+        "resource",
+        "egsa_ros",
+        "launch",
+        "models",
+        "data",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.rst",
+        "requirements.txt",
+        "requirements-python.txt",
+        "requirements-train.txt",
+        "requirements-test.txt",
+    ):
         target = src / item
         if (ROOT / item).is_dir():
             import shutil
