@@ -38,9 +38,10 @@ class FixedNetwork:
     def __init__(self, depth, mask):
         self.depth, self.mask, self.calls = depth, mask, 0
 
-    def __call__(self, rgb):
+    def __call__(self, rgb, fx=None):
         assert rgb.shape == (H, W, 3) and rgb.dtype == np.uint8
         self.calls += 1
+        self.fx = fx
         return Prediction(self.depth.copy(), self.mask.copy(), {"total": 1.5})
 
 

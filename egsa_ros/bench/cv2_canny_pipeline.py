@@ -38,8 +38,9 @@ class Cv2CannyPipeline:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.name = "cv2-canny/onnxruntime-cpu"
 
-    def __call__(self, rgb: np.ndarray) -> Prediction:
-        """rgb (H, W, 3) uint8 -> Prediction at (H, W) with per-stage timings."""
+    def __call__(self, rgb: np.ndarray, fx: float | None = None) -> Prediction:
+        """rgb (H, W, 3) uint8 -> Prediction at (H, W) with per-stage timings (``fx`` unused:
+        the comparison graphs are not camera-aware)."""
         cfg = self.config
         t0 = time.perf_counter()
         small = resize_rgb(rgb, cfg.input_size)

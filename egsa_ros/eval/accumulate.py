@@ -138,15 +138,19 @@ def _glass(gt_mask: np.ndarray | None, shape) -> np.ndarray:
 
 
 def frame_scale_summary(ratios: list[float]) -> dict:
-    """Percentiles of the per-frame median predicted / true depth ratio, and how many frames are
-    off by more than :data:`SCALE_FAILURE` (too far or too near) or by more than 10 %."""
+    """Percentiles of the per-frame median predicted / true depth ratio and of its |log| (the
+    per-frame scale error), and how many frames are off by more than :data:`SCALE_FAILURE` (too
+    far or too near) or by more than 10 %."""
     arr = np.asarray(ratios, np.float64)
     off = np.maximum(arr, 1.0 / arr)
+    abs_log = np.abs(np.log(arr))
     return {
         "frames": int(arr.size),
         "p05": float(np.percentile(arr, 5)),
         "p50": float(np.median(arr)),
         "p95": float(np.percentile(arr, 95)),
+        "abs_log_p50": float(np.median(abs_log)),
+        "abs_log_p95": float(np.percentile(abs_log, 95)),
         "failures": int(np.sum(off > SCALE_FAILURE)),
         "too_far": int(np.sum(arr > SCALE_FAILURE)),
         "too_near": int(np.sum(arr < 1.0 / SCALE_FAILURE)),

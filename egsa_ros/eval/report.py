@@ -231,7 +231,9 @@ def scale_sentence(scale: dict) -> str:
     """One Markdown paragraph on the per-frame metric scale (see ``EvalAccumulator``)."""
     return (
         f"Metric scale per frame (median predicted / true depth): p5 {scale['p05']:.2f}, "
-        f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; **{scale['failures']} of {scale['frames']} "
+        f"p50 {scale['p50']:.2f}, p95 {scale['p95']:.2f}; scale error |log ratio| p50 "
+        f"{scale.get('abs_log_p50', float('nan')):.3f}, p95 {scale.get('abs_log_p95', float('nan')):.3f}; "
+        f"**{scale['failures']} of {scale['frames']} "
         f"frames** off by more than 25 % ({scale['too_far']} too far, {scale['too_near']} too near), "
         f"{scale['off_by_10pct']} by more than 10 %. A frame with the wrong scale misses delta<1.25 on "
         "most of its pixels even when its shape is right (compare the scale-aligned row); on a robot "

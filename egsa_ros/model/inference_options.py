@@ -33,11 +33,20 @@ class InferenceOptions:
             on the frame resized to this size and takes the mask from that pass (finer outlines
             from a large camera frame); depth still comes from the network's ``input_size``. A
             multiple of the encoder stride.
+        canonical_focal: None, or the focal length (fx / image width, unitless) of the camera
+            whose depth the network was trained to predict (camera-aware metric depth, the
+            canonical-camera idea of Metric3D). The network sees only pixels, and the same
+            picture at twice the focal length means twice the distance; so training scales the
+            network's depth by :meth:`depth_scale` of each frame's own fx before the loss, and
+            inference does the same with the frame's fx from camera_info. Set by training
+            (``egsa-train inference.canonical_focal=...``), part of what the weights mean: do not
+            change it on a trained model. 0.785 is a 65 deg horizontal field of view.
     """
 
     transparent_logit_bias: float = 0.0
     flip_average: bool = False
     mask_input_size: tuple[int, int] | None = None
+    canonical_focal: float | None = None
 
     def __post_init__(self) -> None:
         if self.mask_input_size is not None:
@@ -48,6 +57,23 @@ class InferenceOptions:
             raise ValueError(f"mask_input_size must be (H, W) > 0 or None, got {self.mask_input_size}")
         if not math.isfinite(self.transparent_logit_bias):
             raise ValueError(f"transparent_logit_bias must be finite, got {self.transparent_logit_bias}")
+        if self.canonical_focal is not None:
+            object.__setattr__(self, "canonical_focal", float(self.canonical_focal))
+            if not (math.isfinite(self.canonical_focal) and 0.05 <= self.canonical_focal <= 20.0):
+                raise ValueError(
+                    f"canonical_focal is fx / image width and must be in [0.05, 20] or None, got {self.canonical_focal}"
+                )
+
+    def depth_scale(self, fx: float | None, width: int) -> float:
+        """Factor from the network's depth to metres for a frame of ``width`` pixels whose focal
+        length is ``fx`` pixels: ``(fx / width) / canonical_focal``; 1.0 when the model is not
+        camera-aware or ``fx`` is None (the depth then assumes the canonical camera)."""
+        if self.canonical_focal is None or fx is None:
+            return 1.0
+        fx = float(fx)
+        if not (math.isfinite(fx) and fx > 0 and width > 0):
+            raise ValueError(f"need a finite fx > 0 and width > 0 for camera-aware depth, got fx={fx}, width={width}")
+        return (fx / float(width)) / self.canonical_focal
 
     def replace(self, **changes: Any) -> InferenceOptions:
         """A copy with ``changes`` applied (validated)."""
@@ -87,6 +113,8 @@ class InferenceOptions:
             parts.append("flip-averaged")
         if self.mask_input_size:
             parts.append("mask at {}x{}".format(*self.mask_input_size))
+        if self.canonical_focal is not None:
+            parts.append(f"camera-aware depth (canonical fx/W {self.canonical_focal:.3f})")
         return "".join(", " + p for p in parts)
 
 

@@ -20,6 +20,7 @@ def predict(
     *,
     edge_phase: str | None = None,
     rgb_edges: torch.Tensor | None = None,
+    K: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth and class logits of an eval-mode network under ``options``.
 
@@ -31,6 +32,8 @@ def predict(
             (``mask_input_size`` concerns the camera-frame graph and is ignored here).
         edge_phase: ``rgb`` | ``depth`` | None (the config's inference phase).
         rgb_edges: optional (B, 1, H, W) {0, 1} edge map computed outside the graph.
+        K: optional (B, 3, 3) intrinsics of ``rgb`` (pixels at H x W): a camera-aware network's
+            depth is scaled to each frame's focal length (:func:`camera_depth_scale`).
 
     Returns:
         depth (B, 1, H, W) metres and logits (B, K, H, W).
@@ -50,4 +53,17 @@ def predict(
         offset = torch.zeros(config.num_classes, dtype=seg.dtype, device=seg.device)
         offset[config.transparent_class] = options.transparent_logit_bias
         seg = seg + offset.view(1, -1, 1, 1)
+    if K is not None and options.canonical_focal is not None:
+        depth = depth * camera_depth_scale(K, rgb.shape[-1], options).to(depth.dtype)
     return depth, seg
+
+
+def camera_depth_scale(K: torch.Tensor, width: int, options: InferenceOptions) -> torch.Tensor:
+    """(B, 1, 1, 1) factors from a camera-aware network's depth to metres for images of ``width``
+    pixels with intrinsics ``K`` (B, 3, 3): ``(fx / width) / options.canonical_focal`` (ones when
+    the network is not camera-aware). The torch twin of
+    :meth:`~egsa_ros.model.inference_options.InferenceOptions.depth_scale`."""
+    fx = K[:, 0, 0].to(torch.float32)
+    if options.canonical_focal is None:
+        return torch.ones_like(fx).view(-1, 1, 1, 1)
+    return (fx / float(width) / options.canonical_focal).view(-1, 1, 1, 1)

@@ -199,7 +199,9 @@ def process_frame(
     """Run the pipeline on ``rgb`` ((H, W, 3) uint8) and make the outputs ``settings`` ask for.
 
     Args:
-        pipeline: called with ``rgb``, returns a Prediction (depth (H, W) float32 m, mask (H, W)).
+        pipeline: called as ``pipeline(rgb, fx=...)`` (fx in pixels, None without a camera model of
+            the frame's size), returns a Prediction (depth (H, W) float32 m, mask (H, W)); a
+            camera-aware one (``pipeline.camera_aware``) scales its depth by fx.
         stamp_ns: the frame's stamp, for pairing.
         camera: the newest valid camera model (None: none received).
         sensor_depths: recent (stamp ns, sensor depth message or bytes) pairs.
@@ -207,10 +209,7 @@ def process_frame(
             ValueError for a bad one).
         poses: recent (stamp ns, (position xyz m, quaternion xyzw)) camera poses in the table frame.
     """
-    pred = pipeline(rgb)
-    depth, mask = valid_depth(pred.depth), pred.mask
-    result = FrameResult(depth=depth, mask=mask, inference_ms=float(pred.timings.get("total", float("nan"))))
-    shape = depth.shape
+    shape = tuple(rgb.shape[:2])
     camera_skip = None
     if camera is None:
         camera_skip = Skip("no_camera_info", "no valid camera_info received yet")
@@ -219,13 +218,20 @@ def process_frame(
             "camera_info_size_mismatch",
             f"camera_info is {camera.width}x{camera.height}, image is {shape[1]}x{shape[0]}",
         )
-    else:
+    pred = pipeline(rgb, fx=None if camera_skip is not None else float(camera.K[0, 0]))
+    depth, mask = valid_depth(pred.depth), pred.mask
+    result = FrameResult(depth=depth, mask=mask, inference_ms=float(pred.timings.get("total", float("nan"))))
+    if camera_skip is None:
         result.camera = camera
     if settings.scale_from_table:
         _scale_from_table(result, stamp_ns, settings, camera_skip, poses)
     needs_camera = [
         name
-        for name, wanted in (("camera_info", settings.want_camera_info), ("transparent_points", settings.want_points))
+        for name, wanted in (
+            ("camera-aware depth scale", getattr(pipeline, "camera_aware", False)),
+            ("camera_info", settings.want_camera_info),
+            ("transparent_points", settings.want_points),
+        )
         if wanted
     ]
     if camera_skip is not None and needs_camera:  # counted once per frame, whatever needed it

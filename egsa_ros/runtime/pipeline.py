@@ -60,10 +60,25 @@ class Pipeline:
     def backend_name(self) -> str:
         return self.backend.name
 
-    def __call__(self, rgb: np.ndarray) -> Prediction:
-        """rgb: (H, W, 3) uint8 RGB -> :class:`Prediction` at (H, W)."""
+    @property
+    def camera_aware(self) -> bool:
+        """True when the model's depth depends on the camera's focal length (pass ``fx``)."""
+        return self.options.canonical_focal is not None
+
+    def __call__(self, rgb: np.ndarray, fx: float | None = None) -> Prediction:
+        """rgb: (H, W, 3) uint8 RGB -> :class:`Prediction` at (H, W).
+
+        fx: the camera's focal length in pixels at this frame's size (camera_info ``k[0]``).
+        A camera-aware model (:attr:`camera_aware`) scales its depth by it (one multiply after
+        the graph); without it, such a model's depth assumes its canonical camera
+        (``options.canonical_focal``). Other models ignore it.
+        """
         _check_frame(rgb)
-        return self.backend.infer(np.ascontiguousarray(rgb))
+        scale = self.options.depth_scale(fx, rgb.shape[1])
+        pred = self.backend.infer(np.ascontiguousarray(rgb))
+        if scale != 1.0:
+            pred.depth = pred.depth * np.float32(scale)
+        return pred
 
     def prepare(self, frame_size: tuple[int, int]) -> None:
         """Build the graph for frames of ``frame_size`` (H, W) now rather than on the first frame."""

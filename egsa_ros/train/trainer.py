@@ -54,6 +54,7 @@ from ..model.checkpoint_info import MODEL_FILE, inference_options_from_info, mod
 from ..model.config import ModelConfig
 from ..model.encoder_init import EncoderInit
 from ..model.net import build_model
+from ..model.test_time import camera_depth_scale
 from .checkpoint import jsonable, load_training_state, save_checkpoint, set_rng_state, unwrap
 from .config import TrainConfig
 from .objective import TrainingLoss
@@ -458,7 +459,8 @@ class Trainer:
             b = self._to_device(batch)
             with self._autocast():
                 out = self.ddp_model(b["rgb"], edge_phase=phase)
-            total, parts = self._loss(out.depth_all, out.seg_all, b)
+            depth_all = out.depth_all * camera_depth_scale(b["K"], b["rgb"].shape[-1], self.options).to(out.depth_all)
+            total, parts = self._loss(depth_all, out.seg_all, b)
             if not torch.isfinite(total):
                 raise FloatingPointError(
                     f"non-finite loss at epoch {epoch} step {self.step}: "

@@ -190,7 +190,7 @@ def evaluate_model(
     for batch in loader:
         b = to_device(batch, device, channels_last)
         with _autocast(device, autocast_dtype):
-            depth, logits = predict(model, b["rgb"], options, edge_phase=phase)
+            depth, logits = predict(model, b["rgb"], options, edge_phase=phase, K=b["K"])
         depth, logits = depth.float(), logits.float()
         n = int(b["rgb"].shape[0])
         if loss is not None:
