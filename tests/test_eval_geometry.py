@@ -261,3 +261,9 @@ def test_offline_eval_of_tiny_renders_reports_glass_depth_by_source_and_per_obje
     text = (out / "report.md").read_text()
     assert "## Glass depth by source" in text and "## Per-object 3D" in text
     assert (out / "glass_geometry.png").stat().st_size > 0
+    families = report["families"]["glass"]  # per-family recall: every visible glass object counted once
+    assert sum(f["objects"] for f in families.values()) == visible
+    assert all(0.0 <= f["pixel_recall"] <= 1.0 and 0.0 <= f["object_recall"] <= 1.0 for f in families.values())
+    assert "### Mask per object family" in text
+    scale = report["frame_scale"]
+    assert scale["abs_log_p50"] == pytest.approx(float(np.median(np.abs(np.log(scale["ratios"])))))

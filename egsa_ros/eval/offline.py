@@ -14,6 +14,7 @@ from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scal
 from ..viz import panel
 from .accumulate import EvalAccumulator
 from .bag_frames import EvalTopics, count_frames, read_bag_frames
+from .family_recall import FamilyRecall
 from .glass_geometry_eval import GlassGeometryAccumulator, add_geometry_frame
 from .report import write_report
 from .split_frames import is_split_folder, read_split_frames
@@ -35,6 +36,7 @@ def evaluate_offline(
     ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
     acc = EvalAccumulator()
     geometry = GlassGeometryAccumulator()
+    families = FamilyRecall()
     images, series = [], {"pipeline total": []}
     cfg = pipeline.config
     if is_split_folder(bag):
@@ -63,11 +65,15 @@ def evaluate_offline(
             estimate = support_plane_scale(pred.depth, frame.K, up, height, exclude=pred.mask > 0)
             acc.add_support_plane(pred.depth * np.float32(estimate.scale), estimate.ok, frame.gt_depth, frame.gt_mask)
         add_geometry_frame(geometry, frame, pred.mask, pred.depth, completed)
+        if getattr(frame, "gt_instances", None) is not None and getattr(frame, "gt_objects", None):
+            families.add(pred.mask, frame.gt_instances, frame.gt_objects)
         series["pipeline total"].append(pred.timings["total"])
         if len(images) < panels:
             images.append(panel(frame.rgb, pred.depth, pred.mask, cfg.d_min, cfg.d_max, frame.gt_depth))
     result = dict(acc.result(), mode="offline", bag=str(bag), model=pipeline.model_name, backend=pipeline.backend_name)
     result.update(geometry.result())
+    if families.glass or families.opaque:
+        result["families"] = families.result()
     result["report"] = str(write_report(out_dir, result, images, series))
     return result
 

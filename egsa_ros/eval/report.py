@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..viz import pyplot
+from .family_recall import family_markdown
 
 DEPTH_SECTIONS = (
     ("depth_all", "predicted depth, all pixels"),
@@ -114,6 +115,8 @@ def markdown(result: dict) -> str:
             "",
         ]
     lines += glass_geometry_markdown(result)
+    if result.get("families", {}).get("glass"):
+        lines += ["### Mask per object family (rendered splits)", ""] + family_markdown(result["families"]) + [""]
     for key, title in (("latency_ms", "end-to-end latency"), ("inference_ms", "pipeline time")):
         if key in result:
             s = result[key]
