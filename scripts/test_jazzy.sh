@@ -9,6 +9,7 @@ PYTEST_PIN=$(grep '^pytest==' requirements-test.txt)
 sed -e 's/^ros-kilted-rclpy\[fastrtps\]==.*/ros-jazzy-rclpy[fastrtps]==7.1.6/' \
     -e 's/^ros-kilted-sensor-msgs==.*/ros-jazzy-sensor-msgs==5.3.6/' \
     -e 's/^ros-kilted-diagnostic-msgs==.*/ros-jazzy-diagnostic-msgs==5.3.6/' \
+    -e 's/^ros-kilted-visualization-msgs==.*/ros-jazzy-visualization-msgs==5.3.6/' \
     -e 's/^ros-kilted-lifecycle-msgs==.*/ros-jazzy-lifecycle-msgs==2.0.3/' requirements.txt > build/requirements-jazzy.txt
 sed -i 's#^-r requirements-python.txt#-r ../requirements-python.txt#' build/requirements-jazzy.txt
 grep -v '^-r ' requirements-train.txt >> build/requirements-jazzy.txt

@@ -1,6 +1,6 @@
 """The fuzz catalogue at small scale (the full scale is ``python -m egsa_ros.bench.fuzz``): every
 kind of bad input at least once, every bad configuration and bad bag once, start/stop cycles,
-and the output invariants on every message egsa_node published."""
+and the output invariants on every message egsa_node published (object markers included)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,14 @@ def test_junk_on_every_input_is_counted_never_displaces_a_valid_frame_and_output
     assert result["violations"] == [], result["violations"]
     assert all(
         result["outputs"][t] > 0
-        for t in ("depth/image", "mask/image", "depth_completed/image", "depth/camera_info", "transparent_points")
+        for t in (
+            "depth/image",
+            "mask/image",
+            "depth_completed/image",
+            "depth/camera_info",
+            "transparent_points",
+            "transparent_objects",
+        )
     ), result["outputs"]
     # throttled: one line per input topic per 5 s, whatever the flood
     assert result["log_lines_for_bad_messages"] <= 6, result["log_tail"]
@@ -101,3 +108,32 @@ def test_every_bad_bag_is_one_line_and_exit_2(tmp_path, capsys):
 def test_start_stop_cycles_exit_cleanly_on_sigint_and_sigterm(ros_domain):
     result = restarts(3, H, W, sigterm_every=3)  # SIGINT, SIGINT, SIGTERM (100 cycles: the benchmark)
     assert result["clean"] == result["cycles"] == 3, result
+
+
+def test_output_invariants_check_object_markers_and_the_point_fields():
+    """No node needed: the invariant checks themselves, on messages built here."""
+    import numpy as np
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from egsa_ros.bench.fuzz import output_violations
+    from egsa_ros.ros.conversions import points_msg
+
+    header = Header(frame_id="cam")
+    header.stamp.sec = 3
+    sent = {(3, 0): "cam"}
+    good = Marker(header=header, id=1, type=Marker.CYLINDER)
+    good.scale.x = good.scale.y = 0.07
+    good.scale.z = 0.1
+    deleteall = Marker(header=header, action=Marker.DELETEALL)
+    assert output_violations("transparent_objects", MarkerArray(markers=[deleteall, good]), sent) == []
+    assert "DELETEALL" in output_violations("transparent_objects", MarkerArray(markers=[good]), sent)[0]
+    flat = Marker(header=header, id=2, type=Marker.CYLINDER)  # zero scale
+    nan_pose = Marker(header=header, id=3, type=Marker.CYLINDER, scale=good.scale)
+    nan_pose.pose.position.x = float("nan")
+    problems = output_violations("transparent_objects", MarkerArray(markers=[deleteall, flat, nan_pose]), sent)
+    assert len(problems) == 2 and "scale" in problems[0] and "pose" in problems[1]
+    cloud = points_msg(header, np.array([[0.0, 0.0, 1.0]], np.float32), np.array([4], np.uint32))
+    assert output_violations("transparent_points", cloud, sent) == []
+    cloud.fields = cloud.fields[:3]
+    assert "fields" in output_violations("transparent_points", cloud, sent)[0]

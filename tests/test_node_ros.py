@@ -14,7 +14,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
 from egsa_ros.data.generated import tabletop_frame  # noqa: E402
-from egsa_ros.ros.conversions import depth_from_msg, points_from_msg  # noqa: E402
+from egsa_ros.ros.conversions import depth_from_msg, point_instances_from_msg, points_from_msg  # noqa: E402
 from egsa_ros.ros.node_process import start_node, stop_node  # noqa: E402
 
 NS = "/egsa_test"
@@ -146,6 +146,7 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
         assert np.isnan(completed[~glass & ~sensor_valid]).all()  # sensor holes off glass stay unknown
         points = points_from_msg(harness.got["transparent_points"][0])
         assert points.ndim == 2 and points.shape[1] == 3 and np.isfinite(points).all()
+        assert [f.name for f in harness.got["transparent_points"][0].fields] == ["x", "y", "z", "instance"]
         # camera_info beside depth (image_transport layout), with the depth image's header
         assert harness.spin_until(lambda: len(harness.got["depth_info"]) >= 3, 10, proc)
         depth_stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in harness.got["depth"]]
@@ -221,6 +222,8 @@ def _set_parameter(node, name, value):
     assert client.wait_for_service(timeout_sec=10)
     if isinstance(value, bool):
         pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    elif isinstance(value, str):
+        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
     else:
         pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(value))
     future = client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
@@ -313,6 +316,8 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
             "camera_height_m:=0.5",
             "-p",
             "camera_pitch_deg:=45.0",
+            "-p",
+            "refine_depth_on_glass:=false",  # depth compared whole: the glass geometry must not change it
         ]
     )  # the bundled model: it sees the table
     harness = Harness()
@@ -339,6 +344,81 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
         code, out = _stop(proc)
     assert code == 0, out[-3000:]
     assert "scale_from_table refused: factor" in out and "Traceback" not in out, out[-3000:]
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_publishes_transparent_objects_and_instance_ids_from_the_glass_geometry(ros_domain):
+    """A fixed camera 0.5 m above the table, 45 degrees down: the bundled model's glass becomes
+    objects on transparent_objects (DELETEALL first, then a cylinder and a label per object with
+    the image's header, finite poses, positive sizes), each transparent point carries the id of
+    an object (or 0), and the diagnostics count the plane's source. plane_source none at run
+    time: only the DELETEALL, every object refused for want of a plane, counted; glass_geometry
+    false: no markers, every instance id 0."""
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    proc = _start_node(
+        ["-p", "model:=''", "-p", "use_sensor_depth:=false"]
+        + ["-p", "camera_height_m:=0.5", "-p", "camera_pitch_deg:=45.0"]
+    )
+    harness = Harness()
+    objects = []
+    harness.node.create_subscription(
+        MarkerArray,
+        f"{NS}/transparent_objects",
+        objects.append,
+        QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+    )
+    try:
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        harness.spin_until(lambda: False, 1.0, proc)  # discovery of the markers' subscription
+        harness.send_frame(21.0, seed=1)
+        assert harness.spin_until(lambda: objects and harness.got["transparent_points"], 30, proc), "no objects"
+        markers = objects[-1].markers
+        assert markers[0].action == Marker.DELETEALL
+        cylinders = [m for m in markers if m.type == Marker.CYLINDER]
+        labels = [m for m in markers if m.type == Marker.TEXT_VIEW_FACING]
+        assert cylinders and len(labels) == len(cylinders) and len(markers) == 1 + 2 * len(cylinders)
+        for marker in markers:
+            assert marker.header.stamp.sec == 21 and marker.header.frame_id == "camera_color_optical_frame"
+        for marker in cylinders:
+            p, q = marker.pose.position, marker.pose.orientation
+            assert np.isfinite([p.x, p.y, p.z, q.x, q.y, q.z, q.w]).all() and 0.1 < p.z < 2.0
+            assert abs(np.linalg.norm([q.x, q.y, q.z, q.w]) - 1) < 1e-6
+            assert marker.scale.x == marker.scale.y and 0 < marker.scale.x < 0.5 and 0 < marker.scale.z < 0.5
+        cloud = harness.got["transparent_points"][-1]
+        assert [f.name for f in cloud.fields] == ["x", "y", "z", "instance"] and cloud.point_step == 16
+        ids = point_instances_from_msg(cloud)
+        assert len(ids) == len(points_from_msg(cloud)) > 0 and ids.any()
+        assert set(np.unique(ids).tolist()) - {0} <= {m.id for m in cylinders}
+        assert harness.spin_until(lambda: harness.last_diag().get("glass_geometry_plane") == "camera_height", 5, proc)
+        assert int(harness.last_diag()["glass_geometry.plane_source_camera_height"]) >= 1
+
+        ok, reason = _set_parameter(harness.node, "plane_source", "none")
+        assert ok, reason
+        ok, reason = _set_parameter(harness.node, "plane_source", "sideways")
+        assert not ok and "plane_source: must be one of" in reason, reason
+        count = len(objects)
+        harness.send_frame(22.0, seed=1)
+        assert harness.spin_until(lambda: len(objects) > count, 30, proc)
+        assert [m.action for m in objects[-1].markers] == [Marker.DELETEALL]
+        assert harness.spin_until(
+            lambda: int(harness.last_diag().get("glass_geometry.objects_refused_no_plane", 0)) >= 1, 5, proc
+        ), harness.last_diag()
+
+        ok, reason = _set_parameter(harness.node, "glass_geometry", False)  # off: no markers, instance ids 0
+        assert ok, reason
+        count, clouds = len(objects), len(harness.got["transparent_points"])
+        harness.send_frame(23.0, seed=1)
+        assert harness.spin_until(lambda: len(harness.got["transparent_points"]) > clouds, 30, proc)
+        harness.spin_until(lambda: False, 0.5, proc)
+        cloud = harness.got["transparent_points"][-1]
+        assert cloud.header.stamp.sec == 23 and not point_instances_from_msg(cloud).any() and len(objects) == count
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
 
 
 @pytest.mark.ros
@@ -369,7 +449,18 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
     from geometry_msgs.msg import PoseStamped
     from scipy.spatial.transform import Rotation
 
-    proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false", "-p", "camera_pose_source:=topic"])
+    proc = _start_node(
+        [
+            "-p",
+            "model:=''",
+            "-p",
+            "use_sensor_depth:=false",
+            "-p",
+            "camera_pose_source:=topic",
+            "-p",
+            "refine_depth_on_glass:=false",  # depth compared whole: the glass geometry must not change it
+        ]
+    )
     harness = Harness()
     pub_pose = harness.node.create_publisher(
         PoseStamped, f"{NS}/camera_pose", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -8,7 +8,8 @@ Figures: messages tried per kind, node crashes, valid frames answered while junk
 (each valid frame is followed at once by junk: junk must never displace it), the node's
 counters against what was sent, log lines per 1000 bad messages, RSS before/after, output
 invariant violations (depth finite or NaN, never inf or <= 0; mask 0/255; clouds finite and
-``is_dense``; headers copied), exit codes of bad configurations and bad bags, clean stops.
+``is_dense`` with x, y, z and instance; object markers: DELETEALL first, finite poses, positive
+sizes; headers copied), exit codes of bad configurations and bad bags, clean stops.
 
 The catalogue functions (``bad_images`` ...) are shared with ``tests/test_fuzz_node.py``.
 """
@@ -36,10 +37,12 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import Marker, MarkerArray
 
 from ..cli_helpers import parse_size
 from ..data.generated import tabletop_frame
 from ..package_data import find_data
+from ..ros.conversions import POINT_DTYPE
 from ..ros.loopback import loopback_environment
 from ..ros.node_process import start_node, stop_node
 from .soak import rss_mb
@@ -207,6 +210,8 @@ def output_violations(topic: str, msg, sent: dict[tuple[int, int], str]) -> list
     ``sent`` maps (sec, nanosec) of every valid frame sent to its frame_id: outputs must carry
     one of those headers.
     """
+    if topic == "transparent_objects":
+        return marker_violations(msg, sent)
     problems = []
     key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
     if sent.get(key) != msg.header.frame_id:
@@ -226,9 +231,36 @@ def output_violations(topic: str, msg, sent: dict[tuple[int, int], str]) -> list
         if msg.encoding != "mono8" or not values <= {0, 255}:
             problems.append(f"{topic}: {msg.encoding} values {sorted(values)[:5]}")
     elif topic == "transparent_points":
-        xyz = np.frombuffer(msg.data, "<f4")
-        if not msg.is_dense or not np.isfinite(xyz).all() or xyz.size != 3 * msg.width * msg.height:
+        names = [f.name for f in msg.fields]
+        if names != list(POINT_DTYPE.names) or msg.point_step != POINT_DTYPE.itemsize:
+            return problems + [f"{topic}: fields {names}, point_step {msg.point_step}"]
+        points = np.frombuffer(msg.data, POINT_DTYPE)
+        xyz = np.stack([points["x"], points["y"], points["z"]])
+        if not msg.is_dense or not np.isfinite(xyz).all() or points.size != msg.width * msg.height:
             problems.append(f"{topic}: is_dense {msg.is_dense}, finite {np.isfinite(xyz).all()}")
+    return problems
+
+
+def marker_violations(msg: MarkerArray, sent: dict[tuple[int, int], str]) -> list[str]:
+    """What is wrong with one ``transparent_objects`` MarkerArray: it must start with a DELETEALL;
+    every marker carries a sent frame's header, a finite pose with a unit quaternion and (other
+    than the DELETEALL) positive, finite sizes."""
+    markers = list(msg.markers)
+    if not markers or markers[0].action != Marker.DELETEALL:
+        return ["transparent_objects: does not start with a DELETEALL marker"]
+    problems = []
+    for marker in markers:
+        key = (marker.header.stamp.sec, marker.header.stamp.nanosec)
+        if sent.get(key) != marker.header.frame_id:
+            problems.append(f"transparent_objects: header {key} {marker.header.frame_id!r} is not a sent frame's")
+        p, q = marker.pose.position, marker.pose.orientation
+        pose = np.array([p.x, p.y, p.z, q.x, q.y, q.z, q.w])
+        if not np.isfinite(pose).all() or abs(np.linalg.norm(pose[3:]) - 1) > 1e-3:
+            problems.append(f"transparent_objects: marker {marker.ns}/{marker.id} pose {pose}")
+        sizes = np.array([marker.scale.x, marker.scale.y, marker.scale.z])
+        wanted = sizes[2:] if marker.type == Marker.TEXT_VIEW_FACING else sizes
+        if marker.action != Marker.DELETEALL and not (np.isfinite(wanted).all() and (wanted > 0).all()):
+            problems.append(f"transparent_objects: marker {marker.ns}/{marker.id} scale {sizes}")
     return problems
 
 
@@ -259,6 +291,8 @@ def bad_configurations(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("frame_size_text", ["-p", "expected_frame_size:=big"], "expected_frame_size: must be HEIGHTxWIDTH"),
         ("mask_size_tiny", ["-p", "mask_input_size:=1x1"], "mask_input_size: must be HEIGHTxWIDTH"),
         ("pose_source_unknown", ["-p", "camera_pose_source:=gps"], "camera_pose_source: must be one of"),
+        ("plane_source_unknown", ["-p", "plane_source:=floor"], "plane_source: must be one of"),
+        ("glass_geometry_string", ["-p", "glass_geometry:=sometimes"], "glass_geometry: must be a bool"),
         ("bool_string", ["-p", "publish_depth:=maybe"], "publish_depth: must be a bool"),
         ("qos_depth_zero", ["-p", "qos_depth:=0"], "qos_depth: must be in"),
         ("diag_period_zero", ["-p", "diagnostics_period_s:=0"], "diagnostics_period_s: must be in"),
@@ -361,6 +395,7 @@ class FloodDriver:
             ("depth_completed/image", Image),
             ("depth/camera_info", CameraInfo),
             ("transparent_points", PointCloud2),
+            ("transparent_objects", MarkerArray),
         ]
         for topic, kind in topics:
             self.outputs[topic] = []

@@ -1,4 +1,4 @@
-"""``egsa_node``: camera images in; metric depth, glass mask, completed depth and points out.
+"""``egsa_node``: camera images in; metric depth, glass mask, completed depth, points and objects out.
 
 A managed (lifecycle) node. ``configure`` checks the parameters, loads the model and builds the
 graph for ``expected_frame_size``; ``activate`` subscribes and enables the publishers;
@@ -9,7 +9,8 @@ Topics (relative, remap them): sub ``image`` (or ``image/compressed``), ``camera
 optional ``sensor_depth`` and ``camera_pose``; pub, in image_transport's camera-publisher
 layout, ``depth/image`` (32FC1 m, NaN unknown), ``mask/image`` (mono8, 255 = transparent),
 ``depth_completed/image``, each with a ``camera_info`` beside it (the camera's, with the
-output's header), ``transparent_points`` (PointCloud2, optical frame) and ``/diagnostics``.
+output's header), ``transparent_points`` (PointCloud2, optical frame, x y z + instance id),
+``transparent_objects`` (MarkerArray: the glass geometry's objects) and ``/diagnostics``.
 Every output carries the input image's header.
 
 Threads: subscriptions take serialized messages; the callbacks only read the header fields,
@@ -42,6 +43,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
 
 from ..runtime.frame_processing import (
     FrameSettings,
@@ -52,7 +54,7 @@ from ..runtime.frame_processing import (
     process_frame,
 )
 from .cdr_header import CdrError, compressed_image_fields, image_fields
-from .conversions import depth_from_msg, depth_msg, mask_msg, points_msg, rgb_from_msg, stamp_ns
+from .conversions import depth_from_msg, depth_msg, mask_msg, objects_msg, points_msg, rgb_from_msg, stamp_ns
 from .frame_slot import LatestFrameSlot
 from .log_forwarding import forward_package_logging, stop_forwarding
 from .node_params import PARAMS, SPECS, convert, parse_frame_size
@@ -190,6 +192,7 @@ class EGSANode(LifecycleNode):
             self.pubs[name] = self.create_lifecycle_publisher(Image, f"{name}/image", out_qos)
             self.pubs[f"{name}_info"] = self.create_lifecycle_publisher(CameraInfo, f"{name}/camera_info", out_qos)
         self.pubs["points"] = self.create_lifecycle_publisher(PointCloud2, "transparent_points", out_qos)
+        self.pubs["objects"] = self.create_lifecycle_publisher(MarkerArray, "transparent_objects", out_qos)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.configured = True
         self.get_logger().info(f"configured: model {self.pipeline.model_name}, backend {self.pipeline.backend_name}")
@@ -446,6 +449,7 @@ class EGSANode(LifecycleNode):
             "mask": p["publish_mask"] and listened("mask"),
             "depth_completed": p["publish_depth_completed"] and p["use_sensor_depth"] and listened("depth_completed"),
             "points": p["publish_points"] and listened("points"),
+            "objects": p["publish_objects"] and p["glass_geometry"] and listened("objects"),
         }
         for name in OUTPUTS:
             wanted[f"{name}_info"] = wanted[name] and listened(f"{name}_info")
@@ -491,6 +495,11 @@ class EGSANode(LifecycleNode):
             sync_tolerance_ms=p["sync_tolerance_ms"],
             completion_ring_px=p["completion_ring_px"],
             points_stride=p["points_stride"],
+            glass_geometry="auto" if p["glass_geometry"] else "off",
+            plane_source=p["plane_source"],
+            refine_depth_on_glass=p["refine_depth_on_glass"],
+            want_objects=wanted["objects"],
+            want_depth=wanted["depth"],
         )
         camera = self.camera
         result = process_frame(
@@ -511,6 +520,9 @@ class EGSANode(LifecycleNode):
         self._publish(msg.header, result, wanted, camera[1] if camera and result.camera is camera[0] else None)
         if result.table_scale is not None:
             self.stats.set("table_scale", result.table_scale)
+        if result.objects is not None:
+            self.stats.count_many(result.geometry_counts)
+            self.stats.set("glass_geometry_plane", result.objects.plane_summary)
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(msg.header)) / 1e6
         self.stats.frame_done(latency_ms, result.inference_ms)
 
@@ -552,7 +564,9 @@ class EGSANode(LifecycleNode):
                 info.header = header
                 self.pubs[f"{name}_info"].publish(info)
         if wanted["points"] and result.points is not None:
-            self.pubs["points"].publish(points_msg(header, result.points))
+            self.pubs["points"].publish(points_msg(header, result.points, result.point_instances))
+        if wanted["objects"] and result.boxes is not None:
+            self.pubs["objects"].publish(objects_msg(header, result.boxes))
 
     # ------------------------------------------------------------------ diagnostics and teardown
     def _publish_diagnostics(self) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..runtime.frame_geometry import PLANE_SOURCE_CHOICES
+
 BACKEND_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt")
 RELIABILITY_CHOICES = ("reliable", "best_effort")
 POSE_SOURCE_CHOICES = ("fixed", "topic")
@@ -118,6 +120,12 @@ PARAMS = [
     ParamSpec("publish_depth_completed", True, "publish depth_completed (needs use_sensor_depth)", dynamic=True),
     ParamSpec("publish_points", True, "publish transparent_points (needs camera_info)", dynamic=True),
     ParamSpec(
+        "publish_objects",
+        True,
+        "publish transparent_objects (visualization_msgs/MarkerArray; needs camera_info and glass_geometry)",
+        dynamic=True,
+    ),
+    ParamSpec(
         "points_stride",
         2,
         "keep every n-th row and column of transparent pixels in the cloud",
@@ -143,7 +151,7 @@ PARAMS = [
     ParamSpec(
         "camera_pose_source",
         "fixed",
-        "where scale_from_table gets the camera's pose: fixed (camera_height_m, "
+        "where scale_from_table and the glass geometry get the camera's pose: fixed (camera_height_m, "
         "camera_pitch_deg, camera_roll_deg) or topic (camera_pose, geometry_msgs/PoseStamped: the camera's "
         "optical frame, x right y down z forward, in a frame whose z = 0 plane is the table top, z up; "
         "paired with each image by stamp)",
@@ -160,7 +168,8 @@ PARAMS = [
     ParamSpec(
         "camera_height_m",
         0.0,
-        "height of the camera above the table top, m (for scale_from_table)",
+        "height of the camera above the table top, m (for scale_from_table and the glass geometry's "
+        "plane; 0 = unknown)",
         dynamic=True,
         low=0.0,
         high=100.0,
@@ -168,7 +177,8 @@ PARAMS = [
     ParamSpec(
         "camera_pitch_deg",
         45.0,
-        "how far the optical axis points below horizontal, degrees (90 = straight down; for scale_from_table)",
+        "how far the optical axis points below horizontal, degrees (90 = straight down; for "
+        "scale_from_table and the glass geometry)",
         dynamic=True,
         low=-90.0,
         high=90.0,
@@ -177,10 +187,33 @@ PARAMS = [
         "camera_roll_deg",
         0.0,
         "camera roll about its optical axis, degrees (positive: world up leans to the "
-        "image's left; for scale_from_table)",
+        "image's left; for scale_from_table and the glass geometry)",
         dynamic=True,
         low=-180.0,
         high=180.0,
+    ),
+    ParamSpec(
+        "glass_geometry",
+        True,
+        "glass geometry (support plane, transparent object instances, their 3-D size and position, "
+        "depth on glass) on frames where an output uses it (transparent_objects, transparent_points' "
+        "instance ids, depth_completed, depth with refine_depth_on_glass); false = never",
+        dynamic=True,
+    ),
+    ParamSpec(
+        "plane_source",
+        "auto",
+        "where the glass geometry gets the table plane: auto (sensor depth, else the camera pose or "
+        "camera_height_m, else the network's depth), sensor, pose, network, or none (no 3-D objects)",
+        dynamic=True,
+        check=_choice(PLANE_SOURCE_CHOICES),
+    ),
+    ParamSpec(
+        "refine_depth_on_glass",
+        True,
+        "replace depth (and the points made from it) on measured glass objects with the glass "
+        "geometry's depth when the plane comes from the camera's pose or camera_height_m",
+        dynamic=True,
     ),
     ParamSpec(
         "input_reliability",

@@ -37,6 +37,11 @@ class NodeStats:
         with self._lock:
             self.counters[key] += n
 
+    def count_many(self, counts: dict[str, int]) -> None:
+        """Add several counters at once (e.g. a frame's glass-geometry choices and refusals)."""
+        with self._lock:
+            self.counters.update(counts)
+
     def input_arrived(self) -> None:
         """An image arrived (counted as ``frames_in``, and the STALE clock restarts)."""
         with self._lock:

@@ -1,4 +1,5 @@
-"""What egsa_node does with one camera frame, ROS-free: checks, pairing, scale, completion, points.
+"""What egsa_node does with one camera frame, ROS-free: checks, pairing, scale, glass geometry,
+completion, points.
 
 The node hands over arrays and plain values and gets back the outputs plus, for each output it
 could not make, a :class:`Skip` (a counter name and one line saying why). It never sees a
@@ -23,7 +24,8 @@ import numpy as np
 
 from ..data.image_encodings import COLOR_ENCODINGS, DEPTH_ENCODINGS, YUV422_ENCODINGS
 from .depth_completion import CompletionConfig, complete_depth
-from .point_cloud import masked_points
+from .frame_geometry import GlassObjects, ObjectBox, completed_on_glass, glass_objects, object_boxes, refined_depth
+from .point_cloud import masked_pixels, masked_points
 from .support_plane_scale import pose_matrix, pose_up_and_height, support_plane_scale, up_from_pitch_roll
 
 MIN_IMAGE_SIDE = 3  # pixels: the pipeline needs at least 3x3
@@ -153,6 +155,11 @@ class FrameSettings:
     """What to make for a frame (from the node's parameters and who listens).
 
     Distances in metres, angles in degrees, tolerances in milliseconds, strides in pixels.
+    ``glass_geometry``: ``"auto"`` runs the glass geometry on frames where an output uses it
+    (objects, points' instance ids, ``completed``, or ``depth`` when ``refine_depth_on_glass``
+    and the camera's pose is configured), ``"off"`` never; ``plane_source``: see
+    :data:`~egsa_ros.runtime.frame_geometry.PLANE_SOURCE_CHOICES`. A fixed camera's pose is
+    known when ``camera_height_m`` > 0.
     """
 
     want_completed: bool = False
@@ -167,13 +174,27 @@ class FrameSettings:
     sync_tolerance_ms: float = 20.0
     completion_ring_px: int = 8
     points_stride: int = 2
+    glass_geometry: str = "off"
+    plane_source: str = "auto"
+    refine_depth_on_glass: bool = True
+    want_objects: bool = False
+    want_depth: bool = True
 
 
 @dataclass
 class FrameResult:
     """Everything made from one frame. ``completed``/``points``/``camera`` are None when not
     wanted or skipped (see ``skips``); ``camera`` is the camera model matching the frame's size
-    (for republishing camera_info); ``table_scale`` the factor applied, if any."""
+    (for republishing camera_info); ``table_scale`` the factor applied, if any.
+
+    Glass geometry (None / empty when it did not run): ``objects`` the frame's
+    :class:`~egsa_ros.runtime.frame_geometry.GlassObjects`; ``instances`` (H, W) int32 instance
+    ids (0 = none); ``boxes`` the accepted objects as upright cylinders (when objects are
+    wanted); ``point_instances`` (N,) uint32 instance id of each point (0 = none, all 0 without
+    geometry); ``geometry_counts`` choices and refusals, keys ``glass_geometry.*``, for the
+    diagnostics (e.g. ``glass_geometry.plane_source_camera_pose``,
+    ``glass_geometry.plane_refused_sensor_depth_too_few_pixels``, ``glass_geometry.objects_ok``,
+    ``glass_geometry.objects_refused_base_unseen``, ``glass_geometry.depth_refined``)."""
 
     depth: np.ndarray
     mask: np.ndarray
@@ -183,6 +204,11 @@ class FrameResult:
     camera: CameraModel | None = None
     table_scale: float | None = None
     skips: list[Skip] = field(default_factory=list)
+    objects: GlassObjects | None = None
+    instances: np.ndarray | None = None
+    boxes: list[ObjectBox] | None = None
+    point_instances: np.ndarray | None = None
+    geometry_counts: dict[str, int] = field(default_factory=dict)
 
 
 def process_frame(
@@ -225,23 +251,100 @@ def process_frame(
         result.camera = camera
     if settings.scale_from_table:
         _scale_from_table(result, stamp_ns, settings, camera_skip, poses)
+    geometry = _geometry_wanted(settings)
     needs_camera = [
         name
         for name, wanted in (
             ("camera-aware depth scale", getattr(pipeline, "camera_aware", False)),
             ("camera_info", settings.want_camera_info),
             ("transparent_points", settings.want_points),
+            ("glass geometry", geometry),
         )
         if wanted
     ]
     if camera_skip is not None and needs_camera:  # counted once per frame, whatever needed it
         result.skips.append(Skip(camera_skip.key, f"{camera_skip.reason}: {' and '.join(needs_camera)} skipped"))
-    if settings.want_completed:
-        _complete(result, stamp_ns, settings, sensor_depths, decode_depth)
+    geometry = geometry and camera_skip is None
+    sensor = None
+    if settings.want_completed or geometry:
+        sensor, sensor_skip = _paired_sensor(stamp_ns, settings, sensor_depths, decode_depth, result.depth.shape)
+        if sensor_skip is not None and (settings.want_completed or sensor_skip.key != "no_paired_sensor_depth"):
+            result.skips.append(sensor_skip)
+    if geometry:
+        _glass_geometry(result, rgb, stamp_ns, settings, sensor, poses)
+    if settings.want_completed and sensor is not None:
+        _complete(result, sensor, settings)
     if settings.want_points and camera_skip is None:
-        xyz = masked_points(result.depth, result.mask, camera.K, stride=settings.points_stride)
-        result.points = xyz[np.isfinite(xyz).all(axis=1)]
+        _points(result, camera.K, settings.points_stride)
     return result
+
+
+def _points(result: FrameResult, K: np.ndarray, stride: int) -> None:
+    """``result.points`` (N, 3) float32 and ``result.point_instances`` (N,) uint32 from the
+    transparent pixels of ``result.depth`` (every ``stride``-th row and column)."""
+    xyz = masked_points(result.depth, result.mask, K, stride=stride)
+    finite = np.isfinite(xyz).all(axis=1)
+    result.points = xyz[finite]
+    if result.instances is None:
+        result.point_instances = np.zeros(len(result.points), np.uint32)
+    else:
+        rows, cols = masked_pixels(result.depth, result.mask, stride=stride)
+        result.point_instances = result.instances[rows, cols][finite].astype(np.uint32)
+
+
+def _geometry_wanted(settings: FrameSettings) -> bool:
+    """Whether the glass geometry runs on this frame (before checking the camera)."""
+    if settings.glass_geometry == "off":
+        return False
+    pose_known = settings.camera_pose_source == "topic" or settings.camera_height_m > 0
+    refine = settings.want_depth and settings.refine_depth_on_glass and pose_known
+    return settings.want_objects or settings.want_points or settings.want_completed or refine
+
+
+def _geometry_pose(settings: FrameSettings, stamp_ns: int, poses) -> tuple[dict, str | None]:
+    """(the camera-pose arguments of :func:`glass_objects`, a count key when a pose from the
+    topic is missing or unusable)."""
+    if settings.camera_pose_source == "fixed":
+        if settings.camera_height_m <= 0:  # 0 = unknown
+            return {}, None
+        return {
+            "camera_height_m": settings.camera_height_m,
+            "pitch_down_deg": settings.camera_pitch_deg,
+            "roll_deg": settings.camera_roll_deg,
+        }, None
+    pose = nearest_by_stamp(poses, stamp_ns, settings.pose_tolerance_ms * 1e6)
+    if pose is None:
+        return {}, "no_pose"
+    try:
+        return {"camera_pose": pose_matrix(*pose)}, None
+    except ValueError:
+        return {}, "bad_pose"
+
+
+def _glass_geometry(result: FrameResult, rgb: np.ndarray, stamp_ns: int, settings: FrameSettings, sensor, poses):
+    """Glass objects of the frame into ``result`` (objects, instances, boxes, counts); refines
+    ``result.depth`` on accepted glass when the plane came from the pose and that is asked for.
+    A failure is a Skip (``glass_geometry_failed``): the frame's other outputs are still made."""
+    pose_kwargs, pose_problem = _geometry_pose(settings, stamp_ns, poses)
+    try:
+        objects = glass_objects(
+            result, result.camera.K, sensor_depth=sensor, rgb=rgb, plane_source=settings.plane_source, **pose_kwargs
+        )
+    except Exception as exc:  # the depth, mask and points do not depend on it
+        result.skips.append(Skip("glass_geometry_failed", f"glass geometry failed ({type(exc).__name__}: {exc})"))
+        return
+    result.objects, result.instances = objects, objects.instances
+    counts = {key: n for key, n in objects.counts.items() if n}
+    counts["frames"] = 1
+    if pose_problem:
+        counts[pose_problem] = 1
+    refined = refined_depth(result.depth, objects) if settings.refine_depth_on_glass else None
+    if refined is not None:
+        result.depth = valid_depth(refined)
+        counts["depth_refined"] = 1
+    if settings.want_objects:
+        result.boxes = object_boxes(objects)
+    result.geometry_counts = {f"glass_geometry.{key}": n for key, n in counts.items()}
 
 
 def _scale_from_table(
@@ -285,32 +388,35 @@ def _scale_from_table(
     result.table_scale = float(estimate.scale)
 
 
-def _complete(result: FrameResult, stamp_ns: int, settings: FrameSettings, sensor_depths, decode_depth) -> None:
-    """Fill ``result.completed`` from the paired sensor depth, or add a Skip."""
+def _paired_sensor(
+    stamp_ns: int, settings: FrameSettings, sensor_depths, decode_depth, shape
+) -> tuple[np.ndarray | None, Skip | None]:
+    """(the sensor depth paired with the frame, (H, W) float32 metres, None), or (None, why not)."""
     paired = nearest_by_stamp(sensor_depths, stamp_ns, settings.sync_tolerance_ms * 1e6)
     if paired is None or decode_depth is None:
-        result.skips.append(
-            Skip(
-                "no_paired_sensor_depth",
-                "no sensor_depth within sync_tolerance_ms of the image: depth_completed skipped",
-            )
+        return None, Skip(
+            "no_paired_sensor_depth", "no sensor_depth within sync_tolerance_ms of the image: depth_completed skipped"
         )
-        return
     try:
         sensor = decode_depth(paired)
     except ValueError as exc:
-        result.skips.append(Skip("bad_sensor_depth", f"dropped a bad sensor_depth message: {exc}"))
-        return
-    shape = result.depth.shape
+        return None, Skip("bad_sensor_depth", f"dropped a bad sensor_depth message: {exc}")
     if sensor.shape != shape:
-        result.skips.append(
-            Skip(
-                "sensor_depth_size_mismatch",
-                f"sensor_depth is {sensor.shape[1]}x{sensor.shape[0]}, "
-                f"image is {shape[1]}x{shape[0]}: "
-                "register depth to colour first; depth_completed skipped",
-            )
+        return None, Skip(
+            "sensor_depth_size_mismatch",
+            f"sensor_depth is {sensor.shape[1]}x{sensor.shape[0]}, image is {shape[1]}x{shape[0]}: "
+            "register depth to colour first; depth_completed and the glass geometry's sensor plane skipped",
         )
-        return
+    return sensor, None
+
+
+def _complete(result: FrameResult, sensor: np.ndarray, settings: FrameSettings) -> None:
+    """``result.completed``: the sensor depth with the network's depth, aligned to it, on glass;
+    the glass geometry's depth on accepted objects when its plane is metric."""
     completed = complete_depth(sensor, result.depth, result.mask, CompletionConfig(ring_px=settings.completion_ring_px))
+    if result.objects is not None:
+        on_glass = completed_on_glass(completed, result.objects)
+        if on_glass is not None:
+            completed = on_glass
+            result.geometry_counts["glass_geometry.completed_from_geometry"] = 1
     result.completed = valid_depth(completed)
