@@ -250,15 +250,29 @@ def test_cdr_header_fields_match_what_rclpy_serialises():
             image_fields(broken)
 
 
-def test_latest_frame_slot_gives_back_a_frame_pushed_out_by_an_unusable_one():
-    slot = LatestFrameSlot()
-    slot.put("good")
-    assert slot.put("junk") and slot.take(timeout=0.1) == "junk"
-    assert slot.take_displaced() == "good" and slot.take_displaced() is None  # once
-    slot.put("a")
-    slot.put("b")
-    assert slot.take(timeout=0.1) == "b"
-    slot.put("newer")  # something newer arrived: the old frame is not worth processing
-    assert slot.take_displaced() is None
-    slot.put("x")
-    assert slot.take(timeout=0.1) == "x"
+def test_latest_frame_slot_never_lets_unverified_junk_push_out_a_good_frame():
+    slot = LatestFrameSlot(max_fallbacks=4)
+    slot.put("good", verified=False)  # compressed: known good only once decoded
+    for i in range(3):  # a run of junk that passes the cheap checks arrives before the worker takes
+        assert slot.put(f"junk{i}", verified=False) == 0
+    taken = [slot.take(timeout=0.1) for _ in range(4)]  # newest first; each junk proves unusable
+    assert taken == ["junk2", "junk1", "junk0", "good"] and slot.fallbacks_used == 3
+    assert slot.processed() == 0 and slot.superseded == 0  # nothing was dropped
+    slot.put("a", verified=False)
+    slot.put("b", verified=False)
+    assert slot.take(timeout=0.1) == "b" and slot.processed() == 1 and slot.superseded == 1  # "a" is superseded now
+    slot.put("old", verified=False)
+    assert slot.take(timeout=0.1) == "old"
+    slot.put("newer", verified=False)  # arrived while "old" was processed: stays for the next take
+    assert slot.processed() == 0 and slot.take(timeout=0.1) == "newer"
+
+
+def test_latest_frame_slot_bounds_its_fallbacks_and_keeps_the_newest_verified_frame():
+    slot = LatestFrameSlot(max_fallbacks=2)
+    slot.put("v1")  # verified
+    dropped = [slot.put(f"u{i}", verified=False) for i in range(4)]
+    assert dropped == [0, 0, 1, 1] and slot.superseded == 2  # the two oldest unverified went, not v1
+    assert [slot.take(timeout=0.1) for _ in range(3)] == ["u3", "u2", "v1"]
+    assert slot.put("v2") == 0 and slot.take(timeout=0.1) == "v2"  # nothing pending behind it
+    slot.put("u", verified=False)
+    assert slot.put("v3") == 1  # a verified frame makes every older one useless at once

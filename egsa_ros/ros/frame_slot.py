@@ -1,9 +1,16 @@
-"""A latest-frame-only hand-over between a ROS callback and a worker thread (ROS-free).
+"""The newest-frame hand-over between ROS callbacks and the inference worker (ROS-free).
 
-``put`` never blocks: a frame that the worker has not taken yet is replaced and counted as
-superseded, so lag can never build up. ``take`` blocks until a frame or ``close``. When the
-taken frame turns out unusable (a compressed image whose damage only decoding finds),
-``take_displaced`` hands back the frame it had replaced, if nothing newer has arrived since.
+A callback ``put``s every frame that passed its checks; the worker ``take``s the newest, so lag
+never builds up: an older frame is dropped (and counted as superseded) as soon as it can no
+longer be the one processed. Some frames can only be checked by decoding them (a compressed
+image whose damage only the decoder finds): those are put ``verified=False`` and the older
+frames stay behind them as fallbacks, so a run of such junk arriving right after a good frame
+never pushes the good one out. The worker says :meth:`processed` when a taken frame was used
+(the older fallbacks are dropped then) and simply takes again when it was unusable.
+
+    slot.put(item, verified=True) -> int   frames dropped by this put (superseded)
+    slot.take(timeout) -> item | None      newest pending frame (None: timeout or closed)
+    slot.processed() -> int                frames dropped because the last taken one was used
 """
 
 from __future__ import annotations
@@ -11,42 +18,74 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+MAX_FALLBACKS = 16
+"""Unverified frames kept behind the newest one; beyond this the oldest unverified one goes."""
+
 
 class LatestFrameSlot:
-    def __init__(self) -> None:
+    def __init__(self, max_fallbacks: int = MAX_FALLBACKS) -> None:
         self._cond = threading.Condition()
-        self._item: Any | None = None
-        self._displaced: Any | None = None  # what the current item replaced
-        self._fallback: Any | None = None  # what the last taken item replaced
+        self._pending: list[tuple[int, Any, bool]] = []  # (sequence, item, verified), oldest first
+        self._seq = 0
+        self._taken_seq: int | None = None
+        self._max = int(max_fallbacks)
         self._closed = False
-        self.superseded = 0
+        self.superseded = 0  # frames dropped unprocessed, in total
+        self.fallbacks_used = 0  # frames taken after a newer one was taken (it proved unusable)
 
-    def put(self, item: Any) -> bool:
-        """Offer the newest item; an untaken older one is dropped (and counted). True when one was."""
+    def put(self, item: Any, *, verified: bool = True) -> int:
+        """Offer the newest frame; never blocks. ``verified``: its checks are complete (it cannot
+        turn out unusable), so every older pending frame is dropped now. Returns how many frames
+        this dropped."""
         with self._cond:
-            replaced = self._item is not None
-            if replaced:
-                self.superseded += 1
-            self._displaced = self._item
-            self._item = item
+            if self._closed:
+                return 0
+            self._seq += 1
+            dropped = len(self._pending) if verified else 0
+            if verified:
+                self._pending.clear()
+            self._pending.append((self._seq, item, verified))
+            dropped += self._trim()
+            self.superseded += dropped
             self._cond.notify()
-            return replaced
+            return dropped
+
+    def _trim(self) -> int:
+        """Keep at most ``max_fallbacks`` + 1 frames, dropping the oldest unverified ones. A verified
+        put clears what came before it, so a verified frame can only be the oldest pending one,
+        and it stays: it is the good frame to fall back to."""
+        dropped = 0
+        while len(self._pending) > self._max + 1:
+            del self._pending[1 if self._pending[0][2] else 0]
+            dropped += 1
+        return dropped
 
     def take(self, timeout: float | None = None) -> Any | None:
-        """The newest item, waiting up to ``timeout`` s; None on timeout or after ``close``."""
+        """The newest pending frame, waiting up to ``timeout`` s; None on timeout or after
+        :meth:`close`. Older pending frames stay as fallbacks until :meth:`processed`."""
         with self._cond:
-            if self._item is None and not self._closed:
+            if not self._pending and not self._closed:
                 self._cond.wait(timeout)
-            item, self._item = self._item, None
-            self._fallback, self._displaced = self._displaced, None
-            return None if self._closed else item
+            if self._closed or not self._pending:
+                return None
+            seq, item, _ = self._pending.pop()
+            if self._taken_seq is not None and seq < self._taken_seq:
+                self.fallbacks_used += 1
+            self._taken_seq = seq
+            return item
 
-    def take_displaced(self) -> Any | None:
-        """The item the last taken one had replaced, once, if no newer item has arrived since
-        (None otherwise, or after ``close``)."""
+    def processed(self) -> int:
+        """The last taken frame was used: drop (and count) the pending frames older than it.
+        Returns how many."""
         with self._cond:
-            item, self._fallback = self._fallback, None
-            return None if self._closed or self._item is not None else item
+            if self._taken_seq is None:
+                return 0
+            keep = [entry for entry in self._pending if entry[0] > self._taken_seq]
+            dropped = len(self._pending) - len(keep)
+            self._pending = keep
+            self._taken_seq = None
+            self.superseded += dropped
+            return dropped
 
     @property
     def closed(self) -> bool:

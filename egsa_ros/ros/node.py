@@ -383,8 +383,10 @@ class EGSANode(LifecycleNode):
             return
         self.camera_frame_id = fields.frame_id
         slot = self.slot
-        if slot is not None and slot.put((fields, raw)):
-            self.stats.count("superseded")
+        if slot is not None:  # a compressed image is verified only by decoding it: older frames stay behind it
+            dropped = slot.put((fields, raw), verified=not self.p["compressed_input"])
+            if dropped:
+                self.stats.count("superseded", dropped)
 
     def _on_camera_info(self, raw: bytes) -> None:
         try:
@@ -426,15 +428,23 @@ class EGSANode(LifecycleNode):
     # ------------------------------------------------------------------ worker
     def _work(self, slot: LatestFrameSlot) -> None:
         while True:
+            fallbacks = slot.fallbacks_used
             item = slot.take(timeout=0.5)
             if item is None:
                 if slot.closed:
                     return
                 continue
+            if slot.fallbacks_used != fallbacks:  # a newer frame proved unusable: this older one stands in
+                self.stats.count("recovered_displaced_frames")
             try:
-                self._process(*item)
+                usable = self._process(*item)
             except Exception as exc:  # keep running whatever one frame does
                 self.skip("errors", f"frame failed: {one_line(exc)}", error=True)
+                usable = True
+            if usable:  # the older frames behind it are not needed any more
+                dropped = slot.processed()
+                if dropped:
+                    self.stats.count("superseded", dropped)
 
     def _wanted(self) -> dict[str, bool]:
         """Which outputs are enabled and have at least one subscriber."""
@@ -455,31 +465,28 @@ class EGSANode(LifecycleNode):
             wanted[f"{name}_info"] = wanted[name] and listened(f"{name}_info")
         return wanted
 
-    def _process(self, fields, raw: bytes) -> None:
+    def _process(self, fields, raw: bytes) -> bool:
+        """Run one frame and publish; False when the frame proved unusable (it could not be
+        deserialised or decoded: counted as a bad message), True when it was used or skipped."""
         wanted = self._wanted()
         if not any(wanted.values()):
             self.stats.count("skipped_no_subscribers")
-            return
+            return True
         rate = self.p["max_rate_hz"]
         now = time.monotonic()
         if rate > 0 and now - self.last_processed < 1.0 / rate:
             self.stats.count("skipped_rate_limit")
-            return
+            return True
         compressed = self.p["compressed_input"]
         topic = "image/compressed" if compressed else "image"
         try:
             msg = deserialize_message(raw, CompressedImage if compressed else Image)
         except Exception as exc:
             self.bad_message(topic, f"cannot deserialise: {one_line(exc)}")
-            return
+            return False
         rgb = self._decode(topic, msg, compressed)
-        if rgb is None:
-            displaced = self.slot.take_displaced() if self.slot is not None else None
-            if displaced is not None:  # the bad one had pushed out a frame: that one still counts
-                self.stats.count("superseded", -1)
-                self.stats.count("recovered_displaced_frames")
-                self._process(*displaced)
-            return
+        if rgb is None:  # counted as a bad message; the worker takes the next newest frame
+            return False
         self.last_processed = now
         p = self.p
         settings = FrameSettings(
@@ -525,6 +532,7 @@ class EGSANode(LifecycleNode):
             self.stats.set("glass_geometry_plane", result.objects.plane_summary)
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(msg.header)) / 1e6
         self.stats.frame_done(latency_ms, result.inference_ms)
+        return True
 
     def _decode(self, topic: str, msg, compressed: bool):
         """(H, W, 3) uint8 RGB, or None (counted as a bad message). Decoder chatter on stderr
