@@ -21,3 +21,6 @@ S640=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 640 --he
       --generator v2 --jobs "${JOBS:-1}" --no-progress)
 "${S640[@]}" --split val_640x480 --frames 64 --seed 7100 --split-family train
 "${S640[@]}" --split ood_640x480 --frames 64 --seed 7200 --split-family ood
+# Cameras outside the training range (40-90 deg), the val scenes otherwise: the depth-scale test.
+"${S[@]}" --split fov_narrow --frames 64 --seed 7100 --split-family train --hfov-range 25,38
+"${S[@]}" --split fov_wide --frames 64 --seed 7100 --split-family train --hfov-range 95,110

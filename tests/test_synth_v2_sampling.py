@@ -161,3 +161,16 @@ def test_worker_argv_carries_the_generator(tmp_path):
     )
     argv = worker_argv(args, "llvm_ad_rgb", (1, 2))
     assert argv[argv.index("--generator") + 1] == "v2" and argv[argv.index("--split-family") + 1] == "ood"
+
+
+def test_an_hfov_range_changes_only_the_field_of_view_draw_and_is_recorded():
+    """--hfov-range: a camera family training never saw, the scenes otherwise drawn alike."""
+    for index in range(6):
+        base = sample_scene_v2(21, index, 64, 48)
+        wide = sample_scene_v2(21, index, 64, 48, hfov_range=(95.0, 110.0))
+        assert 95.0 <= wide.camera.hfov_deg <= 110.0 and 40.0 <= base.camera.hfov_deg <= 90.0
+        assert wide.camera.c2w == base.camera.c2w  # same pose: only the lens differs
+        assert [o["shape"] for o in wide.to_dict()["objects"]] == [o["shape"] for o in base.to_dict()["objects"]]
+        assert wide.to_dict()["profile"]["hfov_range_deg"] == [95.0, 110.0]
+        assert "hfov_range_deg" not in base.to_dict()["profile"]
+    assert sample_scene_v2(21, 0, 64, 48).to_dict() == sample_scene_v2(21, 0, 64, 48, hfov_range=None).to_dict()

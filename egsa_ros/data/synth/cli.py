@@ -94,7 +94,7 @@ def scene_profile(args):
     """
 
     if args.generator == "v2":
-        return V2Profile(v2_profile(args.split_family))
+        return V2Profile(v2_profile(args.split_family, args.hfov_range))
 
     options = {
         k: v
@@ -180,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         "held-out glass families, table materials and room/light (see families.py)",
     )
     p.add_argument(
+        "--hfov-range",
+        type=_float_pair,
+        default=None,
+        metavar="LO,HI",
+        help="v2 only: horizontal field of view range in degrees (default 40,90), e.g. 95,110 for "
+        "a camera family training never saw; the scenes are otherwise those of the same seed",
+    )
+    p.add_argument(
         "--bag",
         type=Path,
         default=None,
@@ -211,6 +219,10 @@ def main(argv=None) -> int:
 
     if args.generator == "v1" and args.split_family is not None:
         parser.error("--split-family needs --generator v2")
+    if args.generator == "v1" and args.hfov_range is not None:
+        parser.error("--hfov-range needs --generator v2")
+    if args.hfov_range is not None and not 1.0 <= args.hfov_range[0] <= args.hfov_range[1] < 179.0:
+        parser.error(f"--hfov-range must be LO,HI with 1 <= LO <= HI < 179 degrees, got {args.hfov_range}")
     if args.generator == "v2":
         args.split_family = args.split_family or "train"
         given = [
@@ -292,7 +304,7 @@ def _render_in_process(args, split_dir: Path, indices: list, profile) -> tuple:
             continue
         t0 = time.perf_counter()
         if args.generator == "v2":
-            spec = sample_scene_v2(args.seed, index, args.width, args.height, args.split_family)
+            spec = sample_scene_v2(args.seed, index, args.width, args.height, args.split_family, args.hfov_range)
         else:
             spec = sample_scene(args.seed, index, args.width, args.height, profile)
         render_frame(spec, frame_dir, spp=args.spp, split=args.split)

@@ -74,6 +74,8 @@ def worker_argv(args, variant: str, shard: tuple[int, int]) -> list[str]:
         argv += ["--glass-count", f"{args.glass_count[0]},{args.glass_count[1]}"]
     if getattr(args, "generator", "v1") != "v1":
         argv += ["--generator", args.generator, "--split-family", args.split_family]
+        if getattr(args, "hfov_range", None) is not None:
+            argv += ["--hfov-range", f"{args.hfov_range[0]!r},{args.hfov_range[1]!r}"]
     return argv
 
 

@@ -116,9 +116,13 @@ class SceneSpecV2(SceneSpec):
         }
 
 
-def v2_profile(split_family: str) -> dict:
-    """The ``scene_profile`` meta.json records for a v2 frame of ``split_family`` (resume checks compare it)."""
-    return {"generator": GENERATOR, "split_family": split_family, **choices(split_family).to_dict()}
+def v2_profile(split_family: str, hfov_range: tuple[float, float] | None = None) -> dict:
+    """The ``scene_profile`` meta.json records for a v2 frame of ``split_family`` (resume checks
+    compare it); ``hfov_range`` only when it overrides :data:`HFOV_RANGE_DEG`."""
+    profile = {"generator": GENERATOR, "split_family": split_family, **choices(split_family).to_dict()}
+    if hfov_range is not None:
+        profile["hfov_range_deg"] = [float(v) for v in hfov_range]
+    return profile
 
 
 def v2_rng(seed: int, index: int) -> np.random.Generator:
@@ -187,8 +191,8 @@ def _liquid(rng: np.random.Generator) -> dict:
     }
 
 
-def _camera(rng: np.random.Generator, width: int, height: int) -> tuple:
-    hfov = float(rng.uniform(*HFOV_RANGE_DEG))
+def _camera(rng: np.random.Generator, width: int, height: int, hfov_range=None) -> tuple:
+    hfov = float(rng.uniform(*(hfov_range or HFOV_RANGE_DEG)))  # one draw either way: the rest stays the same
     pitch = float(rng.uniform(*PITCH_RANGE_DEG))
     roll = float(rng.uniform(*ROLL_RANGE_DEG))
     look_h = float(rng.uniform(0.02, 0.1))
@@ -402,12 +406,19 @@ def _light(rng: np.random.Generator, kind: str, temp_range: tuple, min_z: float)
 
 
 def sample_scene_v2(
-    seed: int, index: int, width: int = 320, height: int = 240, split_family: str = "train"
+    seed: int,
+    index: int,
+    width: int = 320,
+    height: int = 240,
+    split_family: str = "train",
+    hfov_range: tuple[float, float] | None = None,
 ) -> SceneSpecV2:
-    """Draw v2 frame ``index`` of run ``seed`` for a ``width`` x ``height`` image (see the module docstring)."""
+    """Draw v2 frame ``index`` of run ``seed`` for a ``width`` x ``height`` image (see the module
+    docstring). ``hfov_range`` (degrees) replaces :data:`HFOV_RANGE_DEG` (e.g. a camera family
+    the training never saw: the per-frame depth scale test of camera-aware models)."""
     ch = choices(split_family)
     rng = v2_rng(seed, index)
-    cam, cam_draw, eye = _camera(rng, width, height)
+    cam, cam_draw, eye = _camera(rng, width, height, hfov_range)
     visible_half = cam_draw["distance_m"] * np.tan(np.radians(cam_draw["hfov_deg"]) / 2)
     spread = float(np.clip(0.5 * visible_half, 0.06, 0.4))
 
@@ -518,7 +529,7 @@ def sample_scene_v2(
         wall={"y": wall_y, "colour": room["wall_colour"]},
         lighting=lighting,
         objects=objects,
-        profile=v2_profile(split_family),
+        profile=v2_profile(split_family, hfov_range),
         split_family=split_family,
         room=room,
         exposure=exposure,
