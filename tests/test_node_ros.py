@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import time
 
 import numpy as np
@@ -568,5 +569,7 @@ def test_soak_benchmark_smoke_run_is_bounded_and_reports(ros_domain, tmp_path):
     assert result["latency_ms"]["p50"] > 0 and result["rss_mb"]["end"] > 100
     assert out.with_suffix(".png").is_file()
     assert result["pipeline_alone"]["p50_ms"] > 0 and result["ratios"]["e2e_p50_vs_pipeline_p50"] > 0
+    cores = result["cpu_cores_used"]  # both processes worked, and no more than the machine has
+    assert 0 < cores["node"] <= os.cpu_count() + 0.5 and 0 < cores["driver"] <= os.cpu_count() + 0.5
     with pytest.raises(SystemExit):
         main(["--duration", "10000"])  # unbounded runs are refused

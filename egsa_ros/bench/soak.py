@@ -45,6 +45,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc), NaN if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def run(args) -> dict:
     loopback_environment(os.environ, domain_id=args.domain)
     height, width = args.size
@@ -82,6 +91,7 @@ def run(args) -> dict:
             if proc.poll() is not None:
                 raise RuntimeError("egsa_node exited:\n" + proc.stdout.read().decode()[-3000:])
         start = time.monotonic()
+        cpu_start = {"node": cpu_seconds(proc.pid), "driver": cpu_seconds(os.getpid())}
         period = 1.0 / args.rate
         total = int(args.duration * args.rate)
         next_rss = 0.0
@@ -98,6 +108,10 @@ def run(args) -> dict:
             if time.monotonic() - start >= next_rss:
                 memory.append((time.monotonic() - start, rss_mb(proc.pid)))
                 next_rss += 1.0
+        cpu_used = {
+            name: (cpu_seconds(pid) - cpu_start[name]) / (time.monotonic() - start)
+            for name, pid in (("node", proc.pid), ("driver", os.getpid()))
+        }
         settle = time.monotonic() + 2.0
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -107,6 +121,7 @@ def run(args) -> dict:
         rclpy.shutdown()
         log = stop_node(proc)
     result = summarise(args, sent, received, memory, final_diag, proc.returncode, log)
+    result["cpu_cores_used"] = cpu_used  # CPU seconds per second of the run: where the 2 cores went
     if args.pipeline_frames:
         result["pipeline_alone"] = pipeline_alone(args, frames)
         result["ratios"] = ratios(result)
