@@ -2,7 +2,9 @@
 # Fine-tune the bundled model on the v2 (diverse) renders, with camera degradations and glass-free
 # real-photo negatives: the generalisation work (rule: models/rules/2026-12-02_v2_finetune.md).
 # Needs the splits of scripts/render_v2.sh. Resumable: RESUME=1 continues the last run.
-# CANONICAL_FOCAL (fx / width) makes the depth camera-aware (rule 2026-12-03_v2b_camera_aware.md).
+# CANONICAL_FOCAL (fx / width) makes the depth camera-aware (rule 2026-12-03_v2b_camera_aware.md);
+# INIT_FROM (default models/default_small), EXTRA_TRAIN (comma-separated ROOT/SPLIT folders trained
+# on too), NEGATIVES (photo crops, default 64), EPOCHS and SEED as the rules name them.
 #   DATA=data/egsa_v2 OUT=runs/v2 CANDIDATE=v2b CANONICAL_FOCAL=0.785 scripts/train_v2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,16 +13,19 @@ OUT=${OUT:-runs/v2}
 RUN="$OUT/${CANDIDATE:-v2a}"
 PY=$(scripts/setup_venv.sh requirements-train.txt | tail -n 1)
 ARGS=(--config default_small data.root="$DATA" data.train_split=train data.val_split=val data.num_workers=1
-      data.degradations=true data.photo_negatives=64 'model.overrides={"seg_refine": true}'
+      data.degradations=true data.photo_negatives="${NEGATIVES:-64}" 'model.overrides={"seg_refine": true}'
       loss.seg_weight=0.5 'loss.class_weights=[1, 1, 2]' optim.lr_schedule=cosine optim.lr_encoder=5e-5
-      optim.lr_decoder=1.5e-4 optim.warmup_steps=100 optim.epochs="${EPOCHS:-8}" seed=0 out_dir="$RUN")
+      optim.lr_decoder=1.5e-4 optim.warmup_steps=100 optim.epochs="${EPOCHS:-8}" seed="${SEED:-0}" out_dir="$RUN")
 if [ -n "${CANONICAL_FOCAL:-}" ]; then
   ARGS+=(inference.canonical_focal="$CANONICAL_FOCAL")
+fi
+if [ -n "${EXTRA_TRAIN:-}" ]; then
+  ARGS+=(data.extra_train="[${EXTRA_TRAIN}]")
 fi
 if [ "${RESUME:-0}" = 1 ]; then
   nice -n 10 "$PY" -m egsa_ros.train.cli "${ARGS[@]}" --resume
 else
-  nice -n 10 "$PY" -m egsa_ros.train.cli "${ARGS[@]}" init_from=models/default_small
+  nice -n 10 "$PY" -m egsa_ros.train.cli "${ARGS[@]}" init_from="${INIT_FROM:-models/default_small}"
 fi
 for split in val ood; do
   "$PY" -m egsa_ros.train.evaluate "$RUN/last" --root "$DATA" --split "$split" --json "$RUN/eval_$split.json"

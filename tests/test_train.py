@@ -760,3 +760,25 @@ def test_encoder_weights_are_not_architecture(data_root, tmp_path):
         t.close()
     saved = json.loads((tmp_path / "o" / "last" / "checkpoint.json").read_text())["model_config"]
     assert "pretrained" not in saved and "backbone_checkpoint" not in saved
+
+
+def test_extra_train_folders_join_the_training_set_only(data_root, tmp_path):
+    """data.extra_train adds other synthetic train folders (e.g. the v1 generator's, against
+    forgetting it) to the train split, with the same transform; validation is unchanged."""
+    other = write_synthetic_fixture(tmp_path / "other", {"train": 3})
+    plain = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "a")))
+    mixed = trainer_mod.Trainer(
+        load_train_config(
+            "default_small", _overrides(data_root, tmp_path / "b", f"data.extra_train=[{other / 'train'}]")
+        )
+    )
+    try:
+        assert len(mixed.train_loader.dataset) == len(plain.train_loader.dataset) + 3
+        parts = mixed.train_loader.dataset.datasets
+        assert parts[1].transform is parts[0].transform or type(parts[1].transform) is type(parts[0].transform)
+        assert len(mixed.val_loader.dataset) == len(plain.val_loader.dataset)
+    finally:
+        plain.close()
+        mixed.close()
+    with pytest.raises(ValueError, match="extra_train"):
+        load_train_config("default_small", ["data.kind=syntodd", "data.extra_train=[x/train]"])

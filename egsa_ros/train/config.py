@@ -50,6 +50,7 @@ class DataConfig:
     max_glass_ior: float | None = None  # synthetic train split: hold out glass with a higher IOR
     degradations: bool = False  # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
     photo_negatives: int = 0  # add N glass-free crops of the packaged TRAIN photos to the train split
+    extra_train: list[str] = field(default_factory=list)  # more synthetic "ROOT/SPLIT" folders to train on too
 
 
 @dataclass
@@ -114,6 +115,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         _one_of("data.kind", self.data.kind, DATASETS)
+        if self.data.extra_train and self.data.kind != "synthetic":
+            raise ValueError(f"data.extra_train adds synthetic frame folders (data.kind is {self.data.kind!r})")
+        if not isinstance(self.data.extra_train, list) or not all(isinstance(p, str) for p in self.data.extra_train):
+            raise ValueError(f"data.extra_train must be a list of ROOT/SPLIT folders, got {self.data.extra_train!r}")
         if (self.data.exclude_glass_shapes or self.data.max_glass_ior is not None) and self.data.kind != "synthetic":
             raise ValueError(
                 "data.exclude_glass_shapes / data.max_glass_ior filter synthetic data only "

@@ -104,7 +104,7 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) -> Dataset:
     """The run's frames of ``split``: for training augmented (``data.augment``) and filtered
     (``data.exclude_glass_shapes``, ``data.max_glass_ior``: held-out glass is filtered from
-    training only); for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
+    training only), with ``data.extra_train`` folders and ``data.photo_negatives`` added; for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
     if cfg.data.augment:
@@ -115,13 +115,17 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     held_out = {}
     if cfg.data.kind == "synthetic":
         held_out = {"exclude_glass_shapes": cfg.data.exclude_glass_shapes, "max_glass_ior": cfg.data.max_glass_ior}
-    frames = open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)
-    if cfg.data.photo_negatives <= 0:
-        return frames
-    height, width = mc.input_size
-    # Glass-free real photos (train split of the packaged photos only; the held-out ones are a test).
-    negatives = PhotoNegatives("train", (width, height), cfg.data.photo_negatives, seed=cfg.seed, transform=transform)
-    return ConcatDataset([frames, negatives])
+    parts = [open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)]
+    for folder in cfg.data.extra_train:  # e.g. another generator's train split, against forgetting it
+        extra = Path(folder)
+        parts.append(open_dataset(cfg.data.kind, str(extra.parent), extra.name, transform, **held_out))
+    if cfg.data.photo_negatives > 0:
+        height, width = mc.input_size
+        # Glass-free real photos (train split of the packaged photos only; the held-out ones are a test).
+        parts.append(
+            PhotoNegatives("train", (width, height), cfg.data.photo_negatives, seed=cfg.seed, transform=transform)
+        )
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
 
 def train_edge_phase(mc: ModelConfig, epoch: int, switch_epoch: int) -> str:
