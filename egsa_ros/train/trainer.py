@@ -102,9 +102,10 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) -> Dataset:
-    """The run's frames of ``split``: for training augmented (``data.augment``) and filtered
+    """The run's frames of ``split``: for training augmented (``data.augment``), filtered
     (``data.exclude_glass_shapes``, ``data.max_glass_ior``: held-out glass is filtered from
-    training only), with ``data.extra_train`` folders and ``data.photo_negatives`` added; for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
+    training only), with the ``data.extra_train`` folders and ``data.photo_negatives`` added;
+    for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
     if cfg.data.augment:
