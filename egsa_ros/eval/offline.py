@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ..data.synthetic_frames import frame_dirs
 from ..runtime.depth_completion import complete_depth
+from ..runtime.frame_geometry import completed_on_glass, glass_objects
 from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scale
 from ..viz import panel
 from .accumulate import EvalAccumulator
@@ -50,7 +51,7 @@ def evaluate_offline(
         pred = pipeline(frame.rgb, fx=_focal_px(frame))
         completed = None
         if frame.sensor_depth is not None and frame.sensor_depth.shape == pred.depth.shape:
-            completed = complete_depth(frame.sensor_depth, pred.depth, pred.mask)
+            completed = _completed_as_the_node_does(frame, pred)
         acc.add(
             pred.depth,
             pred.mask,
@@ -88,3 +89,18 @@ def _focal_px(frame) -> float | None:
     if not (np.isfinite(fx) and fx > 0 and 0 <= cx <= w and 0 <= cy <= h):
         return None
     return fx
+
+
+def _completed_as_the_node_does(frame, pred) -> np.ndarray:
+    """``depth_completed`` as egsa_node publishes it with its defaults: the sensor depth with the
+    network's depth on glass, and the glass geometry's depth on the objects it accepts when its
+    table plane is metric (from the sensor depth)."""
+    completed = complete_depth(frame.sensor_depth, pred.depth, pred.mask)
+    if frame.K is None:
+        return completed
+    try:
+        objects = glass_objects(pred, frame.K, sensor_depth=frame.sensor_depth, rgb=frame.rgb)
+    except ValueError:  # intrinsics that do not fit the frame: completion without the geometry
+        return completed
+    on_glass = completed_on_glass(completed, objects)
+    return completed if on_glass is None else on_glass
