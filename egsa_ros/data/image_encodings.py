@@ -13,13 +13,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# encoding -> (channels, order of R, G, B within a pixel or None for grey)
+# encoding -> (bytes per pixel, OpenCV conversion to RGB or None when it is RGB already)
 COLOR_ENCODINGS = {
-    "rgb8": (3, (0, 1, 2)),
-    "bgr8": (3, (2, 1, 0)),
-    "rgba8": (4, (0, 1, 2)),
-    "bgra8": (4, (2, 1, 0)),
-    "mono8": (1, None),
+    "rgb8": (3, None),
+    "bgr8": (3, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, cv2.COLOR_GRAY2RGB),
 }
 
 
@@ -46,19 +46,11 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data) -> np.
         return _yuv422_to_rgb(YUV422_ENCODINGS[encoding], height, width, step, data)
     if encoding not in COLOR_ENCODINGS:
         raise ImageDecodeError(f"unsupported encoding {encoding!r}; supported: {SUPPORTED_ENCODINGS}")
-    channels, _ = COLOR_ENCODINGS[encoding]
+    channels, to_rgb = COLOR_ENCODINGS[encoding]
     pixels = np.ascontiguousarray(_rows(height, width, step, data, channels, encoding).reshape(height, width, channels))
-    if encoding == "rgb8":
+    if to_rgb is None:
         return pixels.copy()  # owned and writeable, whatever the payload was
-    return cv2.cvtColor(pixels, _TO_RGB[encoding])  # OpenCV: ~100x faster than numpy fancy indexing
-
-
-_TO_RGB = {
-    "bgr8": cv2.COLOR_BGR2RGB,
-    "rgba8": cv2.COLOR_RGBA2RGB,
-    "bgra8": cv2.COLOR_BGRA2RGB,
-    "mono8": cv2.COLOR_GRAY2RGB,
-}
+    return cv2.cvtColor(pixels, to_rgb)  # OpenCV: ~100x faster than numpy fancy indexing
 
 
 def _rows(height: int, width: int, step: int, data, bytes_per_pixel: int, encoding: str) -> np.ndarray:

@@ -10,6 +10,7 @@ throughout (x right, y down, z forward), metres. ~6-12 ms per 480x640 frame on o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -49,12 +50,17 @@ class GlassObjects:
     Attributes:
         geometry: the full :class:`~egsa_ros.geometry.GlassGeometry` (plane with every source's
             refusal, instances, objects refused ones included, model depths, counts).
-        depth: (H, W) float32 metres: the prediction's depth with the geometry's fused depth on
-            the pixels of accepted objects.
+        network_depth: (H, W) float32 metres: the prediction's depth the geometry ran on.
     """
 
     geometry: GlassGeometry
-    depth: np.ndarray
+    network_depth: np.ndarray
+
+    @functools.cached_property
+    def depth(self) -> np.ndarray:
+        """(H, W) float32 metres: the prediction's depth with the geometry's fused depth on the
+        pixels of accepted objects (made on first use)."""
+        return overlay(self.network_depth, self.geometry.depth)
 
     @property
     def objects(self) -> tuple[ObjectGeometry, ...]:
@@ -142,7 +148,7 @@ def glass_objects(
         rgb=rgb,
         config=config,
     )
-    return GlassObjects(geometry, overlay(depth, geometry.depth))
+    return GlassObjects(geometry, depth)
 
 
 def overlay(base: np.ndarray, glass: np.ndarray) -> np.ndarray:
@@ -150,13 +156,13 @@ def overlay(base: np.ndarray, glass: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(glass), glass, base).astype(np.float32, copy=False)
 
 
-def refined_depth(depth: np.ndarray, objects: GlassObjects) -> np.ndarray | None:
-    """(H, W) float32 ``depth`` with the geometry's depth on accepted glass when the plane came
-    from the camera's pose or height (a plane in real metres that ``depth`` does not already
-    contain); None when it did not (nothing to refine)."""
+def refined_depth(objects: GlassObjects) -> np.ndarray | None:
+    """``objects.depth`` (the network's depth with the geometry's on accepted glass) when the
+    plane came from the camera's pose or height (a plane in real metres that the network's depth
+    does not already contain); None when it did not (nothing to refine)."""
     if objects.plane_source not in POSE_SOURCES or not len(objects):
         return None
-    return overlay(depth, objects.geometry.depth)
+    return objects.depth
 
 
 def completed_on_glass(completed: np.ndarray, objects: GlassObjects) -> np.ndarray | None:

@@ -338,7 +338,7 @@ def _glass_geometry(result: FrameResult, rgb: np.ndarray, stamp_ns: int, setting
     counts["frames"] = 1
     if pose_problem:
         counts[pose_problem] = 1
-    refined = refined_depth(result.depth, objects) if settings.refine_depth_on_glass else None
+    refined = refined_depth(objects) if settings.refine_depth_on_glass else None
     if refined is not None:
         result.depth = valid_depth(refined)
         counts["depth_refined"] = 1
