@@ -229,6 +229,7 @@ def test_cdr_header_fields_match_what_rclpy_serialises():
         assert (f.stamp_ns, f.frame_id, f.encoding) == (-5 * 10**9 + 999_999_999, frame_id, encoding)
         assert (f.height, f.width, f.step, f.is_bigendian, f.data_len) == (h, w, w * 4 + 3, 1, len(msg.data))
         assert f.data_head == bytes(msg.data[:16]) and f.data_tail == bytes(msg.data[-16:])
+        assert bytes(f.payload(bytes(serialize_message(msg)))) == bytes(msg.data)
     jpeg = CompressedImage(format="jpeg", data=b"\xff\xd8\xff" + bytes(40) + b"\xff\xd9")
     jpeg.header.stamp.sec = 3
     f = compressed_image_fields(bytes(serialize_message(jpeg)))
@@ -248,6 +249,35 @@ def test_cdr_header_fields_match_what_rclpy_serialises():
     ):
         with pytest.raises(CdrError, match=text):
             image_fields(broken)
+
+
+def test_images_written_as_cdr_bytes_read_back_like_rclpy_messages():
+    """The node publishes its images as bytes it writes itself: rclpy must read them back as the
+    same Image, and they have the layout (and length) rclpy's own serialiser gives."""
+    pytest.importorskip("rclpy", reason="ROS 2 wheels not installed")
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import Image
+
+    from egsa_ros.ros.cdr_header import image_cdr
+    from egsa_ros.ros.conversions import depth_from_msg, depth_image_cdr, mask_image_cdr
+
+    for frame_id, encoding, (h, w), bpp in (
+        ("", "rgb8", (2, 3), 3),
+        ("cam", "32FC1", (3, 5), 4),
+        ("ab", "mono8", (1, 7), 1),
+    ):
+        data = bytes(range(256))[: h * w * bpp]
+        written = image_cdr(12 * 10**9 + 34, frame_id, h, w, encoding, w * bpp, data)
+        msg = deserialize_message(written, Image)
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id) == (12, 34, frame_id)
+        assert (msg.height, msg.width, msg.encoding, msg.step, msg.is_bigendian) == (h, w, encoding, w * bpp, 0)
+        assert bytes(msg.data) == data and len(written) == len(serialize_message(msg))
+    depth = np.arange(1, 13, dtype=np.float32).reshape(3, 4) / 7
+    depth[1, 2] = np.nan
+    msg = deserialize_message(depth_image_cdr(5, "optical", depth), Image)
+    np.testing.assert_array_equal(depth_from_msg(msg), depth)
+    msg = deserialize_message(mask_image_cdr(5, "optical", np.eye(3, dtype=np.uint8)), Image)
+    assert msg.encoding == "mono8" and np.frombuffer(msg.data, np.uint8).tolist() == [255, 0, 0, 0, 255, 0, 0, 0, 255]
 
 
 def test_latest_frame_slot_never_lets_unverified_junk_push_out_a_good_frame():
@@ -276,3 +306,51 @@ def test_latest_frame_slot_bounds_its_fallbacks_and_keeps_the_newest_verified_fr
     assert slot.put("v2") == 0 and slot.take(timeout=0.1) == "v2"  # nothing pending behind it
     slot.put("u", verified=False)
     assert slot.put("v3") == 1  # a verified frame makes every older one useless at once
+
+
+class _FakeClock:
+    """Stands in for the slot's ``time`` module: arrival times and ages on a clock the test sets
+    (the condition's own timeouts stay real)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+def _slot_with_input_period(monkeypatch, period_s: float, age_s: float) -> tuple[LatestFrameSlot, _FakeClock]:
+    """A slot that saw six frames ``period_s`` apart, the newest ``age_s`` ago (nothing taken)."""
+    clock = _FakeClock()
+    monkeypatch.setattr("egsa_ros.ros.frame_slot.time", clock)
+    slot = LatestFrameSlot()
+    for i in range(6):
+        clock.t = i * period_s
+        slot.put(f"f{i}")
+    clock.t += age_s
+    return slot, clock
+
+
+def test_fresh_frame_wait_takes_the_next_frame_when_the_pending_one_is_old(monkeypatch):
+    slot, clock = _slot_with_input_period(monkeypatch, period_s=2.0, age_s=1.5)  # next due in 0.5 s
+    assert slot.input_period_s() == pytest.approx(2.0)
+    threading.Timer(0.01, lambda: slot.put("f6")).start()  # the next frame arrives a little later
+    assert slot.take(timeout=1.0, fresher_within_s=0.6) == "f6"
+    assert slot.fresher_waits == 1 and slot.superseded == 6  # f0-f4, and f5 by the frame waited for
+
+
+def test_fresh_frame_wait_does_not_wait_for_a_fresh_frame_or_a_far_one(monkeypatch):
+    slot, _ = _slot_with_input_period(monkeypatch, period_s=2.0, age_s=0.5)  # pending frame is young
+    assert slot.take(timeout=1.0, fresher_within_s=2.0) == "f5" and slot.fresher_waits == 0
+    slot, _ = _slot_with_input_period(monkeypatch, period_s=2.0, age_s=1.5)  # next due in 0.5 s > 0.4 s
+    assert slot.take(timeout=1.0, fresher_within_s=0.4) == "f5" and slot.fresher_waits == 0
+    slot, _ = _slot_with_input_period(monkeypatch, period_s=2.0, age_s=1.5)
+    assert slot.take(timeout=1.0) == "f5"  # off by default
+
+
+def test_fresh_frame_wait_gives_up_when_the_next_frame_does_not_come(monkeypatch):
+    slot, _ = _slot_with_input_period(monkeypatch, period_s=0.02, age_s=0.015)  # due in 5 ms: waits <= 10 ms
+    assert slot.take(timeout=1.0, fresher_within_s=0.01) == "f5" and slot.fresher_waits == 0
+    fresh = LatestFrameSlot()  # too few arrivals to know the input period: never waits
+    fresh.put("only")
+    assert fresh.input_period_s() is None and fresh.take(timeout=0.1, fresher_within_s=1.0) == "only"

@@ -1,9 +1,12 @@
-"""Read the header fields of a serialized (CDR) Image or CompressedImage without deserialising it.
+"""Serialized (CDR) Image and CompressedImage without rclpy message objects: read the header
+fields and the payload's place, and write an Image.
 
 The node subscribes with ``raw=True``: every message arrives as the bytes DDS carried. At 30-60
 Hz most frames are superseded before the worker gets to them, so the subscription callback
 only reads the few fields it needs to reject junk (stamp, frame id, sizes, encoding, the first
-payload bytes) and keeps the bytes; the worker deserialises the one frame it processes.
+payload bytes) and keeps the bytes; the worker decodes the pixels of the one frame it processes
+straight from those bytes (``data_offset``), and publishes its images as bytes written by
+:func:`image_cdr` (no 1 MB message object built and serialised again per output).
 
 Layout (plain CDR, XCDR1 and XCDR2 for these final types): a 4-byte encapsulation header
 (``00 01`` little endian, ``00 00`` big endian; ``00 07`` / ``00 06`` for plain XCDR2), then
@@ -32,7 +35,8 @@ class ImageFields:
 
     ``encoding`` is the Image encoding or the CompressedImage format; height, width, step
     (pixels, pixels, bytes per row) are 0 for a CompressedImage; ``data_len`` is the payload
-    length in bytes and ``data_head`` its first (up to 16) bytes.
+    length in bytes, ``data_offset`` where it starts in the serialized bytes, ``data_head`` and
+    ``data_tail`` its first and last (up to 16) bytes.
     """
 
     stamp_ns: int
@@ -45,6 +49,11 @@ class ImageFields:
     data_len: int
     data_head: bytes
     data_tail: bytes
+    data_offset: int = 0
+
+    def payload(self, raw: bytes) -> memoryview:
+        """The payload (pixels or compressed bytes) inside ``raw``, without a copy."""
+        return memoryview(raw)[self.data_offset : self.data_offset + self.data_len]
 
 
 class _Reader:
@@ -95,7 +104,7 @@ class _Reader:
             raise CdrError(f"payload says {length} bytes, only {available} present")
         end = self.pos + length
         head = bytes(self.raw[self.pos : self.pos + min(16, length)])
-        return length, head, bytes(self.raw[max(self.pos, end - 16) : end])
+        return length, head, bytes(self.raw[max(self.pos, end - 16) : end]), self.pos
 
 
 def _header(reader: _Reader) -> tuple:
@@ -114,8 +123,8 @@ def image_fields(raw: bytes) -> ImageFields:
     encoding = reader.string("encoding")
     is_bigendian = reader.u8()
     step = reader.u32()
-    data_len, head, tail = reader.sequence_head()
-    return ImageFields(stamp, frame_id, encoding, height, width, step, is_bigendian, data_len, head, tail)
+    data_len, head, tail, offset = reader.sequence_head()
+    return ImageFields(stamp, frame_id, encoding, height, width, step, is_bigendian, data_len, head, tail, offset)
 
 
 def compressed_image_fields(raw: bytes) -> ImageFields:
@@ -123,5 +132,38 @@ def compressed_image_fields(raw: bytes) -> ImageFields:
     reader = _Reader(raw)
     stamp, frame_id = _header(reader)
     fmt = reader.string("format")
-    data_len, head, tail = reader.sequence_head()
-    return ImageFields(stamp, frame_id, fmt, 0, 0, 0, 0, data_len, head, tail)
+    data_len, head, tail, offset = reader.sequence_head()
+    return ImageFields(stamp, frame_id, fmt, 0, 0, 0, 0, data_len, head, tail, offset)
+
+
+def _cdr_string(text: str, pos: int) -> tuple[bytes, int]:
+    """A CDR string at ``pos`` (bytes after the encapsulation header): alignment padding, the
+    uint32 length counting the NUL, the UTF-8 bytes and the NUL; returns (bytes, new pos)."""
+    encoded = text.encode("utf-8") + b"\0"
+    pad = -pos % 4
+    return b"\0" * pad + struct.pack("<I", len(encoded)) + encoded, pos + pad + 4 + len(encoded)
+
+
+def image_cdr(
+    stamp_ns: int, frame_id: str, height: int, width: int, encoding: str, step: int, data, is_bigendian: int = 0
+) -> bytes:
+    """A serialized ``sensor_msgs/msg/Image`` (little-endian plain CDR, as rclpy's
+    ``serialize_message`` writes it) for ``Publisher.publish(bytes)``.
+
+    Args:
+        stamp_ns: header stamp, integer nanoseconds (>= 0).
+        data: the payload, any bytes-like object of ``step * height`` bytes.
+    """
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    frame, pos = _cdr_string(frame_id, 8)
+    head = b"\x00\x01\x00\x00" + struct.pack("<iI", sec, nanosec) + frame
+    pad = -pos % 4
+    sizes = b"\0" * pad + struct.pack("<II", int(height), int(width))
+    enc, pos = _cdr_string(encoding, pos + pad + 8)
+    pad = -(pos + 1) % 4
+    tail = (
+        struct.pack("<B", int(is_bigendian))
+        + b"\0" * pad
+        + struct.pack("<II", int(step), len(memoryview(data).cast("B")))
+    )
+    return b"".join((head, sizes, enc, tail, data))

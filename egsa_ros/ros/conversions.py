@@ -10,10 +10,13 @@ objects are visualization_msgs markers (a DELETEALL first, then a cylinder and a
 from __future__ import annotations
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..data.image_encodings import compressed_to_rgb, depth_to_metres, image_to_rgb
+from .cdr_header import image_cdr
 
 POINT_DTYPE = np.dtype({"names": ["x", "y", "z", "instance"], "formats": ["<f4", "<f4", "<f4", "<u4"]})
 """One transparent point: x, y, z float32 metres (optical frame), ``instance`` uint32 object id."""
@@ -38,29 +41,24 @@ def depth_from_msg(msg: Image) -> np.ndarray:
     return depth_to_metres(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
 
 
-def depth_msg(header, depth: np.ndarray) -> Image:
-    """(H, W) float32 metres -> 32FC1 Image (little endian) with ``header``."""
+def header_msg(stamp_ns: int, frame_id: str) -> Header:
+    """A std_msgs Header from an integer-nanosecond stamp and a frame id."""
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
+
+
+def depth_image_cdr(stamp_ns: int, frame_id: str, depth: np.ndarray) -> bytes:
+    """(H, W) float32 metres -> a serialized 32FC1 Image (little endian), for ``publish(bytes)``."""
     depth = np.ascontiguousarray(depth, dtype="<f4")
-    msg = Image(
-        header=header,
-        height=depth.shape[0],
-        width=depth.shape[1],
-        encoding="32FC1",
-        is_bigendian=0,
-        step=depth.shape[1] * 4,
-    )
-    msg.data = depth.tobytes()
-    return msg
+    height, width = depth.shape
+    return image_cdr(stamp_ns, frame_id, height, width, "32FC1", width * 4, depth.data)
 
 
-def mask_msg(header, mask: np.ndarray) -> Image:
-    """(H, W) 0/1 mask -> mono8 Image, 255 on transparent pixels, with ``header``."""
+def mask_image_cdr(stamp_ns: int, frame_id: str, mask: np.ndarray) -> bytes:
+    """(H, W) 0/1 mask -> a serialized mono8 Image, 255 on transparent pixels."""
     mono = np.ascontiguousarray(mask, dtype=np.uint8) * np.uint8(255)
-    msg = Image(
-        header=header, height=mono.shape[0], width=mono.shape[1], encoding="mono8", is_bigendian=0, step=mono.shape[1]
-    )
-    msg.data = mono.tobytes()
-    return msg
+    height, width = mono.shape
+    return image_cdr(stamp_ns, frame_id, height, width, "mono8", width, mono.data)
 
 
 def points_msg(header, xyz: np.ndarray, instances: np.ndarray | None = None) -> PointCloud2:

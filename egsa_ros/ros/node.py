@@ -45,6 +45,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from ..data.image_encodings import compressed_to_rgb, image_to_rgb
 from ..runtime.frame_processing import (
     FrameSettings,
     camera_model,
@@ -54,7 +55,15 @@ from ..runtime.frame_processing import (
     process_frame,
 )
 from .cdr_header import CdrError, compressed_image_fields, image_fields
-from .conversions import depth_from_msg, depth_msg, mask_msg, objects_msg, points_msg, rgb_from_msg, stamp_ns
+from .conversions import (
+    depth_from_msg,
+    depth_image_cdr,
+    header_msg,
+    mask_image_cdr,
+    objects_msg,
+    points_msg,
+    stamp_ns,
+)
 from .frame_slot import LatestFrameSlot
 from .log_forwarding import forward_package_logging, stop_forwarding
 from .node_params import PARAMS, SPECS, convert, parse_frame_size
@@ -114,6 +123,8 @@ class EGSANode(LifecycleNode):
         self._subs: list = []
         self._diag_timer = None
         self.last_processed = 0.0
+        self.queue_wait_ms = 0.0  # how long the frame being processed waited in the slot
+        self.taken_at = 0.0  # time.monotonic() when the worker took that frame
         self.camera_frame_id = ""
         self.last_bad = ""
         self._distortion_warned = False
@@ -371,12 +382,14 @@ class EGSANode(LifecycleNode):
         )
 
     def _offer(self, topic: str, raw: bytes, read_fields, problem_of) -> None:
-        self.stats.input_arrived()
+        arrived_ns = self.get_clock().now().nanoseconds
         try:
             fields = read_fields(raw)
         except CdrError as exc:
+            self.stats.input_arrived()
             self.bad_message(topic, str(exc))
             return
+        self.stats.input_arrived((arrived_ns - fields.stamp_ns) / 1e6)
         problem = problem_of(fields)
         if problem:
             self.bad_message(topic, problem)
@@ -428,12 +441,16 @@ class EGSANode(LifecycleNode):
     # ------------------------------------------------------------------ worker
     def _work(self, slot: LatestFrameSlot) -> None:
         while True:
-            fallbacks = slot.fallbacks_used
-            item = slot.take(timeout=0.5)
+            fallbacks, fresher = slot.fallbacks_used, slot.fresher_waits
+            item = slot.take(timeout=0.5, fresher_within_s=self.p["fresh_frame_wait_ms"] / 1000.0)
             if item is None:
                 if slot.closed:
                     return
                 continue
+            if slot.fresher_waits != fresher:
+                self.stats.count("fresh_frame_waits")
+            self.queue_wait_ms = slot.last_taken_age_s * 1000.0
+            self.taken_at = time.monotonic()
             if slot.fallbacks_used != fallbacks:  # a newer frame proved unusable: this older one stands in
                 self.stats.count("recovered_displaced_frames")
             try:
@@ -479,12 +496,7 @@ class EGSANode(LifecycleNode):
             return True
         compressed = self.p["compressed_input"]
         topic = "image/compressed" if compressed else "image"
-        try:
-            msg = deserialize_message(raw, CompressedImage if compressed else Image)
-        except Exception as exc:
-            self.bad_message(topic, f"cannot deserialise: {one_line(exc)}")
-            return False
-        rgb = self._decode(topic, msg, compressed)
+        rgb = self._decode(topic, fields, raw, compressed)
         if rgb is None:  # counted as a bad message; the worker takes the next newest frame
             return False
         self.last_processed = now
@@ -512,7 +524,7 @@ class EGSANode(LifecycleNode):
         result = process_frame(
             self.pipeline,
             rgb,
-            stamp_ns(msg.header),
+            fields.stamp_ns,
             settings,
             camera=camera[0] if camera else None,
             sensor_depths=list(self.sensor_depths),
@@ -524,24 +536,27 @@ class EGSANode(LifecycleNode):
                 self.bad_message("sensor_depth", skip.reason)
             else:
                 self.skip(skip.key, skip.reason)
-        self._publish(msg.header, result, wanted, camera[1] if camera and result.camera is camera[0] else None)
+        self._publish(fields, result, wanted, camera[1] if camera and result.camera is camera[0] else None)
         if result.table_scale is not None:
             self.stats.set("table_scale", result.table_scale)
         if result.objects is not None:
             self.stats.count_many(result.geometry_counts)
             self.stats.set("glass_geometry_plane", result.objects.plane_summary)
-        latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(msg.header)) / 1e6
-        self.stats.frame_done(latency_ms, result.inference_ms)
+        latency_ms = (self.get_clock().now().nanoseconds - fields.stamp_ns) / 1e6
+        processing_ms = (time.monotonic() - self.taken_at) * 1000.0
+        self.stats.frame_done(latency_ms, result.inference_ms, self.queue_wait_ms, processing_ms)
         return True
 
-    def _decode(self, topic: str, msg, compressed: bool):
-        """(H, W, 3) uint8 RGB, or None (counted as a bad message). Decoder chatter on stderr
-        (libjpeg, libpng) is captured and reported through the throttled log."""
+    def _decode(self, topic: str, fields, raw: bytes, compressed: bool):
+        """(H, W, 3) uint8 RGB from the serialized image's payload (no message object is built),
+        or None (counted as a bad message). Decoder chatter on stderr (libjpeg, libpng) is
+        captured and reported through the throttled log."""
+        payload = fields.payload(raw)
         try:
             if not compressed:
-                return rgb_from_msg(msg)
+                return image_to_rgb(fields.encoding, fields.height, fields.width, fields.step, payload)
             with captured_stderr() as said:
-                rgb = rgb_from_msg(msg)
+                rgb = compressed_to_rgb(fields.encoding, payload)
         except ValueError as exc:
             detail = " ".join(said[0].split())[:200] if compressed and said and said[0].strip() else ""
             self.bad_message(topic, f"{exc}" + (f" (decoder: {detail})" if detail else ""))
@@ -558,12 +573,16 @@ class EGSANode(LifecycleNode):
             raise ValueError(f"cannot deserialise: {one_line(exc)}") from exc
         return depth_from_msg(msg)
 
-    def _publish(self, header, result, wanted, info: CameraInfo | None) -> None:
+    def _publish(self, fields, result, wanted, info: CameraInfo | None) -> None:
+        """Every wanted output with the input image's stamp and frame id; the images go out as
+        serialized bytes (:func:`~egsa_ros.ros.cdr_header.image_cdr`)."""
+        stamp, frame = fields.stamp_ns, fields.frame_id
         images = {
-            "depth": lambda: depth_msg(header, result.depth),
-            "mask": lambda: mask_msg(header, result.mask),
-            "depth_completed": lambda: depth_msg(header, result.completed),
+            "depth": lambda: depth_image_cdr(stamp, frame, result.depth),
+            "mask": lambda: mask_image_cdr(stamp, frame, result.mask),
+            "depth_completed": lambda: depth_image_cdr(stamp, frame, result.completed),
         }
+        header = header_msg(stamp, frame)
         for name in OUTPUTS:
             if not wanted[name] or (name == "depth_completed" and result.completed is None):
                 continue

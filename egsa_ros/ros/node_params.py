@@ -115,6 +115,16 @@ PARAMS = [
         low=0.0,
         high=1000.0,
     ),
+    ParamSpec(
+        "fresh_frame_wait_ms",
+        5.0,
+        "lower latency for a little throughput: when the inference worker is free and the newest "
+        "frame has waited longer than the time until the next frame is due (from the measured input "
+        "rate), and that time is at most this many ms, process the next frame instead; 0 = off",
+        dynamic=True,
+        low=0.0,
+        high=100.0,
+    ),
     ParamSpec("publish_depth", True, "publish depth (32FC1 metres)", dynamic=True),
     ParamSpec("publish_mask", True, "publish mask (mono8, 255 = transparent)", dynamic=True),
     ParamSpec("publish_depth_completed", True, "publish depth_completed (needs use_sensor_depth)", dynamic=True),

@@ -29,6 +29,9 @@ class NodeStats:
         self.counters: Counter = Counter()
         self.latency_ms: deque = deque(maxlen=window)
         self.inference_ms: deque = deque(maxlen=window)
+        self.queue_wait_ms: deque = deque(maxlen=window)
+        self.input_delay_ms: deque = deque(maxlen=window)
+        self.processing_ms: deque = deque(maxlen=window)
         self.done_times: deque = deque(maxlen=window)
         self.last_input: float | None = None  # time.monotonic() of the newest image
         self._history: deque = deque()  # (time.monotonic(), counters) at each tick
@@ -42,33 +45,52 @@ class NodeStats:
         with self._lock:
             self.counters.update(counts)
 
-    def input_arrived(self) -> None:
-        """An image arrived (counted as ``frames_in``, and the STALE clock restarts)."""
+    def input_arrived(self, delay_ms: float | None = None) -> None:
+        """An image arrived (counted as ``frames_in``, and the STALE clock restarts);
+        ``delay_ms``: its arrival time minus its stamp (transport and executor delay)."""
         with self._lock:
             self.counters["frames_in"] += 1
             self.last_input = time.monotonic()
+            if delay_ms is not None:
+                self.input_delay_ms.append(delay_ms)
 
     def set(self, key: str, value) -> None:
         with self._lock:
             self.counters[key] = value
 
-    def frame_done(self, latency_ms: float, inference_ms: float) -> None:
-        """A frame was published; ``latency_ms`` = publish time minus the input stamp."""
+    def frame_done(
+        self, latency_ms: float, inference_ms: float, queue_wait_ms: float = 0.0, processing_ms: float = 0.0
+    ) -> None:
+        """A frame was published. Latency = publish time minus the input stamp = input delay
+        (:meth:`input_arrived`) + ``queue_wait_ms`` (arrival until the worker took it) +
+        ``processing_ms`` (taken until published, of which ``inference_ms`` is the pipeline's)."""
         with self._lock:
             self.counters["frames_processed"] += 1
             self.latency_ms.append(latency_ms)
             self.inference_ms.append(inference_ms)
+            self.queue_wait_ms.append(queue_wait_ms)
+            self.processing_ms.append(processing_ms)
             self.done_times.append(time.monotonic())
 
     def snapshot(self) -> dict[str, float]:
-        """Counters plus rate (Hz over the recent frames) and latency p50/p99 (ms)."""
+        """Counters plus rate (Hz over the recent frames) and p50/p99 (ms) of latency, inference,
+        the input delay, the wait for the worker and the processing."""
         with self._lock:
             out: dict[str, float] = dict(self.counters)
             times = list(self.done_times)
             lat = list(self.latency_ms)
             inf = list(self.inference_ms)
+            wait = list(self.queue_wait_ms)
+            delay = list(self.input_delay_ms)
+            processing = list(self.processing_ms)
         out["rate_hz"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-        for name, values in (("latency", lat), ("inference", inf)):
+        for name, values in (
+            ("latency", lat),
+            ("inference", inf),
+            ("queue_wait", wait),
+            ("input_delay", delay),
+            ("processing", processing),
+        ):
             out[f"{name}_p50_ms"] = float(np.percentile(values, 50)) if values else float("nan")
             out[f"{name}_p99_ms"] = float(np.percentile(values, 99)) if values else float("nan")
         return out
