@@ -104,6 +104,12 @@ def run(args) -> dict:
             executor.spin_once(timeout_sec=0.1)
             if proc.poll() is not None:
                 raise RuntimeError("egsa_node exited:\n" + proc.stdout.read().decode()[-3000:])
+        others = foreign_participants(node, NS)
+        if others:
+            raise RuntimeError(
+                f"ROS_DOMAIN_ID {args.domain} is not private: {others}; another soak or egsa_node is "
+                "running there (stop it or pass another --domain)"
+            )
         start = time.monotonic()
         cpu_start = {"node": cpu_seconds(proc.pid), "driver": cpu_seconds(os.getpid())}
         period = 1.0 / args.rate
@@ -135,6 +141,10 @@ def run(args) -> dict:
         log = stop_node(proc)
     result = summarise(args, sent, received, memory, final_diag, proc.returncode, log)
     result["node_params"] = params
+    extra = int(final_diag.get("frames_in", 0) or 0) - sent
+    if extra > 0:  # someone else published on the image topic during the run: the numbers are void
+        result["foreign_frames"] = extra
+        print(f"warning: egsa_node received {extra} frames this driver did not send: the run is void", file=sys.stderr)
     result["cpu_cores_used"] = cpu_used  # CPU seconds per second of the run: where the 2 cores went
     if args.pipeline_frames:
         after = pipeline_times(args, frames)
@@ -148,6 +158,17 @@ def run(args) -> dict:
         }
         result["ratios"] = ratios(result)
     return result
+
+
+def foreign_participants(node, namespace: str) -> str:
+    """What besides this driver and its one egsa_node uses the soak's topics ("" if nothing):
+    a second node or driver on the domain would share the frames and spoil every number."""
+    counts = {
+        "image publishers": (node.count_publishers(f"{namespace}/image"), 1),
+        "image subscribers": (node.count_subscribers(f"{namespace}/image"), 1),
+        "depth publishers": (node.count_publishers(f"{namespace}/depth/image"), 1),
+    }
+    return ", ".join(f"{n} {name} (expected {want})" for name, (n, want) in counts.items() if n > want)
 
 
 def pipeline_times(args, frames: list[bytes]) -> list[float]:

@@ -318,7 +318,8 @@ def add_geometry_frame(
         for variant, kwargs in inputs.items():
             if kwargs is not None:
                 config = GlassConfig(plane_sources=(GEOMETRY_VARIANTS[variant],))
-                geometries[variant] = glass_geometry(mask > 0, depth, frame.K, config=config, **kwargs)
+                # The frame's image too, as the node passes it: its edges split touching objects.
+                geometries[variant] = glass_geometry(mask > 0, depth, frame.K, rgb=frame.rgb, config=config, **kwargs)
     sources = {NETWORK: depth, SENSOR: sensor, DEPTH_COMPLETED: completed}
     for variant, geometry in geometries.items():
         sources[variant] = geometry.depth
