@@ -71,6 +71,22 @@ def test_touching_objects_at_one_depth_are_split_by_image_edges():
     assert len(transparent_instances(mask, r.depth, np.full_like(grey, 120)).stats) == 1
 
 
+def test_a_glass_cut_by_its_own_edges_stays_one_object():
+    """A liquid line (or a label, a rim) draws a strong edge across one glass: the piece above it
+    rests on the piece below, not on the table, so it is merged back; objects side by side keep
+    their own bases and stay apart (previous test)."""
+    r = render(Scene([Cylinder(0.0, 0.6, 0.04, 0.16)]), POSE)
+    mask = r.ids > 0
+    rows = np.flatnonzero(mask.any(axis=1))
+    grey = np.where(mask, 180, 90).astype(np.uint8)
+    grey[(rows[0] + rows[-1]) // 2 :, :][mask[(rows[0] + rows[-1]) // 2 :, :]] = 40  # tinted liquid below the line
+    found = transparent_instances(mask, r.depth, grey)
+    assert len(found.stats) == 1 and found.splits == 0
+    np.testing.assert_array_equal(found.labels > 0, mask)
+    pieces = transparent_instances(mask, r.depth, grey, InstanceConfig(merge_resting_share=None))
+    assert len(pieces.stats) == 2  # without the rule the line cuts it in two
+
+
 def test_border_contacts_are_reported():
     mask = np.zeros((480, 640), np.uint8)
     mask[0:100, 200:260] = 1

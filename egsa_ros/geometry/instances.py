@@ -8,6 +8,15 @@ image edges (Canny) cross its interior. Pieces of (component minus seam), 4-conn
 at least ``min_piece_px`` pixels become instances; seam pixels and smaller pieces go to the
 nearest instance, so instances cover the whole kept component. Two objects side by side at the
 same depth with no visible edge between them stay one instance.
+
+Glass is full of edges of its own (rims, a liquid's surface, labels, refraction), which cut one
+object into pieces stacked one above the other. An object stands on the table, not on another
+piece, so a piece whose lowest pixels mostly rest on another piece of the same component (the
+image's down direction, rows) is merged into that piece; pieces side by side, each with its own
+base, stay apart. On the v2 validation renders with the model's own mask (table plane from the
+camera pose) this rule and Canny thresholds of 100/250 gave glass d<1.05 0.418 / RMSE 0.088 m /
+per-object centroid p50 4.8 cm, against 0.401 / 0.101 / 5.3 without image edges and 0.352 /
+0.129 / 7.2 with the earlier 60/150 thresholds and no merging (246 objects for 158 true ones).
 """
 
 from __future__ import annotations
@@ -31,14 +40,17 @@ class InstanceConfig:
         canny_low, canny_high: Canny thresholds on the 8-bit grey image.
         edge_margin_px: edges closer than this to the component's outline are ignored (the
             outline itself is an edge); interior edges are carried across this band.
+        merge_resting_share: a piece more than this share of whose lowest pixels rest on
+            another piece is merged into it (None: never merge).
     """
 
     min_area_px: int = 50
     min_piece_px: int = 50
     depth_jump_rel: float = 0.05
-    canny_low: int = 60
-    canny_high: int = 150
+    canny_low: int = 100
+    canny_high: int = 250
     edge_margin_px: int = 2
+    merge_resting_share: float | None = 0.5
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,33 @@ def _split(
     _, (rows, cols) = ndimage.distance_transform_edt(pieces == 0, return_indices=True)
     orphans = inside & (pieces == 0)
     pieces[orphans] = pieces[rows[orphans], cols[orphans]]
+    if config.merge_resting_share is not None:
+        pieces = _merge_resting(pieces, config.merge_resting_share)
     return pieces
+
+
+def _merge_resting(pieces: np.ndarray, share: float) -> np.ndarray:
+    """(h, w) int32 pieces renumbered 1..k after merging, one at a time, each piece whose lowest
+    pixels (those with no pixel of the same piece right below) rest on another piece for more
+    than ``share`` of them into the piece they rest on most."""
+    pieces = pieces.copy()
+    merged = True
+    while merged:
+        merged = False
+        below = np.zeros_like(pieces)
+        below[:-1] = pieces[1:]  # the pixel under each pixel (0 under the last row)
+        lowest = (pieces > 0) & (below != pieces)
+        for piece in np.unique(pieces[lowest]):
+            under = below[lowest & (pieces == piece)]
+            others = under[under > 0]
+            if others.size > share * under.size:
+                pieces[pieces == piece] = np.bincount(others).argmax()
+                merged = True
+                break
+    ids = np.unique(pieces)
+    relabel = np.zeros(int(ids.max()) + 1, np.int32)
+    relabel[ids[ids > 0]] = np.arange(1, int((ids > 0).sum()) + 1)
+    return relabel[pieces]
 
 
 def _depth_seam(inside: np.ndarray, depth: np.ndarray, jump_rel: float) -> np.ndarray:
