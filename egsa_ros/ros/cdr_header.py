@@ -161,9 +161,5 @@ def image_cdr(
     sizes = b"\0" * pad + struct.pack("<II", int(height), int(width))
     enc, pos = _cdr_string(encoding, pos + pad + 8)
     pad = -(pos + 1) % 4
-    tail = (
-        struct.pack("<B", int(is_bigendian))
-        + b"\0" * pad
-        + struct.pack("<II", int(step), len(memoryview(data).cast("B")))
-    )
+    tail = struct.pack("<B", int(is_bigendian)) + b"\0" * pad + struct.pack("<II", int(step), memoryview(data).nbytes)
     return b"".join((head, sizes, enc, tail, data))

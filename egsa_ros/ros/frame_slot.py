@@ -122,8 +122,9 @@ class LatestFrameSlot:
         if not 0.0 < until_next <= within_s or age < until_next:
             return
         newest = self._seq
-        if self._cond.wait_for(lambda: self._seq != newest or self._closed, until_next + 0.25 * period):
-            self.fresher_waits += 0 if self._closed else 1
+        arrived = self._cond.wait_for(lambda: self._seq != newest or self._closed, until_next + 0.25 * period)
+        if arrived and not self._closed:
+            self.fresher_waits += 1
 
     def processed(self) -> int:
         """The last taken frame was used: drop (and count) the pending frames older than it.

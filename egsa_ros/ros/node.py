@@ -123,8 +123,6 @@ class EGSANode(LifecycleNode):
         self._subs: list = []
         self._diag_timer = None
         self.last_processed = 0.0
-        self.queue_wait_ms = 0.0  # how long the frame being processed waited in the slot
-        self.taken_at = 0.0  # time.monotonic() when the worker took that frame
         self.camera_frame_id = ""
         self.last_bad = ""
         self._distortion_warned = False
@@ -449,12 +447,11 @@ class EGSANode(LifecycleNode):
                 continue
             if slot.fresher_waits != fresher:
                 self.stats.count("fresh_frame_waits")
-            self.queue_wait_ms = slot.last_taken_age_s * 1000.0
-            self.taken_at = time.monotonic()
+            taken_at, queue_wait_ms = time.monotonic(), slot.last_taken_age_s * 1000.0
             if slot.fallbacks_used != fallbacks:  # a newer frame proved unusable: this older one stands in
                 self.stats.count("recovered_displaced_frames")
             try:
-                usable = self._process(*item)
+                usable = self._process(*item, taken_at=taken_at, queue_wait_ms=queue_wait_ms)
             except Exception as exc:  # keep running whatever one frame does
                 self.skip("errors", f"frame failed: {one_line(exc)}", error=True)
                 usable = True
@@ -482,9 +479,10 @@ class EGSANode(LifecycleNode):
             wanted[f"{name}_info"] = wanted[name] and listened(f"{name}_info")
         return wanted
 
-    def _process(self, fields, raw: bytes) -> bool:
+    def _process(self, fields, raw: bytes, *, taken_at: float, queue_wait_ms: float) -> bool:
         """Run one frame and publish; False when the frame proved unusable (it could not be
-        deserialised or decoded: counted as a bad message), True when it was used or skipped."""
+        decoded: counted as a bad message), True when it was used or skipped. ``taken_at``
+        (time.monotonic()) and ``queue_wait_ms``: when the worker took it and how long it waited."""
         wanted = self._wanted()
         if not any(wanted.values()):
             self.stats.count("skipped_no_subscribers")
@@ -543,8 +541,8 @@ class EGSANode(LifecycleNode):
             self.stats.count_many(result.geometry_counts)
             self.stats.set("glass_geometry_plane", result.objects.plane_summary)
         latency_ms = (self.get_clock().now().nanoseconds - fields.stamp_ns) / 1e6
-        processing_ms = (time.monotonic() - self.taken_at) * 1000.0
-        self.stats.frame_done(latency_ms, result.inference_ms, self.queue_wait_ms, processing_ms)
+        processing_ms = (time.monotonic() - taken_at) * 1000.0
+        self.stats.frame_done(latency_ms, result.inference_ms, queue_wait_ms, processing_ms)
         return True
 
     def _decode(self, topic: str, fields, raw: bytes, compressed: bool):

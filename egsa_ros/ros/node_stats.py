@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 OK, WARN, ERROR, STALE = "OK", "WARN", "ERROR", "STALE"
+TIMINGS = ("latency", "inference", "queue_wait", "input_delay", "processing")
+"""Per-frame times kept for the diagnostics' ``<name>_p50_ms`` / ``<name>_p99_ms``."""
 
 
 class NodeStats:
@@ -27,11 +29,7 @@ class NodeStats:
     def __init__(self, window: int = 300) -> None:
         self._lock = threading.Lock()
         self.counters: Counter = Counter()
-        self.latency_ms: deque = deque(maxlen=window)
-        self.inference_ms: deque = deque(maxlen=window)
-        self.queue_wait_ms: deque = deque(maxlen=window)
-        self.input_delay_ms: deque = deque(maxlen=window)
-        self.processing_ms: deque = deque(maxlen=window)
+        self.timings_ms = {name: deque(maxlen=window) for name in TIMINGS}  # recent values, ms
         self.done_times: deque = deque(maxlen=window)
         self.last_input: float | None = None  # time.monotonic() of the newest image
         self._history: deque = deque()  # (time.monotonic(), counters) at each tick
@@ -52,7 +50,7 @@ class NodeStats:
             self.counters["frames_in"] += 1
             self.last_input = time.monotonic()
             if delay_ms is not None:
-                self.input_delay_ms.append(delay_ms)
+                self.timings_ms["input_delay"].append(delay_ms)
 
     def set(self, key: str, value) -> None:
         with self._lock:
@@ -66,10 +64,13 @@ class NodeStats:
         ``processing_ms`` (taken until published, of which ``inference_ms`` is the pipeline's)."""
         with self._lock:
             self.counters["frames_processed"] += 1
-            self.latency_ms.append(latency_ms)
-            self.inference_ms.append(inference_ms)
-            self.queue_wait_ms.append(queue_wait_ms)
-            self.processing_ms.append(processing_ms)
+            for name, value in (
+                ("latency", latency_ms),
+                ("inference", inference_ms),
+                ("queue_wait", queue_wait_ms),
+                ("processing", processing_ms),
+            ):
+                self.timings_ms[name].append(value)
             self.done_times.append(time.monotonic())
 
     def snapshot(self) -> dict[str, float]:
@@ -78,19 +79,9 @@ class NodeStats:
         with self._lock:
             out: dict[str, float] = dict(self.counters)
             times = list(self.done_times)
-            lat = list(self.latency_ms)
-            inf = list(self.inference_ms)
-            wait = list(self.queue_wait_ms)
-            delay = list(self.input_delay_ms)
-            processing = list(self.processing_ms)
+            timings = {name: list(values) for name, values in self.timings_ms.items()}
         out["rate_hz"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-        for name, values in (
-            ("latency", lat),
-            ("inference", inf),
-            ("queue_wait", wait),
-            ("input_delay", delay),
-            ("processing", processing),
-        ):
+        for name, values in timings.items():
             out[f"{name}_p50_ms"] = float(np.percentile(values, 50)) if values else float("nan")
             out[f"{name}_p99_ms"] = float(np.percentile(values, 99)) if values else float("nan")
         return out
