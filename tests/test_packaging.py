@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -55,8 +56,6 @@ PYTHON_KEYS = {
 
 
 def _imported_top_level_modules():
-    import ast
-
     names = set()
     for path in (ROOT / "egsa_ros").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -93,6 +92,38 @@ def test_package_xml_declares_every_import_with_existing_rosdep_keys_only():
     assert root.find("license").get("file") == "LICENSE" and root.findtext("license") == "Apache-2.0"
     assert "Apache License" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
     assert (ROOT / "CHANGELOG.rst").read_text().startswith("^^^")
+
+
+# Imported only by training, export and benchmarks: rosdep installs them on request only.
+TRAINING_ONLY_KEYS = {"python3-torch", "python3-tensorboardX-pip"}
+
+
+def _python_keys_rosdep_installs(environment: dict) -> set:
+    """The python3-* exec dependencies rosdep resolves for ``environment`` (catkin_pkg evaluates
+    each ``condition`` attribute against the environment, as rosdep does with os.environ)."""
+    from catkin_pkg.package import parse_package
+
+    package = parse_package(str(ROOT / "package.xml"))
+    package.evaluate_conditions(environment)
+    return {d.name for d in package.exec_depends if d.evaluated_condition and d.name.startswith("python3-")}
+
+
+def test_rosdep_installs_torch_only_for_training():
+    robot = _python_keys_rosdep_installs({"ROS_VERSION": "2", "ROS_DISTRO": "jazzy"})
+    trainer = _python_keys_rosdep_installs({"ROS_VERSION": "2", "ROS_DISTRO": "jazzy", "EGSA_ROS_TRAINING": "1"})
+    assert not robot & TRAINING_ONLY_KEYS, robot
+    assert trainer == robot | TRAINING_ONLY_KEYS
+    assert {"python3-onnxruntime-pip", "python3-numpy", "python3-opencv"} <= robot
+    # the node's and egsa-eval's layers never import the training-only libraries
+    for layer in ("ros", "runtime", "eval", "geometry"):
+        for path in (ROOT / "egsa_ros" / layer).rglob("*.py"):
+            if path.name == "torch_backend.py":  # loaded only when backend:=torch is asked for
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                assert not any(n.split(".")[0] in ("torch", "tensorboardX") for n in names), path
 
 
 @pytest.fixture(scope="module")

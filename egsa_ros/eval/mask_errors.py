@@ -33,8 +33,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.image_io import read_single_channel
@@ -64,13 +62,21 @@ def outline_band(mask: np.ndarray, px: int) -> np.ndarray:
 
 def stride_ceiling_mask(labels: np.ndarray, stride: int, transparent_class: int, num_classes: int) -> np.ndarray:
     """The transparent mask a perfect prediction at 1/``stride`` resolution gives after
-    bilinear upsampling: one-hot ``labels`` (H, W) average-pooled by ``stride``, upsampled
-    back, argmax == ``transparent_class``. Ignored labels (>= num_classes) count as no class."""
+    bilinear upsampling: one-hot ``labels`` (H, W) average-pooled by ``stride`` (windows cut by
+    the border average what they hold), upsampled back (half-pixel centres), argmax ==
+    ``transparent_class``. Ignored labels (>= num_classes) count as no class."""
     h, w = labels.shape
-    onehot = torch.from_numpy(np.stack([labels == k for k in range(num_classes)])).float()[None]
-    low = F.avg_pool2d(onehot, stride, ceil_mode=True)
-    up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
-    return (up.argmax(1)[0] == transparent_class).numpy()
+    hp, wp = -(-h // stride), -(-w // stride)  # pooled size, ceil
+    counts = np.zeros((hp * stride, wp * stride), np.float32)
+    counts[:h, :w] = 1.0
+    counts = counts.reshape(hp, stride, wp, stride).sum(axis=(1, 3))
+    scores = []
+    for k in range(num_classes):
+        onehot = np.zeros((hp * stride, wp * stride), np.float32)
+        onehot[:h, :w] = labels == k
+        low = onehot.reshape(hp, stride, wp, stride).sum(axis=(1, 3)) / counts
+        scores.append(cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR))
+    return np.argmax(np.stack(scores), axis=0) == transparent_class
 
 
 def object_groups(obj: Mapping[str, Any], visible_px: int) -> dict[str, str]:
