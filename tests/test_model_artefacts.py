@@ -44,13 +44,11 @@ def test_the_bundled_checkpoint_is_format_2_and_its_old_format_1_file_still_load
     assert model_config_from_info(old) == model_config_from_info(info)
     assert network.config == model_config_from_info(info)
     assert "pretrained" in old["model_config"] and not hasattr(network.config, "pretrained")
-    assert (
-        inference_options_from_info(old)
-        == inference_options_from_info(info)
-        == InferenceOptions(transparent_logit_bias=-0.5)
-    )
+    # format 1 kept the decision bias in the model config; the bundled model (V2f) is camera-aware
+    assert inference_options_from_info(old) == InferenceOptions(transparent_logit_bias=-0.5)
+    assert inference_options_from_info(info) == InferenceOptions(transparent_logit_bias=-0.25, canonical_focal=0.785)
     pipe = load_pipeline(ckpt, backend="torch", frame_size=None)
-    assert pipe.options.transparent_logit_bias == -0.5
+    assert pipe.options.transparent_logit_bias == -0.5 and not pipe.camera_aware
 
 
 def test_the_bundled_model_ships_current_graphs_and_the_pipeline_uses_them():
