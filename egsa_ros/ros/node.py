@@ -42,6 +42,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
+from rclpy.signals import uninstall_signal_handlers
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
@@ -713,6 +714,11 @@ def main(args=None) -> int:
             code = 2
         # else: a signal shut the context down while starting (spin then fails): a clean stop
     finally:
+        # rclpy handles SIGINT/SIGTERM in a thread of its own that triggers the executor's guard
+        # conditions; stop it first (it finishes the signal it is handling) so that it never
+        # touches a guard condition the executor is destroying (seen: a rare segfault, or a hang
+        # in try_shutdown, when the signal came right after "ready").
+        uninstall_signal_handlers()
         # Shutting down: a second Ctrl-C / SIGTERM must not interrupt the ordered teardown
         # (worker, node, context), which is bounded (the worker join times out).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
