@@ -55,15 +55,20 @@ PYTHON_KEYS = {
 }
 
 
-def _imported_top_level_modules():
-    names = set()
-    for path in (ROOT / "egsa_ros").rglob("*.py"):
+def _imports_by_file(folder: Path = ROOT / "egsa_ros"):
+    """(path, set of absolutely imported module names) for every Python file under ``folder``."""
+    for path in folder.rglob("*.py"):
+        names = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
-    return names
+        yield path, names
+
+
+def _imported_top_level_modules():
+    return set().union(*(names for _, names in _imports_by_file()))
 
 
 def test_package_xml_declares_every_import_with_existing_rosdep_keys_only():
@@ -116,14 +121,10 @@ def test_rosdep_installs_torch_only_for_training():
     assert {"python3-onnxruntime-pip", "python3-numpy", "python3-opencv"} <= robot
     # the node's and egsa-eval's layers never import the training-only libraries
     for layer in ("ros", "runtime", "eval", "geometry"):
-        for path in (ROOT / "egsa_ros" / layer).rglob("*.py"):
+        for path, names in _imports_by_file(ROOT / "egsa_ros" / layer):
             if path.name == "torch_backend.py":  # loaded only when backend:=torch is asked for
                 continue
-            for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                assert not any(n.split(".")[0] in ("torch", "tensorboardX") for n in names), path
+            assert not any(n.split(".")[0] in ("torch", "tensorboardX") for n in names), path
 
 
 @pytest.fixture(scope="module")
