@@ -55,6 +55,7 @@ from ..runtime.frame_processing import (
     image_problem,
     process_frame,
 )
+from ..runtime.thread_priority import call_at_niceness, lower_this_thread
 from .cdr_header import CdrError, compressed_image_fields, image_fields
 from .conversions import (
     depth_from_msg,
@@ -191,9 +192,12 @@ class EGSANode(LifecycleNode):
         if problems:
             return self._fail("configure", "invalid egsa_node parameters: " + "; ".join(problems))
         try:
-            self.pipeline = self._load_pipeline()
+            # the runtime's worker threads inherit the loading thread's priority (inference_nice)
+            self.pipeline, priority_problem = call_at_niceness(self._load_pipeline, self.p["inference_nice"])
         except Exception as exc:  # checkpoint, engine, backend: say which and why, never a traceback
             return self._fail("configure", f"cannot load the model: {one_line(exc)}")
+        if priority_problem:
+            self.get_logger().warning(f"inference_nice {self.p['inference_nice']} not applied: {priority_problem}")
         fallback = getattr(self.pipeline, "fallback_reason", None)
         if fallback:
             self.get_logger().warning(f"engine fallback: {fallback}")
@@ -439,6 +443,7 @@ class EGSANode(LifecycleNode):
 
     # ------------------------------------------------------------------ worker
     def _work(self, slot: LatestFrameSlot) -> None:
+        lower_this_thread(self.p["inference_nice"])  # a failure was reported at configure
         while True:
             fallbacks, fresher = slot.fallbacks_used, slot.fresher_waits
             item = slot.take(timeout=0.5, fresher_within_s=self.p["fresh_frame_wait_ms"] / 1000.0)

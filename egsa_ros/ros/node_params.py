@@ -75,6 +75,14 @@ PARAMS = [
     ),
     ParamSpec("threads", 2, "CPU threads for inference (ONNX Runtime intra-op / torch)", low=1, high=256),
     ParamSpec(
+        "inference_nice",
+        0,
+        "niceness of the inference threads (Linux, 0-19): above 0 the node's message threads, "
+        "camera drivers and controllers preempt the network at once; 0 = the process's own priority",
+        low=0,
+        high=19,
+    ),
+    ParamSpec(
         "expected_frame_size",
         "480x640",
         "HxW of the camera frames: the graph for it is built at start-up "
