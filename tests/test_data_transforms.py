@@ -160,6 +160,31 @@ def test_crop_and_random_crop_resize_move_the_point_with_the_image():
     assert a["rgb"].shape == sample["rgb"].shape
 
 
+def test_zoom_out_is_a_wider_camera_at_the_same_place_with_an_unlabelled_border():
+    sample = marker_sample(K0, POINT)  # 80x60
+    out = T.zoom_out_sample(sample, 0.6, 5, 20)  # the view shrinks to 48x36 at row 5, column 20
+    assert out["rgb"].shape == sample["rgb"].shape and out["labels"].shape == (60, 80)
+    assert out["K"][0, 0] == pytest.approx(K0[0, 0] * 0.6) and out["K"][1, 1] == pytest.approx(K0[1, 1] * 0.6)
+    window = (slice(5, 41), slice(20, 68))
+    inside = np.zeros((60, 80), bool)
+    inside[window] = True
+    # the spot (inside the view) is where the new K projects the point; its depth is unchanged
+    spot = np.where(inside[..., None], out["rgb"], 0)
+    np.testing.assert_allclose(centroid(spot), project(out["K"], POINT), atol=0.2)
+    u, v = np.rint(project(out["K"], POINT)).astype(int)
+    assert out["labels"][v, u] == 2 and out["depth"][v, u] == pytest.approx(POINT[2])
+    # the border is mirrored scene for the eye, but no loss or metric reads it
+    assert (out["labels"][~inside] == T.IGNORE_INDEX).all() and (out["depth"][~inside] == 0).all()
+    assert out["rgb"][~inside].any(), "the border should be filled with mirrored scene, not black"
+    for bad in ((0.0, 0, 0), (1.2, 0, 0), (0.6, 30, 0)):
+        with pytest.raises(ValueError):
+            T.zoom_out_sample(sample, *bad)
+    for seed in range(3):
+        rnd = T.random_zoom_out(sample, np.random.default_rng(seed), min_scale=0.5)
+        scale = rnd["K"][0, 0] / K0[0, 0]
+        assert 0.5 - 0.02 <= scale <= 1.0 and (rnd["labels"] == T.IGNORE_INDEX).any() == (scale < 0.99)
+
+
 def test_flip_mirrors_the_scene_and_cx():
     sample = marker_sample(K0, POINT)
     out = T.hflip_sample(sample)
@@ -274,8 +299,26 @@ def test_train_transform_geometry_stays_consistent():
     np.testing.assert_allclose(centroid(rgb), project(out["K"].double().numpy(), mirrored), atol=0.2)
 
 
+def test_zoom_out_in_the_train_transform_only_when_asked_and_streams_kept_without_it():
+    sample = _full_sample()
+    plain = T.TrainTransform((48, 64), 0.0, 3.0, p_crop=0.0)
+    off = T.TrainTransform((48, 64), 0.0, 3.0, p_crop=0.0, p_zoom_out=0.0, zoom_out_min_scale=0.5)
+    on = T.TrainTransform((48, 64), 0.0, 3.0, p_crop=0.0, p_zoom_out=1.0, zoom_out_min_scale=0.5)
+    a, b = plain(sample, np.random.default_rng(4)), off(sample, np.random.default_rng(4))
+    for key in ("rgb", "depth", "labels", "K"):
+        assert torch.equal(a[key], b[key]), key
+    c = on(sample, np.random.default_rng(4))
+    fx_scale = float(c["K"][0, 0] / a["K"][0, 0])
+    border = c["labels"] == T.IGNORE_INDEX
+    assert 0.48 <= fx_scale < 1.0 and border.any() and not c["valid"][0][border].any()
+
+
 def test_transform_arguments_are_checked():
     with pytest.raises(ValueError, match="p_flip"):
         T.TrainTransform((8, 8), 0.0, 3.0, p_flip=1.5)
+    with pytest.raises(ValueError, match="p_zoom_out"):
+        T.TrainTransform((8, 8), 0.0, 3.0, p_zoom_out=-0.1)
+    with pytest.raises(ValueError, match="zoom_out_min_scale"):
+        T.TrainTransform((8, 8), 0.0, 3.0, zoom_out_min_scale=0.0)
     with pytest.raises(ValueError, match="depth_mode"):
         T.EvalTransform((8, 8), 0.0, 3.0, depth_mode="linear")

@@ -228,6 +228,37 @@ def crop_sample(sample: Mapping[str, Any], top: int, left: int, height: int, wid
     return out
 
 
+def zoom_out_sample(sample: Mapping[str, Any], scale: float, top: int, left: int) -> Sample:
+    """Shrink every image by ``scale`` (0 < scale <= 1) and place it at (top, left) in a canvas
+    of the original size: the view of a wider-angle camera at the same place (``fx' = fx * s``).
+
+    The border is filled with the image mirrored (``cv2.BORDER_REFLECT_101``) so that it looks
+    like scene rather than a frame a real camera never has; depth there is 0 (invalid) and labels
+    :data:`IGNORE_INDEX` (``instance``: 0), so no loss or metric reads it.
+    """
+    H, W = _size_of(sample)
+    if not 0 < scale <= 1:
+        raise ValueError(f"zoom-out scale must be in (0, 1], got {scale}")
+    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    if not (0 <= top <= H - h and 0 <= left <= W - w):
+        raise ValueError(f"a {w}x{h} view at ({top}, {left}) does not fit the {W}x{H} image")
+    small = resize_sample(sample, (h, w))
+    pad = (top, H - h - top, left, W - w - left)
+    out = dict(sample)
+    out["rgb"] = cv2.copyMakeBorder(small["rgb"], *pad, borderType=cv2.BORDER_REFLECT_101)
+    for key in DEPTH_KEYS:
+        if key in sample:
+            out[key] = cv2.copyMakeBorder(small[key], *pad, borderType=cv2.BORDER_CONSTANT, value=0.0)
+    for key, fill in LABEL_KEYS.items():
+        if key in sample:
+            canvas = np.full((H, W), fill, dtype=sample[key].dtype)
+            canvas[top : top + h, left : left + w] = small[key]
+            out[key] = canvas
+    if "K" in sample:
+        out["K"] = crop_intrinsics(small["K"], -top, -left)
+    return out
+
+
 def hflip_sample(sample: Mapping[str, Any]) -> Sample:
     """Mirror every image left-right; ``cx' = W - 1 - cx``."""
     W = _size_of(sample)[1]
@@ -344,6 +375,16 @@ def random_crop_resize(
     return resize_sample(cropped, size or (H, W), depth_mode=depth_mode)
 
 
+def random_zoom_out(sample: Mapping[str, Any], rng: np.random.Generator, *, min_scale: float = 0.6) -> Sample:
+    """:func:`zoom_out_sample` at a random scale in [``min_scale``, 1] and a random place."""
+    if not 0 < min_scale <= 1:
+        raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
+    H, W = _size_of(sample)
+    scale = rng.uniform(min_scale, 1.0)
+    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    return zoom_out_sample(sample, scale, int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)))
+
+
 def random_rotate(sample: Mapping[str, Any], rng: np.random.Generator, max_deg: float = 10.0) -> Sample:
     """Rotate by an angle drawn uniformly from [-max_deg, max_deg] (see :func:`rotate_sample`)."""
     return rotate_sample(sample, rng.uniform(-max_deg, max_deg))
@@ -424,7 +465,7 @@ class EvalTransform:
 
 
 class TrainTransform(EvalTransform):
-    """Training augmentation: random crop (+ resize to the network size), horizontal flip,
+    """Training augmentation: random crop (+ resize to the network size) or zoom-out, horizontal flip,
     small rotation, colour jitter, then :func:`to_tensors`.
 
     Each step fires with its probability. Randomness: the ``rng`` passed to ``__call__``;
@@ -434,6 +475,9 @@ class TrainTransform(EvalTransform):
     Args:
         size, d_min, d_max, depth_mode: as :class:`EvalTransform`.
         p_crop, crop_min_scale: probability and smallest side fraction of the random crop.
+        p_zoom_out, zoom_out_min_scale: probability (of the frames not cropped) and smallest
+            scale of a zoom-out (:func:`random_zoom_out`: a wider-angle view, ``fx`` scaled
+            down); 0 (default) keeps earlier runs' random streams.
         p_flip: probability of a horizontal flip.
         p_rotate, max_rotation_deg: probability and largest angle of a rotation about the
             principal point.
@@ -452,6 +496,8 @@ class TrainTransform(EvalTransform):
         depth_mode: str = "nearest",
         p_crop: float = 0.5,
         crop_min_scale: float = 0.7,
+        p_zoom_out: float = 0.0,
+        zoom_out_min_scale: float = 0.6,
         p_flip: float = 0.5,
         p_rotate: float = 0.3,
         max_rotation_deg: float = 10.0,
@@ -463,12 +509,16 @@ class TrainTransform(EvalTransform):
         degradations: DegradationConfig | None = None,
     ) -> None:
         super().__init__(size, d_min, d_max, depth_mode=depth_mode)
-        for name, p in (("p_crop", p_crop), ("p_flip", p_flip), ("p_rotate", p_rotate), ("p_color", p_color)):
+        probabilities = {"p_crop": p_crop, "p_zoom_out": p_zoom_out, "p_flip": p_flip, "p_rotate": p_rotate}
+        for name, p in dict(probabilities, p_color=p_color).items():
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be a probability, got {p}")
         if not 0 < crop_min_scale <= 1:
             raise ValueError(f"crop_min_scale must be in (0, 1], got {crop_min_scale}")
+        if not 0 < zoom_out_min_scale <= 1:
+            raise ValueError(f"zoom_out_min_scale must be in (0, 1], got {zoom_out_min_scale}")
         self.p_crop, self.crop_min_scale = p_crop, crop_min_scale
+        self.p_zoom_out, self.zoom_out_min_scale = p_zoom_out, zoom_out_min_scale
         self.p_flip = p_flip
         self.p_rotate, self.max_rotation_deg = p_rotate, max_rotation_deg
         self.p_color = p_color
@@ -495,6 +545,9 @@ class TrainTransform(EvalTransform):
             )
         else:
             out = resize_sample(sample, self.size, depth_mode=self.depth_mode)
+            # drawn only when on, so that runs without it keep their random streams
+            if self.p_zoom_out > 0 and rng.random() < self.p_zoom_out:
+                out = random_zoom_out(out, rng, min_scale=self.zoom_out_min_scale)
         if rng.random() < self.p_flip:
             out = hflip_sample(out)
         if rng.random() < self.p_rotate:

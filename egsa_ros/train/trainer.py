@@ -110,7 +110,15 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
     if cfg.data.augment:
         degradations = DegradationConfig() if cfg.data.degradations else None
-        transform = TrainTransform(mc.input_size, mc.d_min, mc.d_max, seed=cfg.seed, degradations=degradations)
+        transform = TrainTransform(
+            mc.input_size,
+            mc.d_min,
+            mc.d_max,
+            seed=cfg.seed,
+            degradations=degradations,
+            p_zoom_out=cfg.data.p_zoom_out,
+            zoom_out_min_scale=cfg.data.zoom_out_min_scale,
+        )
     else:
         transform = EvalTransform(mc.input_size, mc.d_min, mc.d_max)
     held_out = {}
