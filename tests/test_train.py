@@ -717,12 +717,22 @@ def test_a_format1_checkpoint_loads_with_its_bias_in_the_inference_options(data_
 
 def test_degradations_and_photo_negatives_reach_the_training_set(data_root, tmp_path):
     """data.photo_negatives adds glass-free crops of the TRAIN photos (labels all background, no
-    depth); data.degradations degrades the train frames (the validation frames stay clean)."""
+    depth); data.degradations degrades the train frames (the validation frames stay clean); the
+    crop / zoom-out settings reach the train transform."""
     pytest.importorskip("sklearn", reason="the packaged train photos ship in scikit-learn")
     plain = trainer_mod.Trainer(load_train_config("default_small", _overrides(data_root, tmp_path / "a")))
     mixed = trainer_mod.Trainer(
         load_train_config(
-            "default_small", _overrides(data_root, tmp_path / "b", "data.photo_negatives=3", "data.degradations=true")
+            "default_small",
+            _overrides(
+                data_root,
+                tmp_path / "b",
+                "data.photo_negatives=3",
+                "data.degradations=true",
+                "data.p_zoom_out=0.4",
+                "data.zoom_out_min_scale=0.5",
+                "data.crop_min_scale=0.6",
+            ),
         )
     )
     try:
@@ -733,6 +743,8 @@ def test_degradations_and_photo_negatives_reach_the_training_set(data_root, tmp_
         assert not bool(negative["valid"].any())  # no depth: the depth loss ignores these frames
         transform = mixed.train_loader.dataset.datasets[0].transform
         assert transform.degradations is not None and plain.train_loader.dataset.transform.degradations is None
+        assert (transform.p_zoom_out, transform.zoom_out_min_scale, transform.crop_min_scale) == (0.4, 0.5, 0.6)
+        assert plain.train_loader.dataset.transform.p_zoom_out == 0.0  # off unless asked for
         val = mixed.val_loader.dataset
         val = getattr(val, "dataset", val)  # a Subset when max_val_samples is set
         assert type(val.transform).__name__ == "EvalTransform"

@@ -51,6 +51,7 @@ class DataConfig:
     degradations: bool = False  # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
     photo_negatives: int = 0  # add N glass-free crops of the packaged TRAIN photos to the train split
     extra_train: list[str] = field(default_factory=list)  # more synthetic "ROOT/SPLIT" folders to train on too
+    crop_min_scale: float = 0.7  # smallest random-crop side fraction (0.5: up to 2x zoom, fx x 2)
     p_zoom_out: float = 0.0  # share of the uncropped train frames shown as a wider-angle view (fx scaled down)
     zoom_out_min_scale: float = 0.6  # smallest zoom-out scale (0.6: fx x 0.6, e.g. 90 deg -> ~118 deg hfov)
 

@@ -116,6 +116,7 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
             mc.d_max,
             seed=cfg.seed,
             degradations=degradations,
+            crop_min_scale=cfg.data.crop_min_scale,
             p_zoom_out=cfg.data.p_zoom_out,
             zoom_out_min_scale=cfg.data.zoom_out_min_scale,
         )
