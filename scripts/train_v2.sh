@@ -4,7 +4,8 @@
 # Needs the splits of scripts/render_v2.sh. Resumable: RESUME=1 continues the last run.
 # CANONICAL_FOCAL (fx / width) makes the depth camera-aware (rule 2026-12-03_v2b_camera_aware.md);
 # INIT_FROM (default models/default_small), EXTRA_TRAIN (comma-separated ROOT/SPLIT folders trained
-# on too), NEGATIVES (photo crops, default 64), EPOCHS and SEED as the rules name them.
+# on too), NEGATIVES (photo crops, default 64), EPOCHS and SEED as the rules name them; ZOOM=1 zooms
+# crops in up to 2x and shows 30 % of the other frames as a wider-angle view.
 #   DATA=data/egsa_v2 OUT=runs/v2 CANDIDATE=v2b CANONICAL_FOCAL=0.785 scripts/train_v2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ ARGS=(--config default_small data.root="$DATA" data.train_split=train data.val_s
       optim.lr_decoder=1.5e-4 optim.warmup_steps=100 optim.epochs="${EPOCHS:-8}" seed="${SEED:-0}" out_dir="$RUN")
 if [ -n "${CANONICAL_FOCAL:-}" ]; then
   ARGS+=(inference.canonical_focal="$CANONICAL_FOCAL")
+fi
+if [ "${ZOOM:-0}" = 1 ]; then  # a wider camera range (rule 2026-12-03_v2h_camera_range.md)
+  ARGS+=(data.crop_min_scale=0.5 data.p_zoom_out=0.3 data.zoom_out_min_scale=0.6)
 fi
 if [ -n "${EXTRA_TRAIN:-}" ]; then
   ARGS+=(data.extra_train="[${EXTRA_TRAIN}]")
