@@ -197,6 +197,11 @@ def _size_of(sample: Mapping[str, Any]) -> Size:
     return tuple(sample["rgb"].shape[:2])  # type: ignore[return-value]
 
 
+def _scaled_size(size: Size, scale: float) -> Size:
+    """(h, w) scaled by the same factor and rounded, at least 1 pixel each."""
+    return max(1, int(round(size[0] * scale))), max(1, int(round(size[1] * scale)))
+
+
 def resize_sample(sample: Mapping[str, Any], size: Size, *, depth_mode: str = "nearest") -> Sample:
     """Resize every image of a sample to ``size`` = (h, w) and scale ``K`` to match."""
     src = _size_of(sample)
@@ -239,7 +244,7 @@ def zoom_out_sample(sample: Mapping[str, Any], scale: float, top: int, left: int
     H, W = _size_of(sample)
     if not 0 < scale <= 1:
         raise ValueError(f"zoom-out scale must be in (0, 1], got {scale}")
-    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    h, w = _scaled_size((H, W), scale)
     if not (0 <= top <= H - h and 0 <= left <= W - w):
         raise ValueError(f"a {w}x{h} view at ({top}, {left}) does not fit the {W}x{H} image")
     small = resize_sample(sample, (h, w))
@@ -368,7 +373,7 @@ def random_crop_resize(
         raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
     H, W = _size_of(sample)
     scale = rng.uniform(min_scale, 1.0)
-    ch, cw = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    ch, cw = _scaled_size((H, W), scale)
     top = int(rng.integers(0, H - ch + 1))
     left = int(rng.integers(0, W - cw + 1))
     cropped = crop_sample(sample, top, left, ch, cw)
@@ -381,7 +386,7 @@ def random_zoom_out(sample: Mapping[str, Any], rng: np.random.Generator, *, min_
         raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
     H, W = _size_of(sample)
     scale = rng.uniform(min_scale, 1.0)
-    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    h, w = _scaled_size((H, W), scale)
     return zoom_out_sample(sample, scale, int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)))
 
 
@@ -509,8 +514,14 @@ class TrainTransform(EvalTransform):
         degradations: DegradationConfig | None = None,
     ) -> None:
         super().__init__(size, d_min, d_max, depth_mode=depth_mode)
-        probabilities = {"p_crop": p_crop, "p_zoom_out": p_zoom_out, "p_flip": p_flip, "p_rotate": p_rotate}
-        for name, p in dict(probabilities, p_color=p_color).items():
+        probabilities = {
+            "p_crop": p_crop,
+            "p_zoom_out": p_zoom_out,
+            "p_flip": p_flip,
+            "p_rotate": p_rotate,
+            "p_color": p_color,
+        }
+        for name, p in probabilities.items():
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be a probability, got {p}")
         if not 0 < crop_min_scale <= 1:
