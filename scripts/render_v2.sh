@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Render the v2 (diverse) splits for the generalisation work: val, ood (held-out families,
+# Render the v2 (diverse) splits for the generalisation work: val, the FOV validation splits, ood (held-out families,
 # tables and room/light), a v2 test split, then the train split; resumable (rerun: finished
 # frames are skipped). Runs at low priority with one job so the machine stays usable.
 #   DATA=/data/egsa_v2 TRAIN_FRAMES=4000 scripts/render_v2.sh
@@ -13,6 +13,9 @@ fi
 S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --height 192 --spp 32
    --generator v2 --jobs "${JOBS:-1}" --no-progress)
 "${S[@]}" --split val --frames 64 --seed 7100 --split-family train
+# Decision-only cameras outside the training range (other seeds than the report splits below).
+"${S[@]}" --split fov_narrow_val --frames 32 --seed 7200 --split-family train --hfov-range 25,38
+"${S[@]}" --split fov_wide_val --frames 32 --seed 7300 --split-family train --hfov-range 95,110
 "${S[@]}" --split ood --frames 64 --seed 7200 --split-family ood
 "${S[@]}" --split test --frames 64 --seed 7300 --split-family train
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
