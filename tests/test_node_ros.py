@@ -70,8 +70,8 @@ class Harness:
                 break
         return condition()
 
-    def send_frame(self, stamp_s, seed):
-        info = CameraInfo(height=H, width=W, k=[100.0, 0, W / 2, 0, 100.0, H / 2, 0, 0, 1])
+    def send_frame(self, stamp_s, seed, fx=100.0):
+        info = CameraInfo(height=H, width=W, k=[fx, 0, W / 2, 0, fx, H / 2, 0, 0, 1])
         info.header.stamp.sec = int(stamp_s)
         info.header.stamp.nanosec = int((stamp_s % 1) * 1e9)
         self.pub_info.publish(info)
@@ -83,10 +83,10 @@ class Harness:
         self.pub_depth.publish(dmsg)
         self.pub_image.publish(_image(stamp_s, tabletop_frame(seed, H, W)))
 
-    def depth_and_mask(self, stamp_s, proc, seed=0):
+    def depth_and_mask(self, stamp_s, proc, seed=0, fx=100.0):
         """Send one frame; (depth (H, W) m, mask (H*W,) uint8) of the answer to it."""
         count = len(self.got["depth"])
-        self.send_frame(stamp_s, seed=seed)
+        self.send_frame(stamp_s, seed=seed, fx=fx)
         assert self.spin_until(lambda: len(self.got["depth"]) > count, 30, proc), "no depth came back"
         assert self.spin_until(lambda: len(self.got["mask"]) > count, 10, proc), "no mask came back"
         return depth_from_msg(self.got["depth"][-1]), np.frombuffer(self.got["mask"][-1].data, np.uint8)
@@ -440,6 +440,38 @@ def test_node_test_time_options_reach_the_pipeline(ros_domain):
         harness.send_frame(5.0, seed=1)
         assert harness.spin_until(lambda: harness.got["mask"], 30, proc), "no mask came back"
         assert (harness.got["mask"][0].height, harness.got["mask"][0].width) == (H, W)
+    finally:
+        harness.close()
+        code, out = _stop(proc)
+    assert code == 0, out[-3000:]
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_rescales_a_lens_outside_the_trained_range_by_its_canonical_view(ros_domain):
+    """The bundled model was trained on 40-90 deg lenses; a frame from a 2x longer lens than the
+    longest (fx / width 2.75) comes back with the depth the Python API gives with the second look
+    (not the plain one), and the factor shows in the diagnostics."""
+    from egsa_ros.runtime.pipeline import load_pipeline
+
+    fx = 2.75 * W
+    frame = tabletop_frame(1, H, W)
+    pipe = load_pipeline(None, backend="onnxruntime", threads=2, frame_size=(H, W))
+    expected = pipe(frame, fx=fx).depth
+    k = pipe.last_view_scale
+    assert k is not None and abs(k - 1.0) > 0.05, k  # a real correction on this frame
+    pipe.set_canonical_view(False)
+    plain = pipe(frame, fx=fx).depth
+    proc = _start_node(["-p", "model:=''", "-p", "use_sensor_depth:=false"])
+    harness = Harness()
+    try:
+        assert harness.spin_until(lambda: harness.got["diag"], 90, proc), "egsa_node never came up"
+        assert "second view outside fx/W" in harness.last_diag()["model"], harness.last_diag()
+        depth, _ = harness.depth_and_mask(7.0, proc, seed=1, fx=fx)
+        np.testing.assert_allclose(depth, expected, rtol=1e-4)
+        assert not np.allclose(depth, plain, rtol=0.02)
+        assert harness.spin_until(lambda: "canonical_view_scale" in harness.last_diag(), 5, proc), harness.last_diag()
+        assert harness.last_diag()["canonical_view_scale"] == f"{k:.2f}"
     finally:
         harness.close()
         code, out = _stop(proc)

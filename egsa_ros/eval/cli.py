@@ -104,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=parse_size,
         help="take the mask from a second network pass at this HxW (the node's mask_input_size)",
     )
+    parser.add_argument(
+        "--no-canonical-view",
+        action="store_true",
+        help="skip the model's second look at frames from lenses outside its trained focal range "
+        "(the node's canonical_view:=false)",
+    )
     parser.add_argument("--rate", type=float, default=1.0, help="live playback speed factor")
     parser.add_argument("--limit", type=int, help="first N frames only")
     parser.add_argument("--panels", type=int, default=4, help="PNG panels to write")
@@ -152,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 frame_size=None,
                 flip_average=True if args.flip_average else None,
                 mask_input_size=args.mask_net_size,
+                canonical_view=False if args.no_canonical_view else None,
             )
             result = evaluate_offline(
                 bag,
@@ -172,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 threads=args.threads,
                 flip_average=args.flip_average,
                 mask_input_size=args.mask_net_size,
+                canonical_view=not args.no_canonical_view,
                 rate=args.rate,
                 panels=args.panels,
                 limit=args.limit,

@@ -37,6 +37,7 @@ def evaluate_live(
     threads: int = 2,
     flip_average: bool = False,
     mask_input_size: tuple[int, int] | None = None,
+    canonical_view: bool = True,
     rate: float = 1.0,
     panels: int = 4,
     limit: int | None = None,
@@ -58,6 +59,7 @@ def evaluate_live(
         "qos_depth": 1,
         "expected_frame_size": f"{height}x{width}",
         "flip_average": bool(flip_average),
+        "canonical_view": bool(canonical_view),
     }
     if mask_input_size:
         params["mask_input_size"] = "{}x{}".format(*mask_input_size)

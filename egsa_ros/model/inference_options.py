@@ -41,12 +41,23 @@ class InferenceOptions:
             inference does the same with the frame's fx from camera_info. Set by training
             (``egsa-train inference.canonical_focal=...``), part of what the weights mean: do not
             change it on a trained model. 0.785 is a 65 deg horizontal field of view.
+        focal_exponent: the power of that factor, ``((fx / width) / canonical_focal) **
+            focal_exponent``; 1 (the default) is the canonical-camera formula. Below 1 it trusts
+            the network's own sense of scale a little (it regresses toward the depths it was
+            trained on, which shows as a trend of its frame scale with fx on validation frames).
+        canonical_view_focal: None, or (lo, hi) fx / width of the cameras the network was trained
+            on. A frame whose fx / width is outside it is seen a second time as a camera at the
+            nearest end would see it, and the first view's depth takes that view's global scale
+            (:mod:`egsa_ros.runtime.canonical_view`; up to twice the network time on such frames,
+            none on the others). Applied by the runtime pipeline after the graph.
     """
 
     transparent_logit_bias: float = 0.0
     flip_average: bool = False
     mask_input_size: tuple[int, int] | None = None
     canonical_focal: float | None = None
+    focal_exponent: float = 1.0
+    canonical_view_focal: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.mask_input_size is not None:
@@ -63,17 +74,27 @@ class InferenceOptions:
                 raise ValueError(
                     f"canonical_focal is fx / image width and must be in [0.05, 20] or None, got {self.canonical_focal}"
                 )
+        object.__setattr__(self, "focal_exponent", float(self.focal_exponent))
+        if not (math.isfinite(self.focal_exponent) and 0.0 < self.focal_exponent <= 2.0):
+            raise ValueError(f"focal_exponent must be in (0, 2], got {self.focal_exponent}")
+        if self.canonical_view_focal is not None:
+            span = tuple(float(v) for v in self.canonical_view_focal)
+            if len(span) != 2 or not all(math.isfinite(v) for v in span) or not 0.05 <= span[0] < span[1] <= 20.0:
+                raise ValueError(
+                    f"canonical_view_focal must be (lo, hi) fx / width with 0.05 <= lo < hi <= 20, got {span}"
+                )
+            object.__setattr__(self, "canonical_view_focal", span)
 
     def depth_scale(self, fx: float | None, width: int) -> float:
         """Factor from the network's depth to metres for a frame of ``width`` pixels whose focal
-        length is ``fx`` pixels: ``(fx / width) / canonical_focal``; 1.0 when the model is not
-        camera-aware or ``fx`` is None (the depth then assumes the canonical camera)."""
+        length is ``fx`` pixels: ``((fx / width) / canonical_focal) ** focal_exponent``; 1.0 when
+        the model is not camera-aware or ``fx`` is None (the depth then assumes the canonical camera)."""
         if self.canonical_focal is None or fx is None:
             return 1.0
         fx = float(fx)
         if not (math.isfinite(fx) and fx > 0 and width > 0):
             raise ValueError(f"need a finite fx > 0 and width > 0 for camera-aware depth, got fx={fx}, width={width}")
-        return (fx / float(width)) / self.canonical_focal
+        return ((fx / float(width)) / self.canonical_focal) ** self.focal_exponent
 
     def replace(self, **changes: Any) -> InferenceOptions:
         """A copy with ``changes`` applied (validated)."""
@@ -115,6 +136,10 @@ class InferenceOptions:
             parts.append("mask at {}x{}".format(*self.mask_input_size))
         if self.canonical_focal is not None:
             parts.append(f"camera-aware depth (canonical fx/W {self.canonical_focal:.3f})")
+            if self.focal_exponent != 1.0:
+                parts.append(f"focal exponent {self.focal_exponent:g}")
+            if self.canonical_view_focal is not None:
+                parts.append("second view outside fx/W {:g}-{:g}".format(*self.canonical_view_focal))
         return "".join(", " + p for p in parts)
 
 

@@ -60,10 +60,11 @@ def predict(
 
 def camera_depth_scale(K: torch.Tensor, width: int, options: InferenceOptions) -> torch.Tensor:
     """(B, 1, 1, 1) factors from a camera-aware network's depth to metres for images of ``width``
-    pixels with intrinsics ``K`` (B, 3, 3): ``(fx / width) / options.canonical_focal`` (ones when
-    the network is not camera-aware). The torch twin of
+    pixels with intrinsics ``K`` (B, 3, 3): ``((fx / width) / options.canonical_focal) **
+    options.focal_exponent`` (ones when the network is not camera-aware; the canonical-view pass
+    is the runtime pipeline's, not applied here). The torch twin of
     :meth:`~egsa_ros.model.inference_options.InferenceOptions.depth_scale`."""
     fx = K[:, 0, 0].to(torch.float32)
     if options.canonical_focal is None:
         return torch.ones_like(fx).view(-1, 1, 1, 1)
-    return (fx / float(width) / options.canonical_focal).view(-1, 1, 1, 1)
+    return ((fx / float(width) / options.canonical_focal) ** options.focal_exponent).view(-1, 1, 1, 1)

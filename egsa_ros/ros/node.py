@@ -338,7 +338,11 @@ class EGSANode(LifecycleNode):
             kwargs.update(onnx=self.p["onnx"], rebuild=True)  # a mismatched engine is rebuilt, not refused
         if self.p["backend"] == "onnxruntime" or (self.p["backend"] == "auto" and not engine):
             kwargs["trt_cache_dir"] = self.p["trt_cache_dir"] or default_trt_cache_dir()
-        return load_pipeline(self.p["model"] or None, **kwargs)
+        pipeline = load_pipeline(self.p["model"] or None, **kwargs)
+        pipeline.set_canonical_view(
+            self.p["canonical_view"] and pipeline.has_canonical_view, self.p["canonical_view_period"]
+        )
+        return pipeline
 
     @staticmethod
     def _reliability(name: str) -> ReliabilityPolicy:
@@ -543,6 +547,8 @@ class EGSANode(LifecycleNode):
         self._publish(fields, result, wanted, camera[1] if camera and result.camera is camera[0] else None)
         if result.table_scale is not None:
             self.stats.set("table_scale", result.table_scale)
+        if self.pipeline.last_view_scale is not None:
+            self.stats.set("canonical_view_scale", self.pipeline.last_view_scale)
         if result.objects is not None:
             self.stats.count_many(result.geometry_counts)
             self.stats.set("glass_geometry_plane", result.objects.plane_summary)

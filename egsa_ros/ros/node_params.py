@@ -104,6 +104,21 @@ PARAMS = [
         check=_size_error,
     ),
     ParamSpec(
+        "canonical_view",
+        True,
+        "for a model with a trained focal range (the bundled one: 40-90 deg lenses): frames from a lens "
+        "outside it take the depth scale of a second look at the frame as a lens at the nearest end of "
+        "the range would see it (up to 2x the network's time on those frames, none on others); "
+        "false = skip it",
+    ),
+    ParamSpec(
+        "canonical_view_period",
+        1,
+        "run that second look on every n-th frame of the same camera and reuse its scale in between (1 = every frame)",
+        low=1,
+        high=1000,
+    ),
+    ParamSpec(
         "compressed_input", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image"
     ),
     ParamSpec("use_sensor_depth", False, "subscribe to sensor_depth (16UC1 mm or 32FC1 m) and publish depth_completed"),

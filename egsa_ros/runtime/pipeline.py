@@ -9,6 +9,7 @@ calls it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..model.model_source import ModelSource, resolve_model
 from ..model.tensorrt_engine import cuda_and_tensorrt_status, engine_configs
 from .backend import Backend, Size
 from .backends import BACKENDS, make_backend
+from .canonical_view import canonical_view, view_scale
 from .prediction import Prediction
 from .shipped_graphs import shipped_graphs
 
@@ -55,6 +57,10 @@ class Pipeline:
         self.options = options or InferenceOptions()
         self.trained = bool(trained)
         self.fallback_reason = fallback_reason
+        self._model_view_focal = self.options.canonical_view_focal
+        self.canonical_view_period = 1
+        self.last_view_scale: float | None = None
+        self._view_state: tuple | None = None  # ((fx, (H, W)), scale, frames since it was measured)
 
     @property
     def backend_name(self) -> str:
@@ -64,6 +70,11 @@ class Pipeline:
     def camera_aware(self) -> bool:
         """True when the model's depth depends on the camera's focal length (pass ``fx``)."""
         return self.options.canonical_focal is not None
+
+    @property
+    def has_canonical_view(self) -> bool:
+        """True when the model has a trained focal range for the canonical-view pass."""
+        return self._model_view_focal is not None
 
     def __call__(self, rgb: np.ndarray, fx: float | None = None) -> Prediction:
         """rgb: (H, W, 3) uint8 RGB -> :class:`Prediction` at (H, W).
@@ -78,7 +89,50 @@ class Pipeline:
         pred = self.backend.infer(np.ascontiguousarray(rgb))
         if scale != 1.0:
             pred.depth = pred.depth * np.float32(scale)
+        self.last_view_scale = None
+        span = self.options.canonical_view_focal
+        if span is not None and fx is not None and self.camera_aware:
+            self._rescale_from_canonical_view(pred, rgb, float(fx), span)
         return pred
+
+    def set_canonical_view(self, enabled: bool, period: int = 1) -> None:
+        """Switch the model's canonical-view pass (``options.canonical_view_focal``) off or back
+        on, and how often it runs: every ``period``-th frame of the same camera measures the
+        scale, the frames between reuse it (1: every frame). It runs after the graph, so this
+        changes no graph. Enabling it on a model without a trained focal range raises ``ValueError``."""
+        if int(period) < 1:
+            raise ValueError(f"canonical-view period must be >= 1 frame, got {period}")
+        if enabled and self._model_view_focal is None:
+            raise ValueError(f"{self.model_name} has no trained focal range (inference option canonical_view_focal)")
+        self.options = self.options.replace(canonical_view_focal=self._model_view_focal if enabled else None)
+        self.canonical_view_period = int(period)
+        self._view_state = None
+
+    def _rescale_from_canonical_view(self, pred: Prediction, rgb: np.ndarray, fx: float, span) -> None:
+        """``options.canonical_view_focal``: a frame from a lens outside the trained range takes
+        the global depth scale of its view through the nearest trained lens (timed as
+        ``canonical_view`` on the frames that measure it; :attr:`last_view_scale` is the factor,
+        None when the frame needed none; no correction when too few pixels compare)."""
+        key = (fx, rgb.shape[:2])
+        state = self._view_state
+        if state is not None and state[0] == key and state[2] < self.canonical_view_period:
+            k = state[1]
+            self._view_state = (key, k, state[2] + 1)
+        else:
+            t0 = time.perf_counter()
+            view = canonical_view(rgb, fx, span)
+            if view is None:
+                return
+            second = self.backend.infer(view.rgb)
+            view_depth = second.depth * np.float32(self.options.depth_scale(view.fx, rgb.shape[1]))
+            k = view_scale(pred.depth, view_depth, view)
+            self._view_state = (key, k, 1)
+            elapsed = (time.perf_counter() - t0) * 1e3
+            pred.timings["canonical_view"] = elapsed
+            pred.timings["total"] = pred.timings.get("total", 0.0) + elapsed
+        if np.isfinite(k) and k > 0:
+            pred.depth = pred.depth * np.float32(k)
+            self.last_view_scale = float(k)
 
     def prepare(self, frame_size: tuple[int, int]) -> None:
         """Build the graph for frames of ``frame_size`` (H, W) now rather than on the first frame."""
@@ -96,6 +150,7 @@ def load_pipeline(
     mask_input_size: tuple[int, int] | None = None,
     allow_random_weights: bool = False,
     engine_fallback: bool = False,
+    canonical_view: bool | None = None,
     **backend_options,
 ) -> Pipeline:
     """Load a model on a backend and return a ready :class:`Pipeline`.
@@ -122,6 +177,9 @@ def load_pipeline(
         engine_fallback: when the engine cannot be used (missing, another TensorRT or GPU, no
             CUDA), run ``model`` (default: the bundled one) on ONNX Runtime and say why in a
             warning and ``pipeline.fallback_reason``, instead of raising. Only with ``backend='auto'``.
+        canonical_view: False to skip the model's canonical-view pass (the second look at frames
+            from lenses outside its trained focal range; up to 2x the network time on those
+            frames); True or None keep the model's setting (:meth:`Pipeline.set_canonical_view`).
         backend_options: passed to the backend (``device='cuda'``, ``fp16=True``,
             ``cuda_graphs=True`` for torch; ``rebuild=True, onnx=PATH`` for tensorrt;
             ``providers``, ``spin``, ``trt_cache_dir`` for onnxruntime; ``edge_phase``).
@@ -162,6 +220,8 @@ def load_pipeline(
         source = resolve_model(model, allow_random_weights=allow_random_weights)
         pipeline = _model_pipeline(source, backend, threads, flip_average, mask_input_size, backend_options)
     pipeline.fallback_reason = fallback_reason
+    if canonical_view is not None:
+        pipeline.set_canonical_view(canonical_view and pipeline.has_canonical_view)
     graph_size = getattr(pipeline.backend, "graph_frame_size", None)  # a static exported graph: its own size
     if graph_size is not None or frame_size is not None:
         pipeline.prepare(graph_size or frame_size)

@@ -1,0 +1,88 @@
+"""A second look through a trained lens: the depth scale of cameras outside the training range.
+
+A camera-aware network predicts depth for a canonical camera and is scaled by the frame's focal
+length; outside the focal lengths it was trained on it regresses toward the depths it knows (a
+narrow lens at the usual distance asks it for canonical depths it never saw). This module builds
+a view of the same frame as a camera inside the trained range would see it, with the same number
+of pixels, so the same graph runs on it:
+
+- a narrow lens (fx / width above ``hi``): the frame shrunk by ``hi / (fx / width)`` into the
+  middle of a mirrored border, i.e. the view of a wider lens at the same place;
+- a wide lens (fx / width below ``lo``): the centre of the frame, ``(fx / width) / lo`` of each
+  side, enlarged to the frame size, i.e. the view of a longer lens.
+
+The network's depth of that view (scaled for the view's own focal length) over its depth of the
+frame, as a median over the pixels both see, is the frame's scale correction. ROS-free, no torch.
+
+    view = canonical_view(rgb, fx, (lo, hi))     # None when fx / width is inside [lo, hi]
+    k = view_scale(depth, view_depth, view)      # NaN when too few pixels are comparable
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_COMPARED = 64
+"""Fewer pixels with a depth in both views than this: no correction (NaN)."""
+
+
+@dataclass(frozen=True)
+class CanonicalView:
+    """The resampled frame and where the original frame lies in it.
+
+    Attributes:
+        rgb: (H, W, 3) uint8, the frame's size.
+        fx: the view's focal length in pixels (same width as the frame).
+        zoom: view pixels per frame pixel (< 1: shrunk into a border; > 1: a crop enlarged).
+        box: (y0, x0, y1, x1) the region both views see, in the coordinates of the view when
+            ``zoom < 1`` (the shrunk frame) and of the frame when ``zoom > 1`` (the crop).
+    """
+
+    rgb: np.ndarray
+    fx: float
+    zoom: float
+    box: tuple[int, int, int, int]
+
+
+def canonical_view(rgb: np.ndarray, fx: float, focal_range: tuple[float, float]) -> CanonicalView | None:
+    """The view of ``rgb`` (H, W, 3) through the nearest lens inside ``focal_range`` ((lo, hi),
+    fx / width, unitless), or None when ``fx`` (pixels) is already inside it."""
+    height, width = rgb.shape[:2]
+    lo, hi = focal_range
+    focal = float(fx) / width
+    if lo <= focal <= hi:
+        return None
+    if focal > hi:  # narrow lens: shrink into a mirrored border
+        zoom = hi / focal
+        h, w = max(1, round(height * zoom)), max(1, round(width * zoom))
+        small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        top, left = (height - h) // 2, (width - w) // 2
+        view = cv2.copyMakeBorder(small, top, height - h - top, left, width - w - left, cv2.BORDER_REFLECT_101)
+        return CanonicalView(view, fx * (w / width), w / width, (top, left, top + h, left + w))
+    zoom = focal / lo  # wide lens: enlarge the centre (zoom < 1 here is the crop's share)
+    h, w = max(1, round(height * zoom)), max(1, round(width * zoom))
+    top, left = (height - h) // 2, (width - w) // 2
+    crop = rgb[top : top + h, left : left + w]
+    view = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
+    return CanonicalView(view, fx * (width / w), width / w, (top, left, top + h, left + w))
+
+
+def view_scale(depth: np.ndarray, view_depth: np.ndarray, view: CanonicalView) -> float:
+    """Median of (view depth / frame depth) over the pixels both see, compared at the coarser of
+    the two samplings; NaN when fewer than :data:`MIN_COMPARED` pixels have a depth in both.
+
+    depth, view_depth: (H, W) float32 metres (NaN unknown) of the frame and of ``view.rgb``."""
+    y0, x0, y1, x1 = view.box
+    if view.zoom < 1:  # the frame appears shrunk inside the view
+        near = view_depth[y0:y1, x0:x1]
+        far = cv2.resize(depth, (near.shape[1], near.shape[0]), interpolation=cv2.INTER_AREA)
+    else:  # the view is the frame's centre enlarged
+        far = depth[y0:y1, x0:x1]
+        near = cv2.resize(view_depth, (far.shape[1], far.shape[0]), interpolation=cv2.INTER_AREA)
+    ok = np.isfinite(near) & np.isfinite(far) & (near > 0) & (far > 0)
+    if int(ok.sum()) < MIN_COMPARED:
+        return float("nan")
+    return float(np.median(near[ok] / far[ok]))
