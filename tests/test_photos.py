@@ -65,3 +65,20 @@ def test_photo_negatives_feed_the_training_transform():
     out = photos.PhotoNegatives("train", (96, 72), 3, seed=0, transform=TrainTransform((48, 64), 0.1, 10.0))[0]
     assert tuple(out["rgb"].shape) == (3, 48, 64)
     assert set(np.unique(out["labels"].numpy())) <= {0, IGNORE_INDEX}, "nothing is transparent"
+
+
+def test_photo_sets_grow_without_changing_earlier_sets_or_the_v2_generators_draws():
+    from egsa_ros.data.synth import scene_v2
+
+    assert [p.name for p in photos.photos_in("train", photo_set=1)] == ["china", "grace_hopper", "luispedro"]
+    assert [p.name for p in photos.photos_in("heldout", photo_set=1)] == ["flower"]
+    assert scene_v2.TRAIN_PHOTOS == ("china", "grace_hopper", "luispedro")  # posters and tables: set 1 only
+    assert scene_v2.SCENERY_PHOTOS == ("china",)
+    for split in photos.SPLITS:
+        first = set(photos.photos_in(split, photo_set=1))
+        assert first < set(photos.photos_in(split, photo_set=2))
+    files = {split: {(p.package, p.path) for p in photos.photos_in(split)} for split in photos.SPLITS}
+    assert not files["train"] & files["heldout"], "a photo file is in both splits"
+    assert len(photos.photos_in("heldout")) >= 15  # a real-photo test, not one picture
+    with pytest.raises(ValueError, match="photo set"):
+        photos.photos_in("train", photo_set=3)

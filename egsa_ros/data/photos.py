@@ -38,6 +38,7 @@ class Photo:
     split: str  # "train" or "heldout"
     no_glass: bool
     scenery: bool = False
+    photo_set: int = 1  # 1: the first three packages; 2 adds mvtb-data's photographs
 
 
 PHOTOS = (
@@ -70,8 +71,61 @@ PHOTOS = (
         True,
         True,
     ),
+) + tuple(
+    Photo(
+        name,
+        "mvtbdata",
+        f"images/{path}",
+        "mvtb-data (MIT; the image set of Peter Corke's Machine Vision Toolbox for Python)",
+        split,
+        True,
+        photo_set=2,
+    )
+    for name, path, split in (
+        # Photographs only (no drawings, targets, renders or paintings); none shows glassware
+        # (building windows are allowed: a window pane is not a glass object on a table). Split
+        # fixed by name before any model saw them, whole scenes together (eiffel-1/-2, rocks2-l/-r,
+        # church's two files) so no held-out photo has a twin in training; the package's own
+        # campus/holdout folder is held out. Left out: café scenes with tables (P1070498/9) and photos
+        # under 256 pixels high (tomato_14/35/124).
+        ("mvtb_grain_basket", "58060.png", "train"),
+        ("mvtb_building2_1", "building2-1.png", "train"),
+        ("mvtb_building2_2", "building2-2.png", "train"),
+        ("mvtb_building2_3", "building2-3.png", "train"),
+        ("mvtb_butterfly", "butterfly.jpg", "train"),
+        ("mvtb_castle", "castle.png", "train"),
+        ("mvtb_castle2", "castle2.png", "train"),
+        *((f"mvtb_campus_{n}", f"campus/P10704{n}.png", "train") for n in ("91", "93", "94", "95", "96", "97")),
+        *(
+            (f"mvtb_campus_{n}", f"campus/P1070{n}.png", "train")
+            for n in ("500", "501", "503", "504", "505", "506", "507", "509", "510", "512", "514", "515")
+        ),
+        *((f"mvtb_flowers{i}", f"flowers{i}.png", "train") for i in range(1, 7)),
+        ("mvtb_street_scene", "image3.jpg", "train"),
+        ("mvtb_park", "parks.png", "train"),
+        ("mvtb_penguin_sign", "penguins.png", "train"),
+        ("mvtb_roof", "roof.png", "train"),
+        ("mvtb_walls_l", "walls-l.png", "train"),
+        ("mvtb_walls_r", "walls-r.png", "train"),
+        ("mvtb_greenscreen", "greenscreen.png", "train"),
+        ("mvtb_floor_tags", "tags.png", "train"),
+        ("mvtb_church", "church.png", "heldout"),
+        ("mvtb_notre_dame", "notre-dame.png", "heldout"),
+        ("mvtb_eiffel_1", "eiffel-1.png", "heldout"),
+        ("mvtb_eiffel_2", "eiffel-2.png", "heldout"),
+        ("mvtb_rocks_l", "rocks2-l.png", "heldout"),
+        ("mvtb_rocks_r", "rocks2-r.png", "heldout"),
+        ("mvtb_street", "street.png", "heldout"),
+        ("mvtb_road", "road.png", "heldout"),
+        ("mvtb_tomato_54", "tomato_54.png", "heldout"),
+        *((f"mvtb_flowers{i}", f"flowers{i}.png", "heldout") for i in range(7, 10)),
+        *((f"mvtb_campus_{n}", f"campus/holdout/P1070{n}.png", "heldout") for n in ("492", "502", "508", "511", "513")),
+    )
 )
 """Every photo this module knows, with its fixed split."""
+
+PHOTO_SETS = (1, 2)
+LATEST_PHOTO_SET = 2
 
 SPLITS = ("train", "heldout")
 
@@ -85,16 +139,25 @@ def photo_path(photo: Photo) -> Path | None:
     return path if path.is_file() else None
 
 
-def photos_in(split: str, *, negatives_only: bool = False) -> tuple:
-    """The :data:`PHOTOS` of ``split`` (``train`` or ``heldout``), installed or not."""
+def photos_in(split: str, *, negatives_only: bool = False, photo_set: int = LATEST_PHOTO_SET) -> tuple:
+    """The :data:`PHOTOS` of ``split`` (``train`` or ``heldout``) in photo set ``photo_set`` or an
+    earlier one (1: the first three packages, as earlier runs and the v2 generator's draws saw
+    them; 2: with mvtb-data), installed or not."""
     if split not in SPLITS:
         raise ValueError(f"unknown photo split {split!r}; expected one of {SPLITS}")
-    return tuple(p for p in PHOTOS if p.split == split and (p.no_glass or not negatives_only))
+    if photo_set not in PHOTO_SETS:
+        raise ValueError(f"unknown photo set {photo_set!r}; expected one of {PHOTO_SETS}")
+    return tuple(
+        p
+        for p in PHOTOS
+        if p.split == split and p.photo_set <= photo_set and (p.no_glass or not negatives_only)
+    )
 
 
-def available_photos(split: str, *, negatives_only: bool = False) -> tuple:
-    """The photos of ``split`` whose package is installed here."""
-    return tuple(p for p in photos_in(split, negatives_only=negatives_only) if photo_path(p) is not None)
+def available_photos(split: str, *, negatives_only: bool = False, photo_set: int = LATEST_PHOTO_SET) -> tuple:
+    """The photos of ``split`` (and ``photo_set``, see :func:`photos_in`) whose package is installed here."""
+    found = photos_in(split, negatives_only=negatives_only, photo_set=photo_set)
+    return tuple(p for p in found if photo_path(p) is not None)
 
 
 def load_photo(photo: Photo | str) -> np.ndarray:
@@ -131,17 +194,17 @@ def random_crop(image: np.ndarray, size: tuple, rng: np.random.Generator, min_sc
     return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
 
 
-def negative_crops(split: str, size: tuple, count: int, seed: int) -> list:
-    """``count`` glass-free crops (H, W, 3) uint8 of ``split``'s negative photos, ``size`` (W, H) pixels.
+def negative_crops(split: str, size: tuple, count: int, seed: int, photo_set: int = LATEST_PHOTO_SET) -> list:
+    """``count`` glass-free crops (H, W, 3) uint8 of ``split``'s negative photos (of ``photo_set``),
+    ``size`` (W, H) pixels.
 
-    Deterministic for a seed; crop ``i`` comes from photo ``i % n``. Raises FileNotFoundError
-    when none of the split's negative photos is installed.
+    Deterministic for a seed and the installed photos; crop ``i`` comes from photo ``i % n``.
+    Raises FileNotFoundError when none of the split's negative photos is installed.
     """
-    photos = available_photos(split, negatives_only=True)
+    photos = available_photos(split, negatives_only=True, photo_set=photo_set)
     if not photos:
-        raise FileNotFoundError(
-            f"no {split} negative photo is installed (packages: {sorted({p.package for p in photos_in(split)})})"
-        )
+        packages = sorted({p.package for p in photos_in(split, photo_set=photo_set)})
+        raise FileNotFoundError(f"no {split} negative photo is installed (packages: {packages})")
     images = [load_photo(p) for p in photos]
     rng = np.random.default_rng([int(seed), 7])
     return [random_crop(images[i % len(images)], size, rng) for i in range(count)]
@@ -165,11 +228,14 @@ class PhotoNegatives:
     Args:
         split: ``train`` (for training) or ``heldout`` (the real-photo test).
         size: (width, height) pixels. count: number of crops. seed: crop seed.
+        photo_set: which packaged photos (see :func:`photos_in`).
         transform: applied to each sample dict (e.g. the training transform), or None.
     """
 
-    def __init__(self, split: str, size: tuple, count: int, seed: int = 0, transform=None) -> None:
-        self.images = negative_crops(split, size, count, seed)
+    def __init__(
+        self, split: str, size: tuple, count: int, seed: int = 0, transform=None, photo_set: int = LATEST_PHOTO_SET
+    ) -> None:
+        self.images = negative_crops(split, size, count, seed, photo_set=photo_set)
         self.transform = transform
         width, height = size
         fx = 0.5 * width / np.tan(np.radians(30.0))

@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from ..cli_helpers import parse_size
-from ..data.photos import available_photos, load_photo, negative_crops
+from ..data.photos import LATEST_PHOTO_SET, PHOTO_SETS, available_photos, load_photo, negative_crops
 from ..runtime.pipeline import load_pipeline
 
-HELDOUT_CROPS = 8
+HELDOUT_CROPS_PER_PHOTO = 2
 CROP_SEED = 0
 #: scikit-image's natural photographs (independent check only).
 SKIMAGE_PHOTOS = (
@@ -59,12 +59,13 @@ def centre_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (target_w, target_h), interpolation=cv2.INTER_AREA)
 
 
-def heldout_images(size: tuple[int, int]) -> list[tuple[str, np.ndarray]]:
-    """(name, (H, W, 3) uint8) of the held-out photos: each whole, then the fixed crops."""
-    images = [
-        (photo.name, centre_crop(load_photo(photo), size)) for photo in available_photos("heldout", negatives_only=True)
-    ]
-    crops = negative_crops("heldout", (size[1], size[0]), HELDOUT_CROPS, CROP_SEED)
+def heldout_images(size: tuple[int, int], photo_set: int = LATEST_PHOTO_SET) -> list[tuple[str, np.ndarray]]:
+    """(name, (H, W, 3) uint8) of the held-out photos of ``photo_set``: each whole, then fixed crops
+    (:data:`HELDOUT_CROPS_PER_PHOTO` per photo; photo set 1, one photo, keeps its 8)."""
+    photos = available_photos("heldout", negatives_only=True, photo_set=photo_set)
+    images = [(photo.name, centre_crop(load_photo(photo), size)) for photo in photos]
+    count = 8 if photo_set == 1 else HELDOUT_CROPS_PER_PHOTO * len(photos)
+    crops = negative_crops("heldout", (size[1], size[0]), count, CROP_SEED, photo_set=photo_set)
     return images + [(f"heldout_crop_{i}", crop) for i, crop in enumerate(crops)]
 
 
@@ -115,6 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also report scikit-image's photos (an independent check: never select on it)",
     )
+    parser.add_argument(
+        "--photo-set",
+        type=int,
+        choices=PHOTO_SETS,
+        default=LATEST_PHOTO_SET,
+        help="held-out photos of this set (1: scikit-learn's flower only, as reported before 2026-12-03 "
+        f"evening; default {LATEST_PHOTO_SET}: with mvtb-data's 18)",
+    )
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
     try:
@@ -122,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = {
             "model": pipe.model_name,
             "size": list(args.size),
-            "heldout": marked_fractions(heldout_images(args.size), lambda rgb: pipe(rgb).mask),
+            "photo_set": args.photo_set,
+            "heldout": marked_fractions(heldout_images(args.size, args.photo_set), lambda rgb: pipe(rgb).mask),
         }
         if args.independent:
             result["independent_skimage"] = marked_fractions(skimage_images(args.size), lambda rgb: pipe(rgb).mask)

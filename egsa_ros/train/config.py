@@ -50,6 +50,7 @@ class DataConfig:
     max_glass_ior: float | None = None  # synthetic train split: hold out glass with a higher IOR
     degradations: bool = False  # camera degradations (noise, blur, JPEG, exposure, ...) on train frames
     photo_negatives: int = 0  # add N glass-free crops of the packaged TRAIN photos to the train split
+    photo_set: int = 2  # which packaged photos those crops come from (1: as runs before 2026-12-03 evening)
     extra_train: list[str] = field(default_factory=list)  # more synthetic "ROOT/SPLIT" folders to train on too
     crop_min_scale: float = 0.7  # smallest random-crop side fraction (0.5: up to 2x zoom, fx x 2)
     p_zoom_out: float = 0.0  # share of the uncropped train frames shown as a wider-angle view (fx scaled down)

@@ -133,7 +133,14 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
         height, width = mc.input_size
         # Glass-free real photos (train split of the packaged photos only; the held-out ones are a test).
         parts.append(
-            PhotoNegatives("train", (width, height), cfg.data.photo_negatives, seed=cfg.seed, transform=transform)
+            PhotoNegatives(
+                "train",
+                (width, height),
+                cfg.data.photo_negatives,
+                seed=cfg.seed,
+                transform=transform,
+                photo_set=cfg.data.photo_set,
+            )
         )
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 

@@ -76,9 +76,10 @@ LOOKALIKE_MATERIAL = {
     "cylinder": "plastic",
 }
 METALS = ("Al", "Cr", "Cu", "Au", "Ag")
-TRAIN_PHOTOS = tuple(p.name for p in photos_in("train"))
-"""Packaged photos posters draw from (the fixed catalogue, installed or not: draws never depend on it)."""
-SCENERY_PHOTOS = tuple(p.name for p in photos_in("train") if p.scenery)
+TRAIN_PHOTOS = tuple(p.name for p in photos_in("train", photo_set=1))
+"""Packaged photos posters draw from (the fixed catalogue of photo set 1, installed or not: draws
+never depend on it, nor on photos added to later sets)."""
+SCENERY_PHOTOS = tuple(p.name for p in photos_in("train", photo_set=1) if p.scenery)
 """Packaged photos table textures and window views draw from."""
 
 
