@@ -5,7 +5,8 @@
 # CANONICAL_FOCAL (fx / width) makes the depth camera-aware (rule 2026-12-03_v2b_camera_aware.md);
 # INIT_FROM (default models/default_small), EXTRA_TRAIN (comma-separated ROOT/SPLIT folders trained
 # on too), NEGATIVES (photo crops, default 64), EPOCHS and SEED as the rules name them; ZOOM=1 zooms
-# crops in up to 2x and shows 30 % of the other frames as a wider-angle view.
+# crops in up to 2x and shows 30 % of the other frames as a wider-angle view; CANONICAL_VIEW=lo,hi
+# keeps the canonical-view pass (models/rules/2026-12-03_test_time_camera_scale.md); PHOTO_SET.
 #   DATA=data/egsa_v2 OUT=runs/v2 CANDIDATE=v2b CANONICAL_FOCAL=0.785 scripts/train_v2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,12 @@ ARGS=(--config default_small data.root="$DATA" data.train_split=train data.val_s
       optim.lr_decoder=1.5e-4 optim.warmup_steps=100 optim.epochs="${EPOCHS:-8}" seed="${SEED:-0}" out_dir="$RUN")
 if [ -n "${CANONICAL_FOCAL:-}" ]; then
   ARGS+=(inference.canonical_focal="$CANONICAL_FOCAL")
+fi
+if [ -n "${CANONICAL_VIEW:-}" ]; then  # lo,hi fx / width of the training lenses (the canonical-view pass)
+  ARGS+=(inference.canonical_view_focal="[$CANONICAL_VIEW]")
+fi
+if [ -n "${PHOTO_SET:-}" ]; then  # which packaged photos the negatives come from (default: the latest)
+  ARGS+=(data.photo_set="$PHOTO_SET")
 fi
 if [ "${ZOOM:-0}" = 1 ]; then  # a wider camera range (rule 2026-12-03_v2h_camera_range.md)
   ARGS+=(data.crop_min_scale=0.5 data.p_zoom_out=0.3 data.zoom_out_min_scale=0.6)
