@@ -148,9 +148,7 @@ def photos_in(split: str, *, negatives_only: bool = False, photo_set: int = LATE
     if photo_set not in PHOTO_SETS:
         raise ValueError(f"unknown photo set {photo_set!r}; expected one of {PHOTO_SETS}")
     return tuple(
-        p
-        for p in PHOTOS
-        if p.split == split and p.photo_set <= photo_set and (p.no_glass or not negatives_only)
+        p for p in PHOTOS if p.split == split and p.photo_set <= photo_set and (p.no_glass or not negatives_only)
     )
 
 
