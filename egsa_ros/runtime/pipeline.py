@@ -126,7 +126,7 @@ class Pipeline:
             second = self.backend.infer(view.rgb)
             view_depth = second.depth * np.float32(self.options.depth_scale(view.fx, rgb.shape[1]))
             k = view_scale(pred.depth, view_depth, view)
-            self._view_state = (key, k, 1)
+            self._view_state = (key, k, 1) if np.isfinite(k) and k > 0 else None  # no factor: try the next frame
             elapsed = (time.perf_counter() - t0) * 1e3
             pred.timings["canonical_view"] = elapsed
             pred.timings["total"] = pred.timings.get("total", 0.0) + elapsed
