@@ -6,7 +6,8 @@
 # INIT_FROM (default models/default_small), EXTRA_TRAIN (comma-separated ROOT/SPLIT folders trained
 # on too), NEGATIVES (photo crops, default 64), EPOCHS and SEED as the rules name them; ZOOM=1 zooms
 # crops in up to 2x and shows 30 % of the other frames as a wider-angle view; CANONICAL_VIEW=lo,hi
-# keeps the canonical-view pass (models/rules/2026-12-03_test_time_camera_scale.md); PHOTO_SET.
+# keeps the canonical-view pass (models/rules/2026-12-03_test_time_camera_scale.md); PHOTO_SET;
+# OVERRIDES="optim.train_only=[seg_refiner] optim.lr_decoder=1e-3" adds egsa-train overrides.
 #   DATA=data/egsa_v2 OUT=runs/v2 CANDIDATE=v2b CANONICAL_FOCAL=0.785 scripts/train_v2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,10 @@ if [ -n "${PHOTO_SET:-}" ]; then  # which packaged photos the negatives come fro
 fi
 if [ "${ZOOM:-0}" = 1 ]; then  # a wider camera range (rule 2026-12-03_v2h_camera_range.md)
   ARGS+=(data.crop_min_scale=0.5 data.p_zoom_out=0.3 data.zoom_out_min_scale=0.6)
+fi
+if [ -n "${OVERRIDES:-}" ]; then  # more egsa-train key=value overrides, space-separated
+  read -r -a MORE <<< "$OVERRIDES"
+  ARGS+=("${MORE[@]}")
 fi
 if [ -n "${EXTRA_TRAIN:-}" ]; then
   ARGS+=(data.extra_train="[${EXTRA_TRAIN}]")
