@@ -47,6 +47,13 @@ class CanonicalView:
     box: tuple[int, int, int, int]
 
 
+def _centred_box(height: int, width: int, share: float) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1) of a centred box ``share`` (< 1) of each side of a height x width image."""
+    h, w = max(1, round(height * share)), max(1, round(width * share))
+    top, left = (height - h) // 2, (width - w) // 2
+    return top, left, top + h, left + w
+
+
 def canonical_view(rgb: np.ndarray, fx: float, focal_range: tuple[float, float]) -> CanonicalView | None:
     """The view of ``rgb`` (H, W, 3) through the nearest lens inside ``focal_range`` ((lo, hi),
     fx / width, unitless), or None when ``fx`` (pixels) is already inside it."""
@@ -55,19 +62,17 @@ def canonical_view(rgb: np.ndarray, fx: float, focal_range: tuple[float, float])
     focal = float(fx) / width
     if lo <= focal <= hi:
         return None
-    if focal > hi:  # narrow lens: shrink into a mirrored border
-        zoom = hi / focal
-        h, w = max(1, round(height * zoom)), max(1, round(width * zoom))
+    narrow = focal > hi
+    y0, x0, y1, x1 = _centred_box(height, width, hi / focal if narrow else focal / lo)
+    h, w = y1 - y0, x1 - x0
+    if narrow:  # shrink the frame into the box, a mirrored border around it
         small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        top, left = (height - h) // 2, (width - w) // 2
-        view = cv2.copyMakeBorder(small, top, height - h - top, left, width - w - left, cv2.BORDER_REFLECT_101)
-        return CanonicalView(view, fx * (w / width), w / width, (top, left, top + h, left + w))
-    zoom = focal / lo  # wide lens: enlarge the centre (zoom < 1 here is the crop's share)
-    h, w = max(1, round(height * zoom)), max(1, round(width * zoom))
-    top, left = (height - h) // 2, (width - w) // 2
-    crop = rgb[top : top + h, left : left + w]
-    view = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
-    return CanonicalView(view, fx * (width / w), width / w, (top, left, top + h, left + w))
+        view = cv2.copyMakeBorder(small, y0, height - y1, x0, width - x1, cv2.BORDER_REFLECT_101)
+        zoom = w / width
+    else:  # wide lens: enlarge the box's part of the frame
+        view = cv2.resize(rgb[y0:y1, x0:x1], (width, height), interpolation=cv2.INTER_LINEAR)
+        zoom = width / w
+    return CanonicalView(view, fx * zoom, zoom, (y0, x0, y1, x1))
 
 
 def view_scale(depth: np.ndarray, view_depth: np.ndarray, view: CanonicalView) -> float:
@@ -77,12 +82,12 @@ def view_scale(depth: np.ndarray, view_depth: np.ndarray, view: CanonicalView) -
     depth, view_depth: (H, W) float32 metres (NaN unknown) of the frame and of ``view.rgb``."""
     y0, x0, y1, x1 = view.box
     if view.zoom < 1:  # the frame appears shrunk inside the view
-        near = view_depth[y0:y1, x0:x1]
-        far = cv2.resize(depth, (near.shape[1], near.shape[0]), interpolation=cv2.INTER_AREA)
+        in_view = view_depth[y0:y1, x0:x1]
+        in_frame = cv2.resize(depth, (in_view.shape[1], in_view.shape[0]), interpolation=cv2.INTER_AREA)
     else:  # the view is the frame's centre enlarged
-        far = depth[y0:y1, x0:x1]
-        near = cv2.resize(view_depth, (far.shape[1], far.shape[0]), interpolation=cv2.INTER_AREA)
-    ok = np.isfinite(near) & np.isfinite(far) & (near > 0) & (far > 0)
+        in_frame = depth[y0:y1, x0:x1]
+        in_view = cv2.resize(view_depth, (in_frame.shape[1], in_frame.shape[0]), interpolation=cv2.INTER_AREA)
+    ok = np.isfinite(in_view) & np.isfinite(in_frame) & (in_view > 0) & (in_frame > 0)
     if int(ok.sum()) < MIN_COMPARED:
         return float("nan")
-    return float(np.median(near[ok] / far[ok]))
+    return float(np.median(in_view[ok] / in_frame[ok]))
