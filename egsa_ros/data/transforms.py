@@ -35,13 +35,14 @@ the runtime can use :func:`resize_rgb` / :func:`to_network_input` without torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
 from .degradations import DegradationConfig, degrade
+from .table_texture import random_table_texture
 
 #: Label value that losses and metrics ignore (padding, unlabelled pixels).
 IGNORE_INDEX = 255
@@ -490,6 +491,10 @@ class TrainTransform(EvalTransform):
         seed: base seed of the fallback generator.
         degradations: camera degradations applied last (sensor noise, blur, JPEG, exposure,
             white balance, vignetting; :func:`egsa_ros.data.degradations.degrade`), or None.
+        p_table_texture, table_photos: probability that the table is re-patterned with a crop
+            of one of ``table_photos`` ((h, w, 3) uint8 RGB each; see
+            :mod:`egsa_ros.data.table_texture`), after the geometric steps and before the
+            jitter; 0 (default) keeps earlier runs' random streams.
     """
 
     def __init__(
@@ -512,6 +517,8 @@ class TrainTransform(EvalTransform):
         saturation: float = 0.2,
         seed: int = 0,
         degradations: DegradationConfig | None = None,
+        p_table_texture: float = 0.0,
+        table_photos: Sequence[np.ndarray] = (),
     ) -> None:
         super().__init__(size, d_min, d_max, depth_mode=depth_mode)
         probabilities = {
@@ -520,6 +527,7 @@ class TrainTransform(EvalTransform):
             "p_flip": p_flip,
             "p_rotate": p_rotate,
             "p_color": p_color,
+            "p_table_texture": p_table_texture,
         }
         for name, p in probabilities.items():
             if not 0.0 <= p <= 1.0:
@@ -536,6 +544,9 @@ class TrainTransform(EvalTransform):
         self.jitter = {"brightness": brightness, "contrast": contrast, "saturation": saturation}
         self.seed = int(seed)
         self.degradations = degradations
+        if p_table_texture > 0 and not table_photos:
+            raise ValueError("p_table_texture > 0 needs table_photos")
+        self.p_table_texture, self.table_photos = p_table_texture, tuple(table_photos)
         self._rng: np.random.Generator | None = None
         self._rng_key: int | None = None
 
@@ -563,6 +574,8 @@ class TrainTransform(EvalTransform):
             out = hflip_sample(out)
         if rng.random() < self.p_rotate:
             out = random_rotate(out, rng, self.max_rotation_deg)
+        if self.p_table_texture > 0 and rng.random() < self.p_table_texture:  # drawn only when on
+            out = random_table_texture(out, rng, self.table_photos)
         if rng.random() < self.p_color:
             out = random_color_jitter(out, rng, **self.jitter)
         if self.degradations is not None:  # drawn only when on: the other random streams stay as they were

@@ -55,6 +55,7 @@ class DataConfig:
     crop_min_scale: float = 0.7  # smallest random-crop side fraction (0.5: up to 2x zoom, fx x 2)
     p_zoom_out: float = 0.0  # share of the uncropped train frames shown as a wider-angle view (fx scaled down)
     zoom_out_min_scale: float = 0.6  # smallest zoom-out scale (0.6: fx x 0.6, e.g. 90 deg -> ~118 deg hfov)
+    table_texture: float = 0.0  # share of train frames whose table is re-patterned with a train photo of photo_set
 
 
 @dataclass

@@ -48,6 +48,7 @@ from tqdm import tqdm
 
 from ..data.degradations import DegradationConfig
 from ..data.photos import PhotoNegatives
+from ..data.table_texture import table_photos
 from ..data.transforms import EvalTransform, TrainTransform
 from ..model.checkpoint import load_weights
 from ..model.checkpoint_info import MODEL_FILE, inference_options_from_info, model_config_from_info, read_info
@@ -119,6 +120,8 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
             crop_min_scale=cfg.data.crop_min_scale,
             p_zoom_out=cfg.data.p_zoom_out,
             zoom_out_min_scale=cfg.data.zoom_out_min_scale,
+            p_table_texture=cfg.data.table_texture,
+            table_photos=table_photos(cfg.data.photo_set) if cfg.data.table_texture > 0 else (),
         )
     else:
         transform = EvalTransform(mc.input_size, mc.d_min, mc.d_max)
