@@ -467,3 +467,30 @@ def test_transparent_depth_term_respects_invalid_depth_and_has_gradient_on_glass
     touched = pred.grad[0, 0, 0, 0] != 0
     used = (labels[0] == 2) & valid[0, 0]
     assert torch.equal(touched, used)
+
+
+def test_segmentation_ce_pixel_weights_by_hand():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 3, 4, 5, generator=g, requires_grad=True)
+    labels = torch.randint(0, 3, (2, 4, 5), generator=g)
+    labels[0, 0, :2] = 255
+    w = torch.tensor([1.0, 1.0, 2.0])
+    ones = torch.ones(2, 4, 5)
+    for cw in (None, w):  # unit pixel weights change nothing
+        assert val(segmentation_ce(logits, labels, class_weights=cw, pixel_weights=ones)) == pytest.approx(
+            val(segmentation_ce(logits, labels, class_weights=cw)), rel=1e-6
+        )
+    pixel = ones.clone()
+    pixel[1, 2:, :] = 4.0  # e.g. opaque look-alikes weighted up
+    each = torch.nn.functional.cross_entropy(logits, labels, weight=w, ignore_index=255, reduction="none")
+    keep = labels != 255
+    class_w = w[torch.where(keep, labels, 0)] * keep
+    expected = (each * pixel).sum() / (class_w * pixel).sum()
+    loss = segmentation_ce(logits, labels, class_weights=w, pixel_weights=pixel)
+    assert val(loss) == pytest.approx(val(expected), rel=1e-6)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="pixel_weights"):
+        segmentation_ce(logits, labels, pixel_weights=torch.ones(2, 4, 4))
+    none = torch.full((2, 4, 5), 255, dtype=torch.long)
+    assert val(segmentation_ce(logits, none, pixel_weights=pixel)) == 0.0

@@ -90,6 +90,10 @@ def test_config_errors(tmp_path):
         load_train_config("default_small", ["loss.depth_loss=l1"])
     with pytest.raises(ValueError, match="key=value"):
         load_train_config("default_small", ["optim.epochs"])
+    with pytest.raises(ValueError, match="loss.opaque_weight"):
+        load_train_config("default_small", ["loss.opaque_weight=-1"])
+    with pytest.raises(ValueError, match="data.table_texture"):
+        load_train_config("default_small", ["data.table_texture=1.5"])
     with pytest.raises(FileNotFoundError, match="shipped configs"):
         load_train_config("no_such_config")
     path = tmp_path / "c.yaml"
@@ -794,3 +798,36 @@ def test_extra_train_folders_join_the_training_set_only(data_root, tmp_path):
         mixed.close()
     with pytest.raises(ValueError, match="extra_train"):
         load_train_config("default_small", ["data.kind=syntodd", "data.extra_train=[x/train]"])
+
+
+def test_opaque_objects_can_be_weighted_up_as_hard_negatives(tmp_path):
+    import numpy as np
+
+    from egsa_ros.data.synthetic_frames import read_frame
+    from egsa_ros.data.transforms import EvalTransform
+    from egsa_ros.train.objective import TrainingLoss
+
+    write_synthetic_fixture(tmp_path / "d", {"train": 1})
+    frame = next(p for p in sorted((tmp_path / "d" / "train").iterdir()) if p.is_dir())
+    sample = read_frame(frame)
+    opaque = sample["opaque"] == 1
+    assert opaque.any() and (sample["labels"][opaque] == 0).all()  # background to the classes, marked here
+    cfg = load_train_config("default_small", ["loss.opaque_weight=3"])
+    mc = cfg.model_config()
+    tensors = EvalTransform(mc.input_size, 0.0, 3.0)(sample)
+    batch = {k: (v[None] if torch.is_tensor(v) else v) for k, v in tensors.items()}
+    weighted = TrainingLoss(cfg.loss, mc, torch.device("cpu"))
+    weights = weighted.pixel_weights(batch)
+    assert weights is not None and set(torch.unique(weights).tolist()) == {1.0, 3.0}
+    assert torch.equal(weights == 3.0, batch["opaque"] == 1)
+    plain = TrainingLoss(load_train_config("default_small").loss, mc, torch.device("cpu"))
+    assert plain.pixel_weights(batch) is None
+    assert weighted.pixel_weights({k: v for k, v in batch.items() if k != "opaque"}) is None
+    g = torch.Generator().manual_seed(0)
+    h, w = mc.input_size
+    depth_all = torch.rand(1, 1, 1, 1, h, w, generator=g) + 0.5
+    seg_all = torch.randn(1, 1, 1, mc.num_classes, h, w, generator=g)
+    _, parts_w = weighted(depth_all, seg_all, batch)
+    _, parts_p = plain(depth_all, seg_all, batch)
+    assert not np.isclose(float(parts_w["seg"]), float(parts_p["seg"]))
+    assert float(parts_w["depth"]) == float(parts_p["depth"])

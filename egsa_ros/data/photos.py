@@ -220,8 +220,8 @@ class PhotoNegatives:
     Sample ``i`` is crop ``i`` of :func:`negative_crops` as a dict like
     :func:`egsa_ros.data.synthetic.read_frame` returns: ``rgb`` (H, W, 3) uint8, ``labels``
     (H, W) int64 all 0 (background: nothing is transparent), ``depth`` and ``depth_sensor``
-    (H, W) float32 all 0 (no depth: the depth loss ignores these pixels), ``instance`` all 0,
-    ``K`` for a 60 degree horizontal field of view, ``frame`` ``"photo_<i>"``.
+    (H, W) float32 all 0 (no depth: the depth loss ignores these pixels), ``instance`` and
+    ``opaque`` all 0, ``K`` for a 60 degree horizontal field of view, ``frame`` ``"photo_<i>"``.
 
     Args:
         split: ``train`` (for training) or ``heldout`` (the real-photo test).
@@ -254,6 +254,7 @@ class PhotoNegatives:
             "depth_sensor": zeros.copy(),
             "labels": np.zeros((h, w), np.int64),
             "instance": np.zeros((h, w), np.int64),
+            "opaque": np.zeros((h, w), np.int64),
         }
 
     def __getitem__(self, index: int):

@@ -32,6 +32,8 @@ PathLike = str | Path
 
 #: Rendered semantic id -> egsa_ros class (anything else -> IGNORE_INDEX).
 SEMANTIC_TO_CLASS = {0: 0, 1: 1, 2: 2, 3: 0}
+#: Rendered semantic id of opaque objects (distractors, look-alikes).
+OPAQUE_SEMANTIC = 3
 #: egsa_ros class names, index = class id.
 SYNTHETIC_CLASSES = ("background", "table", "transparent")
 #: Millimetres per metre (the depth PNGs store mm).
@@ -59,7 +61,9 @@ def frame_dirs(split_dir: PathLike) -> list[Path]:
 def read_frame(folder: PathLike) -> Sample:
     """One frame directory -> sample dict: ``rgb`` (H, W, 3) uint8, ``depth`` (ground truth)
     and ``depth_sensor`` (H, W) float32 m (0 = none), ``labels`` and ``instance`` (H, W)
-    int64, ``K`` (3, 3), ``frame`` (the directory name), ``seed`` (when meta.json has one)."""
+    int64, ``opaque`` (H, W) int64 (1 on opaque objects: look-alikes and distractors, which
+    ``labels`` counts as background), ``K`` (3, 3), ``frame`` (the directory name), ``seed``
+    (when meta.json has one)."""
     folder = Path(folder)
     with open(folder / "meta.json") as fh:
         meta = json.load(fh)
@@ -76,6 +80,7 @@ def read_frame(folder: PathLike) -> Sample:
         sample[key] = mm.astype(np.float32) / np.float32(MM_PER_M)
     semantic = read_single_channel(folder / "semantic.png", (np.uint8,))
     sample["labels"] = map_semantic(semantic)
+    sample["opaque"] = (semantic == OPAQUE_SEMANTIC).astype(np.int64)
     sample["instance"] = read_single_channel(folder / "instance.png", (np.uint16, np.uint8)).astype(np.int64)
     for key in ("depth", "depth_sensor", "labels", "instance"):
         if sample[key].shape != (height, width):

@@ -49,7 +49,7 @@ IGNORE_INDEX = 255
 #: Sample keys holding depth maps in metres (0/NaN invalid).
 DEPTH_KEYS = ("depth", "depth_sensor")
 #: Sample keys holding integer label maps, with the value used for padding.
-LABEL_KEYS: Mapping[str, int] = {"labels": IGNORE_INDEX, "instance": 0}
+LABEL_KEYS: Mapping[str, int] = {"labels": IGNORE_INDEX, "instance": 0, "opaque": 0}
 #: How :func:`resize_depth` may resample depth.
 DEPTH_RESIZE_MODES = ("nearest", "valid_mean")
 

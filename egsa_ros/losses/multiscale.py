@@ -38,6 +38,7 @@ def segmentation_ce(
     labels: torch.Tensor,
     ignore_index: int = 255,
     class_weights: torch.Tensor | None = None,
+    pixel_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pixel-wise cross-entropy averaged over non-ignored pixels of the batch.
 
@@ -50,11 +51,15 @@ def segmentation_ce(
         labels: (B, H, W) int64, ``ignore_index`` for unlabelled pixels.
         ignore_index: label to ignore.
         class_weights: optional (K,) float.
+        pixel_weights: optional (B, H, W) float >= 0, multiplying each pixel's (class-weighted)
+            loss and its share of the mean's denominator (e.g. hard negatives weighted up).
 
     Returns:
         Scalar tensor (nats).
     """
     labels = labels.long()
+    if pixel_weights is not None:
+        return _pixel_weighted_ce(logits, labels, ignore_index, class_weights, pixel_weights)
     total = F.cross_entropy(logits, labels, weight=class_weights, ignore_index=ignore_index, reduction="sum")
     keep = labels != ignore_index
     if class_weights is None:
@@ -64,6 +69,27 @@ def segmentation_ce(
         denom = torch.where(
             keep, class_weights.to(total.dtype)[safe], torch.zeros((), dtype=total.dtype, device=total.device)
         ).sum()
+    return torch.where(denom > 0, total / denom.clamp(min=1e-12), total * 0.0)
+
+
+def _pixel_weighted_ce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    ignore_index: int,
+    class_weights: torch.Tensor | None,
+    pixel_weights: torch.Tensor,
+) -> torch.Tensor:
+    """:func:`segmentation_ce` with per-pixel weights: sum(w_pixel w_class ce) / sum(w_pixel w_class)."""
+    if pixel_weights.shape != labels.shape:
+        raise ValueError(f"pixel_weights {tuple(pixel_weights.shape)} and labels {tuple(labels.shape)} differ")
+    each = F.cross_entropy(logits, labels, weight=class_weights, ignore_index=ignore_index, reduction="none")
+    keep = labels != ignore_index
+    weight = torch.where(keep, pixel_weights.to(each.dtype), torch.zeros((), dtype=each.dtype, device=each.device))
+    if class_weights is not None:
+        safe = torch.where(keep, labels, torch.zeros_like(labels))
+        weight = weight * class_weights.to(each.dtype)[safe]
+    total = (each * pixel_weights.to(each.dtype)).sum()
+    denom = weight.sum()
     return torch.where(denom > 0, total / denom.clamp(min=1e-12), total * 0.0)
 
 
@@ -97,6 +123,7 @@ def egsa_total_loss(
     class_weights: torch.Tensor | None = None,
     transparent_depth_weight: float = 0.0,
     transparent_class: int = 2,
+    pixel_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Multi-iteration, multi-scale EGSA loss.
 
@@ -125,6 +152,8 @@ def egsa_total_loss(
             (0 disables it; it is then not computed). Images without a valid transparent pixel add
             nothing to it (see :func:`~egsa_ros.losses.depth.masked_image_mean`).
         transparent_class: label of the transparent class in ``labels``.
+        pixel_weights: optional (B, H, W) per-pixel weights of the CE term (see
+            :func:`segmentation_ce`).
 
     Returns:
         ``(total, parts)``: ``total`` a scalar tensor with gradient; ``parts`` a dict of detached
@@ -153,7 +182,7 @@ def egsa_total_loss(
             d = _at(depth_all, i, s)
             g = _at(seg_all, i, s)
             ld = depth_loss(d, target_depth, valid, K)
-            ls = segmentation_ce(g, labels, ignore_index, class_weights)
+            ls = segmentation_ce(g, labels, ignore_index, class_weights, pixel_weights)
             parts[f"depth_i{i}_s{s}"] = ld.detach()
             parts[f"seg_i{i}_s{s}"] = ls.detach()
             depth_sum = ld if depth_sum is None else depth_sum + ld

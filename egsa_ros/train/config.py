@@ -88,6 +88,7 @@ class LossConfig:
     seg_weight: float = 0.1
     class_weights: list[float] | None = None  # per-class CE weights (K values), e.g. [1, 1, 2]
     transparent_depth_weight: float = 0.0  # extra depth loss over transparent pixels only (0: off)
+    opaque_weight: float = 1.0  # CE weight of opaque-object pixels (look-alikes: hard negatives; 1: off)
     deal_weight: float = 0.0
     ot_lambda: float = 0.1  # mse_ot only
 
@@ -139,6 +140,12 @@ class TrainConfig:
         tdw = self.loss.transparent_depth_weight
         if isinstance(tdw, bool) or not isinstance(tdw, (int, float)) or not 0.0 <= tdw < math.inf:
             raise ValueError(f"loss.transparent_depth_weight must be a finite number >= 0, got {tdw!r}")
+        ow = self.loss.opaque_weight
+        if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not 0.0 <= ow < math.inf:
+            raise ValueError(f"loss.opaque_weight must be a finite number >= 0, got {ow!r}")
+        dt = self.data.table_texture
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0.0 <= dt <= 1.0:
+            raise ValueError(f"data.table_texture must be a probability in [0, 1], got {dt!r}")
         if self.optim.epochs < 1 or self.optim.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
         if self.val_every < 1 or self.log_every < 1:

@@ -65,7 +65,16 @@ class TrainingLoss:
             class_weights=self.class_weights,
             transparent_depth_weight=c.transparent_depth_weight,
             transparent_class=self.transparent_class,
+            pixel_weights=self.pixel_weights(batch),
         )
+
+    def pixel_weights(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """(B, H, W) CE weights: ``loss.opaque_weight`` on opaque-object pixels (the batch's
+        ``opaque`` map), 1 elsewhere; None when the weight is 1 or the batch has no such map."""
+        weight = float(self.config.opaque_weight)
+        if weight == 1.0 or "opaque" not in batch:
+            return None
+        return 1.0 + (weight - 1.0) * batch["opaque"].to(torch.float32)
 
     def of_prediction(self, depth: torch.Tensor, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The total loss of one final prediction: depth (B, 1, H, W) metres, logits (B, K, H, W)
