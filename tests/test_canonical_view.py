@@ -148,10 +148,15 @@ def test_period_reuses_the_measured_scale_for_the_same_camera_and_the_switch_tur
     assert "canonical_view" in pipe(b, fx=fx).timings  # frame 4: measured again
     assert pipe.last_view_scale != k_a
     assert "canonical_view" in pipe(b, fx=0.3 * 80).timings  # another camera: measured at once
+    assert "second view" not in plain.model_name
+    assert pipe.model_name.count("second view outside fx/W") == 1
     pipe.set_canonical_view(False)
+    assert "second view" not in pipe.model_name  # the ready line and diagnostics say it is off
     off = pipe(b, fx=fx)
     np.testing.assert_array_equal(off.depth, plain(b, fx=fx).depth)
     assert pipe.last_view_scale is None and "canonical_view" not in off.timings
+    pipe.set_canonical_view(True)
+    assert pipe.model_name.count("second view outside fx/W") == 1
     with pytest.raises(ValueError, match="period"):
         pipe.set_canonical_view(True, period=0)
     with pytest.raises(ValueError, match="no trained focal range"):

@@ -472,6 +472,10 @@ def test_node_rescales_a_lens_outside_the_trained_range_by_its_canonical_view(ro
         assert not np.allclose(depth, plain, rtol=0.02)
         assert harness.spin_until(lambda: "canonical_view_scale" in harness.last_diag(), 5, proc), harness.last_diag()
         assert harness.last_diag()["canonical_view_scale"] == f"{k:.2f}"
+        harness.depth_and_mask(8.0, proc, seed=2, fx=0.9 * W)  # a lens inside the range: no factor now
+        assert harness.spin_until(lambda: harness.last_diag()["canonical_view_scale"] == "1.00", 5, proc), (
+            harness.last_diag()
+        )
     finally:
         harness.close()
         code, out = _stop(proc)

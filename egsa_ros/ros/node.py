@@ -547,8 +547,9 @@ class EGSANode(LifecycleNode):
         self._publish(fields, result, wanted, camera[1] if camera and result.camera is camera[0] else None)
         if result.table_scale is not None:
             self.stats.set("table_scale", result.table_scale)
-        if self.pipeline.last_view_scale is not None:
-            self.stats.set("canonical_view_scale", self.pipeline.last_view_scale)
+        if self.pipeline.options.canonical_view_focal is not None:  # this frame's factor (1.0: none needed)
+            view_scale = self.pipeline.last_view_scale
+            self.stats.set("canonical_view_scale", 1.0 if view_scale is None else view_scale)
         if result.objects is not None:
             self.stats.count_many(result.geometry_counts)
             self.stats.set("glass_geometry_plane", result.objects.plane_summary)

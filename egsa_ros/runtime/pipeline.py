@@ -105,6 +105,11 @@ class Pipeline:
         if enabled and self._model_view_focal is None:
             raise ValueError(f"{self.model_name} has no trained focal range (inference option canonical_view_focal)")
         self.options = self.options.replace(canonical_view_focal=self._model_view_focal if enabled else None)
+        if self._model_view_focal is not None:  # the name says whether the pass runs
+            note = ", second view outside fx/W {:g}-{:g}".format(*self._model_view_focal)
+            self.model_name = self.model_name.replace(note, "")
+            if enabled:
+                self.model_name += note
         self.canonical_view_period = int(period)
         self._view_state = None
 
