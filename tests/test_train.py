@@ -806,6 +806,7 @@ def test_opaque_objects_can_be_weighted_up_as_hard_negatives(tmp_path):
     from egsa_ros.data.synthetic_frames import read_frame
     from egsa_ros.data.transforms import EvalTransform
     from egsa_ros.train.objective import TrainingLoss
+    from egsa_ros.train.validation import collate
 
     write_synthetic_fixture(tmp_path / "d", {"train": 1})
     frame = next(p for p in sorted((tmp_path / "d" / "train").iterdir()) if p.is_dir())
@@ -815,7 +816,9 @@ def test_opaque_objects_can_be_weighted_up_as_hard_negatives(tmp_path):
     cfg = load_train_config("default_small", ["loss.opaque_weight=3"])
     mc = cfg.model_config()
     tensors = EvalTransform(mc.input_size, 0.0, 3.0)(sample)
-    batch = {k: (v[None] if torch.is_tensor(v) else v) for k, v in tensors.items()}
+    batch = collate([tensors])  # the trainer's own batching must carry the map to the loss
+    assert "opaque" in batch
+    assert "opaque" not in collate([{k: v for k, v in tensors.items() if k != "opaque"}])
     weighted = TrainingLoss(cfg.loss, mc, torch.device("cpu"))
     weights = weighted.pixel_weights(batch)
     assert weights is not None and set(torch.unique(weights).tolist()) == {1.0, 3.0}

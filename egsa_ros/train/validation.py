@@ -36,6 +36,9 @@ from ..model.test_time import predict
 BATCH_KEYS = ("rgb", "depth", "valid", "labels", "K")
 """The sample entries a batch holds: rgb (B, 3, h, w) float32 0..255, depth (B, 1, h, w)
 metres, valid (B, 1, h, w) bool, labels (B, h, w) int64, K (B, 3, 3) intrinsics."""
+OPTIONAL_BATCH_KEYS = ("opaque",)
+"""Entries a batch holds when every sample of it has them: opaque (B, h, w) int64, 1 on opaque
+objects (for ``loss.opaque_weight``; the egsa-synth reader and the photo negatives give it)."""
 
 DATASET_KINDS = ("synthetic", "syntodd", "clearpose")
 
@@ -57,8 +60,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Stack the tensors training and validation use (other sample entries vary between readers)."""
-    return {k: torch.stack([s[k] for s in samples]) for k in BATCH_KEYS}
+    """Stack the tensors training and validation use (other sample entries vary between readers):
+    :data:`BATCH_KEYS`, and :data:`OPTIONAL_BATCH_KEYS` that every sample has."""
+    keys = BATCH_KEYS + tuple(k for k in OPTIONAL_BATCH_KEYS if all(k in s for s in samples))
+    return {k: torch.stack([s[k] for s in samples]) for k in keys}
 
 
 def to_device(
