@@ -77,9 +77,47 @@ def test_ood_draws_only_held_out_glass_tables_room_and_light():
     assert families.COLOUR_TEMPERATURE_HELDOUT_K[1] < families.COLOUR_TEMPERATURE_TRAIN_K[0]
 
 
+def test_train_tables_adds_table_materials_and_set_2_photos_and_holds_out_the_same():
+    """``train_tables`` draws its tables from the extra materials and photos (set 2's training
+    photos too), and still nothing held out."""
+    from egsa_ros.data.photos import photos_in
+    from egsa_ros.data.synth.scene_v2 import TABLE_PHOTOS_SET_2
+
+    heldout_photos = {p.name for p in photos_in("heldout")}
+    assert not set(TABLE_PHOTOS_SET_2) & heldout_photos
+    seen_tables, seen_photos, no_glass = set(), set(), 0
+    for index in range(600):
+        spec = sample_scene_v2(21, index, 64, 48, "train_tables")
+        assert not {o.shape for o in spec.objects} & set(families.HELDOUT_GLASS)
+        assert spec.table["texture"] not in families.HELDOUT_TABLES
+        assert spec.room["kind"] not in families.HELDOUT_ROOMS
+        seen_tables.add(spec.table["texture"])
+        if spec.table["photo"] is not None:
+            seen_photos.add(spec.table["photo"])
+        no_glass += not [o for o in spec.objects if o.category == "transparent"]
+    assert seen_tables == set(families.TABLES_EXTRA) | {"photo"}
+    assert seen_photos <= set(TABLE_PHOTOS_SET_2) and any(name.startswith("mvtb_") for name in seen_photos)
+    assert 0 < no_glass < 600 * 0.15, "the training family keeps its glass-free negatives"
+    profile = sample_scene_v2(21, 0, 64, 48, "train_tables").profile
+    assert profile["split_family"] == "train_tables" and profile["table_photo_set"] == 2
+    assert "table_photo_set" not in sample_scene_v2(21, 0, 64, 48, "train").profile
+
+
+@pytest.mark.parametrize("kind", families.TABLES_EXTRA)
+def test_extra_table_materials_are_deterministic_patterned_bitmaps(kind):
+    from egsa_ros.data.synth.textures_v2 import table_bitmap
+
+    a = table_bitmap(kind, np.random.default_rng(5), 128)
+    assert a.shape == (128, 128, 3) and a.dtype == np.float32
+    assert 0.0 <= a.min() and a.max() <= 1.0 and a.std() > 0.01, "a pattern, not a flat colour"
+    np.testing.assert_array_equal(a, table_bitmap(kind, np.random.default_rng(5), 128))
+    assert not np.array_equal(a, table_bitmap(kind, np.random.default_rng(6), 128))
+
+
 def test_train_and_held_out_sets_are_disjoint():
     assert not set(families.GLASS_TRAIN) & set(families.HELDOUT_GLASS)
     assert not set(families.TABLES_TRAIN) & set(families.HELDOUT_TABLES)
+    assert not set(families.TABLES_EXTRA) & set(families.HELDOUT_TABLES)
     assert not set(families.ROOMS_TRAIN) & set(families.HELDOUT_ROOMS)
     assert not set(families.LIGHTS_TRAIN) & set(families.HELDOUT_LIGHTS)
     with pytest.raises(ValueError, match="split family"):

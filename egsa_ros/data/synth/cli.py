@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from egsa_ros.data.synth.bag import bag_directory, write_bag
+from egsa_ros.data.synth.families import SPLIT_FAMILIES
 from egsa_ros.data.synth.parallel import render_with_workers
 from egsa_ros.data.synth.render import frame_complete, frame_id, render_frame
 from egsa_ros.data.synth.scene import DEFAULT_PROFILE, GLASS_SHAPES, SceneProfile, sample_scene
@@ -175,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--split-family",
         default=None,
-        choices=("train", "ood"),
+        choices=SPLIT_FAMILIES,
         help="v2 only: train (default) draws the training distribution; ood draws only the "
-        "held-out glass families, table materials and room/light (see families.py)",
+        "held-out glass families, table materials and room/light; train_tables is train with "
+        "more table materials and photo tables from photo set 2 (see families.py)",
     )
     p.add_argument(
         "--hfov-range",

@@ -12,6 +12,11 @@ The ``ood`` (out-of-distribution) family holds out, from every ``train`` draw:
 An ``ood`` frame draws its glass, table, room and light only from the held-out sets; look-alikes,
 cameras, photos and liquids are common to both. Val/test splits of the training distribution use
 ``train`` with other seeds.
+
+``train_tables`` is ``train`` with the table drawn from other materials: :data:`TABLES_EXTRA`
+(granite, terrazzo, concrete, planks; none veined or grouted like the held-out marble and tiles)
+and photo tables that also draw from photo set 2's training photos, rendered so the glass refracts
+them. Mixed with ``train`` frames it widens the training tables; validation stays ``train``.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ LOOKALIKES = (
 
 TABLES_TRAIN = ("wood", "checker", "noise", "cloth", "metal", "glossy", "stripes", "dots", "photo")
 HELDOUT_TABLES = ("marble", "tiles")
+TABLES_EXTRA = ("granite", "terrazzo", "concrete", "planks")
+"""Table materials only ``train_tables`` draws (with photo tables)."""
 
 ROOMS_TRAIN = ("open", "wall", "window_wall", "shelf_wall")
 HELDOUT_ROOMS = ("corner",)
@@ -70,7 +77,9 @@ HELDOUT_LIGHTS = ("warm_spots",)
 COLOUR_TEMPERATURE_TRAIN_K = (3000.0, 7500.0)
 COLOUR_TEMPERATURE_HELDOUT_K = (2000.0, 2800.0)
 
-SPLIT_FAMILIES = ("train", "ood")
+SPLIT_FAMILIES = ("train", "ood", "train_tables")
+TRAINING_FAMILIES = ("train", "train_tables")
+"""Split families of the training distribution (no held-out draw; some frames without glass)."""
 
 
 @dataclass(frozen=True)
@@ -82,21 +91,29 @@ class Choices:
     rooms: tuple
     lights: tuple
     colour_temperature_k: tuple
+    table_photo_set: int = 1
+    """Photo set whose training photos photo tables draw from (1: set 1's scenery only)."""
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "glass": list(self.glass),
             "tables": list(self.tables),
             "rooms": list(self.rooms),
             "lights": list(self.lights),
             "colour_temperature_k": list(self.colour_temperature_k),
         }
+        if self.table_photo_set != 1:  # recorded only where it differs (earlier splits' profiles unchanged)
+            out["table_photo_set"] = self.table_photo_set
+        return out
 
 
 def choices(split_family: str) -> Choices:
-    """The :class:`Choices` of ``split_family`` (``train`` or ``ood``)."""
+    """The :class:`Choices` of ``split_family`` (one of :data:`SPLIT_FAMILIES`)."""
     if split_family == "train":
         return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
+    if split_family == "train_tables":
+        tables = TABLES_EXTRA + ("photo",)
+        return Choices(GLASS_TRAIN, tables, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K, table_photo_set=2)
     if split_family == "ood":
         return Choices(HELDOUT_GLASS, HELDOUT_TABLES, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
     raise ValueError(f"unknown split family {split_family!r}; expected one of {SPLIT_FAMILIES}")

@@ -15,7 +15,8 @@ default), a v2 frame draws:
   roll +-10 deg; and an exposure target (the rendered image is scaled to it).
 
 ``split_family="ood"`` draws glass, table, room and light only from the held-out sets of
-:mod:`egsa_ros.data.synth.families`. A frame depends only on (seed, index, size, split family).
+:mod:`egsa_ros.data.synth.families`; ``"train_tables"`` is ``"train"`` with other table materials.
+A frame depends only on (seed, index, size, split family).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from egsa_ros.data.photos import photos_in
 from egsa_ros.data.synth.camera import look_at, project
-from egsa_ros.data.synth.families import LOOKALIKES, choices
+from egsa_ros.data.synth.families import LOOKALIKES, TRAINING_FAMILIES, choices
 from egsa_ros.data.synth.scene import CameraSpec, ObjectSpec, SceneSpec, _pack, _tint
 from egsa_ros.data.synth.shapes_v2 import FILLABLE, LABELLED, sample_dims, shape_extent
 from egsa_ros.data.synth.textures import ENV_KINDS
@@ -81,6 +82,9 @@ TRAIN_PHOTOS = tuple(p.name for p in photos_in("train", photo_set=1))
 never depend on it, nor on photos added to later sets)."""
 SCENERY_PHOTOS = tuple(p.name for p in photos_in("train", photo_set=1) if p.scenery)
 """Packaged photos table textures and window views draw from."""
+TABLE_PHOTOS_SET_2 = SCENERY_PHOTOS + tuple(p.name for p in photos_in("train", photo_set=2) if p.photo_set == 2)
+"""Photos the tables of a split family with ``table_photo_set=2`` draw from (set 1's scenery and
+every training photo of set 2: their patterns, not their content, are the point)."""
 
 
 @dataclass
@@ -423,7 +427,7 @@ def sample_scene_v2(
     visible_half = cam_draw["distance_m"] * np.tan(np.radians(cam_draw["hfov_deg"]) / 2)
     spread = float(np.clip(0.5 * visible_half, 0.06, 0.4))
 
-    no_glass = split_family == "train" and rng.random() < NO_GLASS_SHARE
+    no_glass = split_family in TRAINING_FAMILIES and rng.random() < NO_GLASS_SHARE
     n_glass = 0 if no_glass else int(rng.choice([1, 2, 3, 4, 5], p=[0.25, 0.3, 0.22, 0.13, 0.1]))
     drawn = _draw_objects(rng, ch.glass, n_glass, int(rng.integers(2, 6)))
     sizes = [shape_extent(fam, dims) for _, fam, _, _, dims, _ in drawn]
@@ -492,7 +496,9 @@ def sample_scene_v2(
     table = {
         "texture": table_kind,
         "texture_seed": int(rng.integers(2**31)),
-        "photo": str(rng.choice(SCENERY_PHOTOS)) if table_kind == "photo" else None,
+        "photo": str(rng.choice(SCENERY_PHOTOS if ch.table_photo_set == 1 else TABLE_PHOTOS_SET_2))
+        if table_kind == "photo"
+        else None,
         "glossy": bool(table_kind == "glossy" or (table_kind not in ("metal", "cloth") and rng.random() < 0.4)),
         "roughness": float(rng.uniform(0.05, 0.35)),
         "uv_repeat": float(rng.uniform(1.0, 4.0)),

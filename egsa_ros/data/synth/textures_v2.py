@@ -88,6 +88,54 @@ def plain_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     )
 
 
+def granite_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """Speckled stone: a ground colour with dense dark and light grains of 1-3 pixels."""
+    ground = _colour(rng, 0.15, 0.7)
+    img = np.repeat(np.repeat(ground[None, None], size, 0), size, 1)
+    dark, light = (rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.3)), (rng.uniform(1.2, 1.6), rng.uniform(0.05, 0.2))
+    for tone, share in (dark, light):
+        grains = (rng.random((size, size)) < share).astype(np.uint8)
+        if rng.random() < 0.5:  # coarser grains
+            grains = cv2.dilate(grains, np.ones((2, 2), np.uint8))
+        img = np.where(grains[..., None] > 0, img * tone, img)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def terrazzo_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """Terrazzo: chips of two to four colours, 3-14 pixels across, scattered on a plain ground."""
+    img = np.repeat(np.repeat(_colour(rng, 0.4, 0.9)[None, None], size, 0), size, 1).copy()
+    palette = [_colour(rng, 0.05, 0.9) for _ in range(int(rng.integers(2, 5)))]
+    for _ in range(int(rng.integers(150, 500))):
+        centre = (int(rng.integers(size)), int(rng.integers(size)))
+        axes = (int(rng.integers(2, 8)), int(rng.integers(2, 8)))
+        colour = [float(c) for c in palette[int(rng.integers(len(palette)))]]
+        cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def concrete_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """Grey concrete: soft blotches, fine grain and a few small dark pores."""
+    tone = sum(_smooth_noise(rng, size, c) * w for c, w in ((3, 0.5), (10, 0.3), (40, 0.2)))
+    grey = rng.uniform(0.3, 0.7) * _colour(rng, 0.9, 1.0)
+    img = grey * (0.8 + 0.4 * tone[..., None]) * (0.95 + 0.1 * rng.random((size, size, 1)))
+    pores = rng.random((size, size)) < rng.uniform(0.001, 0.006)
+    img = np.where(pores[..., None], img * 0.3, img)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def planks_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """Floor-board planks: wood grain per plank, each plank its own tone, thin dark seams between."""
+    n = int(rng.integers(3, 8))
+    width = size / n
+    grain = wood_texture(rng, size)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    plank = np.minimum((xx // width).astype(int), n - 1)
+    tone = rng.uniform(0.75, 1.25, n).astype(np.float32)
+    img = grain * tone[plank][..., None]
+    seam = (xx % width) < rng.uniform(1.0, 2.5)
+    return np.clip(np.where(seam[..., None], img * 0.35, img), 0, 1).astype(np.float32)
+
+
 def photo_texture(rng: np.random.Generator, size: int = 256, photo: str | None = None) -> np.ndarray:
     """A crop of the packaged training photo named ``photo`` (value noise when it is not installed)."""
     installed = {p.name for p in available_photos("train")}
@@ -108,6 +156,10 @@ TABLE_MAKERS = {
     "metal": brushed_texture,
     "glossy": plain_texture,
     "photo": photo_texture,
+    "granite": granite_texture,
+    "terrazzo": terrazzo_texture,
+    "concrete": concrete_texture,
+    "planks": planks_texture,
 }
 """Table material name -> bitmap maker (see :mod:`egsa_ros.data.synth.families` for which split draws which)."""
 
