@@ -825,7 +825,11 @@ def test_opaque_objects_can_be_weighted_up_as_hard_negatives(tmp_path):
     assert torch.equal(weights == 3.0, batch["opaque"] == 1)
     plain = TrainingLoss(load_train_config("default_small").loss, mc, torch.device("cpu"))
     assert plain.pixel_weights(batch) is None
-    assert weighted.pixel_weights({k: v for k, v in batch.items() if k != "opaque"}) is None
+    without_map = {k: v for k, v in batch.items() if k != "opaque"}
+    with pytest.warns(UserWarning, match="opaque_weight=3 has no effect"):
+        assert weighted.pixel_weights(without_map) is None
+    assert weighted.pixel_weights(without_map) is None  # warned once, counted each time
+    assert weighted.batches_without_opaque_map == 2 and plain.batches_without_opaque_map == 0
     g = torch.Generator().manual_seed(0)
     h, w = mc.input_size
     depth_all = torch.rand(1, 1, 1, 1, h, w, generator=g) + 0.5

@@ -5,6 +5,7 @@ config, over the deep-supervision stacks (training) or over the final prediction
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -43,6 +44,8 @@ class TrainingLoss:
         self.class_weights = (
             None if loss.class_weights is None else torch.tensor(loss.class_weights, dtype=torch.float32, device=device)
         )
+        self.batches_without_opaque_map = 0
+        """Batches ``loss.opaque_weight`` could not weigh (a reader or a mixed batch without the map)."""
 
     def __call__(
         self, depth_all: torch.Tensor, seg_all: torch.Tensor, batch: dict[str, torch.Tensor]
@@ -72,7 +75,16 @@ class TrainingLoss:
         """(B, H, W) CE weights: ``loss.opaque_weight`` on opaque-object pixels (the batch's
         ``opaque`` map), 1 elsewhere; None when the weight is 1 or the batch has no such map."""
         weight = float(self.config.opaque_weight)
-        if weight == 1.0 or "opaque" not in batch:
+        if weight == 1.0:
+            return None
+        if "opaque" not in batch:
+            if self.batches_without_opaque_map == 0:
+                warnings.warn(
+                    f"loss.opaque_weight={weight:g} has no effect on batches without an opaque-object map "
+                    "(only egsa-synth frames carry one; a batch mixing other samples drops it)",
+                    stacklevel=2,
+                )
+            self.batches_without_opaque_map += 1
             return None
         return 1.0 + (weight - 1.0) * batch["opaque"].to(torch.float32)
 
