@@ -12,7 +12,7 @@ from egsa_ros.model import build_model, get_preset
 from egsa_ros.model.inference_options import InferenceOptions
 from egsa_ros.model.test_time import camera_depth_scale
 from egsa_ros.runtime.backends import make_backend
-from egsa_ros.runtime.canonical_view import canonical_view, view_scale
+from egsa_ros.runtime.canonical_view import canonical_view, second_lens, view_scale
 from egsa_ros.runtime.pipeline import Pipeline
 
 SPAN = (0.5, 1.375)  # fx / width of 90 and 40 deg lenses
@@ -77,6 +77,30 @@ def test_a_wide_lens_sees_its_centre_enlarged_at_the_short_end_of_the_range():
     np.testing.assert_array_equal(view.rgb, cv2.resize(rgb[24:72, 32:96], (128, 96), interpolation=cv2.INTER_LINEAR))
 
 
+def test_an_inset_moves_the_second_lens_toward_the_canonical_one_in_log_focal():
+    assert second_lens(2.75, SPAN) == 1.375 and second_lens(0.25, SPAN) == 0.5
+    assert second_lens(2.75, SPAN, toward=0.785, inset=0.5) == pytest.approx((1.375 * 0.785) ** 0.5)
+    assert second_lens(0.25, SPAN, toward=0.785, inset=0.5) == pytest.approx((0.5 * 0.785) ** 0.5)
+    assert second_lens(2.75, SPAN, toward=0.785, inset=0.0) == 1.375
+    rgb = _frame()
+    narrow = canonical_view(rgb, 2.75 * 128, SPAN, toward=0.785, inset=0.5)
+    assert narrow.fx / 128 == pytest.approx((1.375 * 0.785) ** 0.5, rel=0.02)  # rounded to whole pixels
+    assert narrow.zoom < canonical_view(rgb, 2.75 * 128, SPAN).zoom  # shrunk further
+    wide = canonical_view(rgb, 0.25 * 128, SPAN, toward=0.785, inset=0.5)
+    assert wide.fx / 128 == pytest.approx((0.5 * 0.785) ** 0.5, rel=0.02)
+    assert canonical_view(rgb, 0.9 * 128, SPAN, toward=0.785, inset=0.5) is None  # the trigger range is unchanged
+
+
+def test_the_inset_option_is_validated_named_and_round_trips():
+    options = InferenceOptions(canonical_focal=0.785, canonical_view_focal=SPAN, canonical_view_inset=0.5)
+    assert InferenceOptions.from_dict(options.to_dict()) == options
+    assert "second view outside fx/W 0.5-1.375 (lens inset 0.5)" in options.describe()
+    assert "inset" not in options.replace(canonical_view_inset=0).describe()
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="canonical_view_inset"):
+            InferenceOptions(canonical_view_inset=bad)
+
+
 def _smooth_depth(height=96, width=128):
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     return 0.6 + 0.4 * yy / height + 0.1 * np.sin(xx / 9.0)
@@ -127,6 +151,23 @@ def test_pipeline_leaves_frames_in_range_alone_and_rescales_the_others_by_their_
         np.testing.assert_array_equal(got.mask, first.mask)  # the mask is the first view's
         assert got.timings["canonical_view"] > 0
         assert got.timings["total"] >= got.timings["canonical_view"]
+
+
+def test_pipeline_takes_the_scale_of_the_inset_lens_and_names_it(tiny_pipelines):
+    backend, plain, _ = tiny_pipelines
+    options = InferenceOptions(canonical_focal=0.785, canonical_view_focal=SPAN, canonical_view_inset=0.5)
+    pipe = Pipeline(backend, plain.config, "tiny", options=options)
+    rgb, fx = _frame(48, 80, seed=6), 2.2 * 80
+    view = canonical_view(rgb, fx, SPAN, toward=0.785, inset=0.5)
+    view_depth = backend.infer(view.rgb).depth * np.float32(plain.options.depth_scale(view.fx, 80))
+    first = plain(rgb, fx=fx)
+    k = view_scale(first.depth, view_depth, view)
+    np.testing.assert_allclose(pipe(rgb, fx=fx).depth, first.depth * k, rtol=1e-5)
+    assert pipe.last_view_scale == pytest.approx(k)
+    pipe.set_canonical_view(False)
+    assert "second view" not in pipe.model_name
+    pipe.set_canonical_view(True)
+    assert pipe.model_name.count("second view outside fx/W 0.5-1.375 (lens inset 0.5)") == 1
 
 
 def test_period_reuses_the_measured_scale_for_the_same_camera_and_the_switch_turns_it_off(tiny_pipelines):

@@ -50,6 +50,9 @@ class InferenceOptions:
             nearest end would see it, and the first view's depth takes that view's global scale
             (:mod:`egsa_ros.runtime.canonical_view`; up to twice the network time on such frames,
             none on the others). Applied by the runtime pipeline after the graph.
+        canonical_view_inset: 0 <= inset < 1: the second view's lens moves from the nearest end
+            of ``canonical_view_focal`` this share of the way toward ``canonical_focal`` (in
+            log fx / width); 0 is the end itself.
     """
 
     transparent_logit_bias: float = 0.0
@@ -58,6 +61,7 @@ class InferenceOptions:
     canonical_focal: float | None = None
     focal_exponent: float = 1.0
     canonical_view_focal: tuple[float, float] | None = None
+    canonical_view_inset: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mask_input_size is not None:
@@ -84,6 +88,9 @@ class InferenceOptions:
                     f"canonical_view_focal must be (lo, hi) fx / width with 0.05 <= lo < hi <= 20, got {span}"
                 )
             object.__setattr__(self, "canonical_view_focal", span)
+        object.__setattr__(self, "canonical_view_inset", float(self.canonical_view_inset))
+        if not (math.isfinite(self.canonical_view_inset) and 0.0 <= self.canonical_view_inset < 1.0):
+            raise ValueError(f"canonical_view_inset must be in [0, 1), got {self.canonical_view_inset}")
 
     def depth_scale(self, fx: float | None, width: int) -> float:
         """Factor from the network's depth to metres for a frame of ``width`` pixels whose focal
@@ -139,8 +146,14 @@ class InferenceOptions:
             if self.focal_exponent != 1.0:
                 parts.append(f"focal exponent {self.focal_exponent:g}")
             if self.canonical_view_focal is not None:
-                parts.append("second view outside fx/W {:g}-{:g}".format(*self.canonical_view_focal))
+                parts.append(view_note(self.canonical_view_focal, self.canonical_view_inset))
         return "".join(", " + p for p in parts)
+
+
+def view_note(span: tuple[float, float], inset: float) -> str:
+    """How model names describe the canonical-view pass: ``"second view outside fx/W 0.5-1.37"``."""
+    note = "second view outside fx/W {:g}-{:g}".format(*span)
+    return note + (f" (lens inset {inset:g})" if inset else "")
 
 
 def split_legacy_config(model_config: dict[str, Any]) -> tuple[dict[str, Any], InferenceOptions]:

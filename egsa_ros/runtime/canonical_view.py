@@ -6,15 +6,20 @@ narrow lens at the usual distance asks it for canonical depths it never saw). Th
 a view of the same frame as a camera inside the trained range would see it, with the same number
 of pixels, so the same graph runs on it:
 
-- a narrow lens (fx / width above ``hi``): the frame shrunk by ``hi / (fx / width)`` into the
+- a narrow lens (fx / width above ``hi``): the frame shrunk by ``lens / (fx / width)`` into the
   middle of a mirrored border, i.e. the view of a wider lens at the same place;
-- a wide lens (fx / width below ``lo``): the centre of the frame, ``(fx / width) / lo`` of each
+- a wide lens (fx / width below ``lo``): the centre of the frame, ``(fx / width) / lens`` of each
   side, enlarged to the frame size, i.e. the view of a longer lens.
+
+The second ``lens`` is the nearest end of [lo, hi], or (``inset`` > 0) that end moved a share
+``inset`` of the way toward ``toward`` (the canonical fx / width) in log(fx / width): the ends are
+the rarest lenses of training.
 
 The network's depth of that view (scaled for the view's own focal length) over its depth of the
 frame, as a median over the pixels both see, is the frame's scale correction. ROS-free, no torch.
 
     view = canonical_view(rgb, fx, (lo, hi))     # None when fx / width is inside [lo, hi]
+    view = canonical_view(rgb, fx, (lo, hi), toward=0.785, inset=0.5)   # a lens further inside
     k = view_scale(depth, view_depth, view)      # NaN when too few pixels are comparable
 """
 
@@ -54,16 +59,37 @@ def _centred_box(height: int, width: int, share: float) -> tuple[int, int, int, 
     return top, left, top + h, left + w
 
 
-def canonical_view(rgb: np.ndarray, fx: float, focal_range: tuple[float, float]) -> CanonicalView | None:
-    """The view of ``rgb`` (H, W, 3) through the nearest lens inside ``focal_range`` ((lo, hi),
-    fx / width, unitless), or None when ``fx`` (pixels) is already inside it."""
+def second_lens(
+    focal: float, focal_range: tuple[float, float], toward: float | None = None, inset: float = 0.0
+) -> float:
+    """fx / width of the lens the second view emulates for a frame of ``focal`` (fx / width)
+    outside ``focal_range``: the nearest end, moved ``inset`` (0-1) of the way to ``toward`` in
+    log(fx / width) (``toward`` None or ``inset`` 0: the end itself)."""
+    lo, hi = focal_range
+    end = hi if focal > hi else lo
+    if toward is None or inset == 0.0:
+        return end
+    return float(end * (toward / end) ** inset)
+
+
+def canonical_view(
+    rgb: np.ndarray,
+    fx: float,
+    focal_range: tuple[float, float],
+    *,
+    toward: float | None = None,
+    inset: float = 0.0,
+) -> CanonicalView | None:
+    """The view of ``rgb`` (H, W, 3) through :func:`second_lens` (``focal_range`` (lo, hi) is
+    fx / width, unitless), or None when ``fx`` (pixels) is already inside the range."""
     height, width = rgb.shape[:2]
     lo, hi = focal_range
     focal = float(fx) / width
     if lo <= focal <= hi:
         return None
     narrow = focal > hi
-    y0, x0, y1, x1 = _centred_box(height, width, hi / focal if narrow else focal / lo)
+    lens = second_lens(focal, focal_range, toward, inset)
+    y0, x0, y1, x1 = _centred_box(height, width, lens / focal if narrow else focal / lens)
     h, w = y1 - y0, x1 - x0
     if narrow:  # shrink the frame into the box, a mirrored border around it
         small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..model.config import ModelConfig
 from ..model.graph_metadata import graph_configs, graph_frame_size, read_frame_metadata
-from ..model.inference_options import InferenceOptions
+from ..model.inference_options import InferenceOptions, view_note
 from ..model.model_source import ModelSource, resolve_model
 from ..model.tensorrt_engine import cuda_and_tensorrt_status, engine_configs
 from .backend import Backend, Size
@@ -106,7 +106,7 @@ class Pipeline:
             raise ValueError(f"{self.model_name} has no trained focal range (inference option canonical_view_focal)")
         self.options = self.options.replace(canonical_view_focal=self._model_view_focal if enabled else None)
         if self._model_view_focal is not None:  # the name says whether the pass runs
-            note = ", second view outside fx/W {:g}-{:g}".format(*self._model_view_focal)
+            note = ", " + view_note(self._model_view_focal, self.options.canonical_view_inset)
             self.model_name = self.model_name.replace(note, "")
             if enabled:
                 self.model_name += note
@@ -115,7 +115,7 @@ class Pipeline:
 
     def _rescale_from_canonical_view(self, pred: Prediction, rgb: np.ndarray, fx: float, span) -> None:
         """``options.canonical_view_focal``: a frame from a lens outside the trained range takes
-        the global depth scale of its view through the nearest trained lens (timed as
+        the global depth scale of its view through a trained lens (``canonical_view_inset``; timed as
         ``canonical_view`` on the frames that measure it; :attr:`last_view_scale` is the factor,
         None when the frame needed none; no correction when too few pixels compare)."""
         key = (fx, rgb.shape[:2])
@@ -125,7 +125,9 @@ class Pipeline:
             self._view_state = (key, k, state[2] + 1)
         else:
             t0 = time.perf_counter()
-            view = canonical_view(rgb, fx, span)
+            view = canonical_view(
+                rgb, fx, span, toward=self.options.canonical_focal, inset=self.options.canonical_view_inset
+            )
             if view is None:
                 return
             second = self.backend.infer(view.rgb)
