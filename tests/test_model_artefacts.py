@@ -47,7 +47,10 @@ def test_the_bundled_checkpoint_is_format_2_and_its_old_format_1_file_still_load
     # format 1 kept the decision bias in the model config; the bundled model (V2k) is camera-aware
     assert inference_options_from_info(old) == InferenceOptions(transparent_logit_bias=-0.5)
     assert inference_options_from_info(info) == InferenceOptions(
-        transparent_logit_bias=-0.25, canonical_focal=0.785, canonical_view_focal=(0.5, 1.3737)
+        transparent_logit_bias=-0.25,
+        canonical_focal=0.785,
+        canonical_view_focal=(0.5, 1.3737),
+        canonical_view_inset=0.5,
     )
     pipe = load_pipeline(ckpt, backend="torch", frame_size=None)
     assert pipe.options.transparent_logit_bias == -0.5 and not pipe.camera_aware
