@@ -838,3 +838,40 @@ def test_opaque_objects_can_be_weighted_up_as_hard_negatives(tmp_path):
     _, parts_p = plain(depth_all, seg_all, batch)
     assert not np.isclose(float(parts_w["seg"]), float(parts_p["seg"]))
     assert float(parts_w["depth"]) == float(parts_p["depth"])
+
+
+def test_near_glass_band_is_weighted_by_chessboard_distance_and_combines_with_opaque():
+    from egsa_ros.train.objective import TrainingLoss
+
+    cfg = load_train_config("default_small", ["loss.near_glass_weight=4", "loss.near_glass_band_px=[2, 5]"])
+    mc = cfg.model_config()
+    labels = torch.zeros((1, 40, 40), dtype=torch.long)
+    labels[0, 18:22, 18:22] = mc.transparent_class  # a 4x4 glass patch
+    labels[0, 0, :] = 255  # unlabelled row: never weighted
+    loss = TrainingLoss(cfg.loss, mc, torch.device("cpu"))
+    w = loss.pixel_weights({"labels": labels})
+    ys, xs = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
+    dist = torch.maximum(
+        torch.clamp(torch.maximum(18 - ys, ys - 21), min=0), torch.clamp(torch.maximum(18 - xs, xs - 21), min=0)
+    )
+    expected = torch.where((dist > 2) & (dist <= 5), 4.0, 1.0)
+    expected[0, :] = 1.0
+    assert torch.equal(w[0], expected)
+    assert w[0, 18:22, 18:22].eq(1).all()  # the glass itself is not a negative
+    opaque = torch.zeros((1, 40, 40), dtype=torch.uint8)
+    opaque[0, 24:27, 18:22] = 1  # an opaque object inside the band (distance 3-5)
+    both = TrainingLoss(
+        load_train_config(
+            "default_small", ["loss.near_glass_weight=4", "loss.near_glass_band_px=[2, 5]", "loss.opaque_weight=3"]
+        ).loss,
+        mc,
+        torch.device("cpu"),
+    ).pixel_weights({"labels": labels, "opaque": opaque})
+    assert both[0, 25, 19] == 12.0 and both[0, 30, 30] == 1.0 and both[0, 23, 19] == 1.0
+    assert (
+        TrainingLoss(load_train_config("default_small").loss, mc, torch.device("cpu")).pixel_weights({"labels": labels})
+        is None
+    )
+    for bad in ("loss.near_glass_band_px=[5, 2]", "loss.near_glass_band_px=[2]", "loss.near_glass_weight=-1"):
+        with pytest.raises(ValueError, match="near_glass"):
+            load_train_config("default_small", [bad])

@@ -89,6 +89,8 @@ class LossConfig:
     class_weights: list[float] | None = None  # per-class CE weights (K values), e.g. [1, 1, 2]
     transparent_depth_weight: float = 0.0  # extra depth loss over transparent pixels only (0: off)
     opaque_weight: float = 1.0  # CE weight of opaque-object pixels (look-alikes: hard negatives; 1: off)
+    near_glass_weight: float = 1.0  # CE weight of non-glass pixels in a band around glass (shadows, caustics; 1: off)
+    near_glass_band_px: list[int] = field(default_factory=lambda: [2, 16])  # band: [inner, outer] px from glass
     deal_weight: float = 0.0
     ot_lambda: float = 0.1  # mse_ot only
 
@@ -143,6 +145,19 @@ class TrainConfig:
         ow = self.loss.opaque_weight
         if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not 0.0 <= ow < math.inf:
             raise ValueError(f"loss.opaque_weight must be a finite number >= 0, got {ow!r}")
+        nw = self.loss.near_glass_weight
+        if isinstance(nw, bool) or not isinstance(nw, (int, float)) or not 0.0 <= nw < math.inf:
+            raise ValueError(f"loss.near_glass_weight must be a finite number >= 0, got {nw!r}")
+        band = self.loss.near_glass_band_px
+        if (
+            not isinstance(band, (list, tuple))
+            or len(band) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in band)
+            or not 0 <= band[0] < band[1] <= 64
+        ):
+            raise ValueError(
+                f"loss.near_glass_band_px must be [inner, outer] integers, 0 <= inner < outer <= 64, got {band!r}"
+            )
         dt = self.data.table_texture
         if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0.0 <= dt <= 1.0:
             raise ValueError(f"data.table_texture must be a probability in [0, 1], got {dt!r}")

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ..data.transforms import IGNORE_INDEX
 from ..losses import egsa_total_loss, modest_depth_loss, mse_ot_loss, weighted_depth_loss
@@ -72,8 +73,34 @@ class TrainingLoss:
         )
 
     def pixel_weights(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """(B, H, W) CE weights: ``loss.opaque_weight`` on opaque-object pixels (the batch's
-        ``opaque`` map), 1 elsewhere; None when the weight is 1 or the batch has no such map."""
+        """(B, H, W) CE weights, the product of :meth:`opaque_weights` and
+        :meth:`near_glass_weights`; None when neither applies."""
+        parts = [w for w in (self.opaque_weights(batch), self.near_glass_weights(batch)) if w is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else parts[0] * parts[1]
+
+    def near_glass_weights(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """(B, H, W): ``loss.near_glass_weight`` on labelled non-glass pixels whose chessboard
+        distance to a glass pixel is in (inner, outer] of ``loss.near_glass_band_px`` (pixels of
+        the training input: where glass casts shadows and caustics on the table), 1 elsewhere;
+        None when the weight is 1."""
+        weight = float(self.config.near_glass_weight)
+        if weight == 1.0:
+            return None
+        labels = batch["labels"]
+        inner, outer = (int(v) for v in self.config.near_glass_band_px)
+        glass = (labels == self.transparent_class).to(torch.float32)[:, None]
+
+        def within(r: int) -> torch.Tensor:  # (B, H, W): chessboard distance to glass <= r
+            return F.max_pool2d(glass, 2 * r + 1, stride=1, padding=r)[:, 0] > 0
+
+        band = within(outer) & ~within(inner) & (labels != IGNORE_INDEX)
+        return 1.0 + (weight - 1.0) * band.to(torch.float32)
+
+    def opaque_weights(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """(B, H, W): ``loss.opaque_weight`` on opaque-object pixels (the batch's ``opaque``
+        map), 1 elsewhere; None when the weight is 1 or the batch has no such map."""
         weight = float(self.config.opaque_weight)
         if weight == 1.0:
             return None
