@@ -63,6 +63,16 @@ def test_tally_by_hand():
     assert r["glass_iou"] == pytest.approx(90 / 118)
     assert r["false_positive_px"] == {"background": 0, "table": 11, "opaque": 1, "within_2px_of_glass": 10}
     assert r["false_negative_px"] == 10 + 6
+    # by distance to glass: the shifted column touches the tumbler (1 px), the box pixel (17, 12)
+    # is 3 px below it, the corner (0, 0) is hypot(5, 5) = 7.07 px from it
+    assert r["false_positive_by_distance_px"] == {
+        "<= 2 px": 10,
+        "2-4 px": 1,
+        "4-8 px": 1,
+        "8-16 px": 0,
+        "16-32 px": 0,
+        "> 32 px": 0,
+    }
     assert r["frames"] == 1 and r["glass_objects"] == 2
     assert r["objects"]["shape"]["tumbler"] == {"objects": 1, "pixel_recall": pytest.approx(0.9), "missed": 0}
     assert r["objects"]["shape"]["sphere"] == {"objects": 1, "pixel_recall": 0.0, "missed": 1}
@@ -89,6 +99,16 @@ def test_outline_band_and_resolution_ceiling():
     line = np.zeros((16, 16), np.int64)
     line[:, 5] = 2  # 1 px wide: lost at stride 4
     assert not stride_ceiling_mask(line, 4, 2, 3).any()
+
+
+def test_false_glass_in_a_frame_without_glass_is_counted_in_the_far_bin():
+    semantic = np.ones((8, 8), np.uint8)
+    labels = semantic.astype(np.int64)
+    pred = np.zeros((8, 8), bool)
+    pred[2:4, 2:4] = True
+    tally = MaskErrorTally()
+    tally.add(pred, labels, semantic, np.zeros((8, 8), np.uint16), [])
+    assert tally.report()["false_positive_by_distance_px"]["> 32 px"] == 4
 
 
 def test_tally_refuses_mismatched_sizes():

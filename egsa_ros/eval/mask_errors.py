@@ -15,7 +15,9 @@ tint and IOR. Pooled over the split it also reports:
   of the frame and upsampled back bilinearly, as a decoder that predicts at that stride
   would at best (the default model's finest decoder scale is 1/4; ``seg_refine`` works at 1/2);
 - false-positive pixels split by what they really are (background, table, an opaque
-  distractor) and how many of them lie within 2 pixels of a glass outline.
+  distractor) and how many of them lie within 2 pixels of a glass outline, and by their
+  (Euclidean) distance to the nearest glass pixel: the glass mask spreading onto the table around
+  an object (its shadows and caustics) shows in the near bins, stray blobs in the far ones.
 
 Predictions come from the deployed graph (:func:`egsa_ros.runtime.load_pipeline`), like
 ``egsa-eval``'s.
@@ -49,6 +51,18 @@ SIZE_BINS = ((100, "< 100 px"), (400, "100-399 px"), (1500, "400-1499 px"), (Non
 CEILING_STRIDES = (4, 2)
 #: An object counts as missed when less than this fraction of its pixels is marked.
 MISSED_BELOW = 0.5
+#: Upper bounds (pixels, inclusive) of the false positives' distance-to-glass bins; the last bin
+#: (and frames without glass) is everything beyond.
+DISTANCE_BINS_PX = (2, 4, 8, 16, 32)
+
+
+def distance_bin_names() -> list[str]:
+    """``["<= 2 px", "2-4 px", ..., "> 32 px"]`` for :data:`DISTANCE_BINS_PX`."""
+    names, low = [], None
+    for high in DISTANCE_BINS_PX:
+        names.append(f"<= {high} px" if low is None else f"{low}-{high} px")
+        low = high
+    return names + [f"> {low} px"]
 
 
 def outline_band(mask: np.ndarray, px: int) -> np.ndarray:
@@ -144,6 +158,13 @@ class MaskErrorTally:
             c[f"fp_{name}"] += int((false_pos & (semantic == value)).sum())
         near = cv2.dilate(gt.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         c["fp_within_2px_of_glass"] += int((false_pos & near).sum())
+        if gt.any():
+            distance = cv2.distanceTransform((~gt).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[false_pos]
+            bins = np.searchsorted(np.asarray(DISTANCE_BINS_PX, np.float32), distance, side="left")
+        else:
+            bins = np.full(int(false_pos.sum()), len(DISTANCE_BINS_PX))
+        for index, count in enumerate(np.bincount(bins, minlength=len(DISTANCE_BINS_PX) + 1)):
+            c[f"fp_distance_{index}"] += int(count)
         c["false_negative"] += int((gt & ~pred).sum())
         for obj in objects:
             if obj.get("category") != "transparent":
@@ -184,6 +205,9 @@ class MaskErrorTally:
             },
             "false_positive_px": {
                 k[3:]: c[k] for k in ("fp_background", "fp_table", "fp_opaque", "fp_within_2px_of_glass")
+            },
+            "false_positive_by_distance_px": {
+                name: c[f"fp_distance_{i}"] for i, name in enumerate(distance_bin_names())
             },
             "false_negative_px": c["false_negative"],
             "glass_objects": len(self.objects),
@@ -241,6 +265,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"- false-positive pixels {fp_total} (background {fp['background']}, table {fp['table']}, "
         f"opaque objects {fp['opaque']}; {fp['within_2px_of_glass']} of them within 2 px of glass); "
         f"false-negative pixels {report['false_negative_px']}",
+        "- false-positive pixels by distance to the nearest glass pixel: "
+        + ", ".join(f"{k} {v}" for k, v in report["false_positive_by_distance_px"].items()),
         "",
         f"| group | value | objects | pixel recall | missed (< {report['missed_below']:.0%} marked) |",
         "|---|---|---:|---:|---:|",
