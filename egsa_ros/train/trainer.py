@@ -635,8 +635,9 @@ class Trainer:
                 f"d1.05 {v['delta_1.05']:.3f} d1.25 {v['delta_1.25']:.3f} "
                 f"mIoU {v['miou']:.3f} tIoU {v['transparent_iou']:.3f}"
             )
-        if self._loss.batches_without_opaque_map:
-            msg += f" | {self._loss.batches_without_opaque_map} batches so far without an opaque map (not weighted)"
+        unweighted = getattr(self._loss, "batches_without_opaque_map", 0)  # any loss callable may stand in
+        if unweighted:
+            msg += f" | {unweighted} batches so far without an opaque map (not weighted)"
         print(msg, flush=True)
 
     def close(self) -> None:
