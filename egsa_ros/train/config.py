@@ -139,15 +139,8 @@ class TrainConfig:
             raise ValueError("optim.warmup_steps must be >= 0 and optim.min_lr_ratio in [0, 1]")
         _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)
         _one_of("best_metric", self.best_metric, BEST_METRICS)
-        tdw = self.loss.transparent_depth_weight
-        if isinstance(tdw, bool) or not isinstance(tdw, (int, float)) or not 0.0 <= tdw < math.inf:
-            raise ValueError(f"loss.transparent_depth_weight must be a finite number >= 0, got {tdw!r}")
-        ow = self.loss.opaque_weight
-        if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not 0.0 <= ow < math.inf:
-            raise ValueError(f"loss.opaque_weight must be a finite number >= 0, got {ow!r}")
-        nw = self.loss.near_glass_weight
-        if isinstance(nw, bool) or not isinstance(nw, (int, float)) or not 0.0 <= nw < math.inf:
-            raise ValueError(f"loss.near_glass_weight must be a finite number >= 0, got {nw!r}")
+        for name in ("transparent_depth_weight", "opaque_weight", "near_glass_weight"):
+            _finite_non_negative(f"loss.{name}", getattr(self.loss, name))
         band = self.loss.near_glass_band_px
         if (
             not isinstance(band, (list, tuple))
@@ -250,6 +243,11 @@ class TrainConfig:
         cfg = _build(cls, data or {}, "")
         cfg.validate()
         return cfg
+
+
+def _finite_non_negative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:

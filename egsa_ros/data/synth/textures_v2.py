@@ -90,8 +90,7 @@ def plain_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 
 def granite_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     """Speckled stone: a ground colour with dense dark and light grains of 1-3 pixels."""
-    ground = _colour(rng, 0.15, 0.7)
-    img = np.repeat(np.repeat(ground[None, None], size, 0), size, 1)
+    img = np.tile(_colour(rng, 0.15, 0.7), (size, size, 1))
     dark, light = (rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.3)), (rng.uniform(1.2, 1.6), rng.uniform(0.05, 0.2))
     for tone, share in (dark, light):
         grains = (rng.random((size, size)) < share).astype(np.uint8)
@@ -103,7 +102,7 @@ def granite_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 
 def terrazzo_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     """Terrazzo: chips of two to four colours, 3-14 pixels across, scattered on a plain ground."""
-    img = np.repeat(np.repeat(_colour(rng, 0.4, 0.9)[None, None], size, 0), size, 1).copy()
+    img = np.tile(_colour(rng, 0.4, 0.9), (size, size, 1))
     palette = [_colour(rng, 0.05, 0.9) for _ in range(int(rng.integers(2, 5)))]
     for _ in range(int(rng.integers(150, 500))):
         centre = (int(rng.integers(size)), int(rng.integers(size)))
