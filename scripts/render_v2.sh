@@ -21,6 +21,8 @@ S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
 # Training frames whose table is drawn from other materials and photo set 2 (rule 2026-12-04_v2n).
 "${S[@]}" --split train_tables --frames "${TABLE_FRAMES:-350}" --seed 7400 --split-family train_tables
+# Training frames lit by 2-3 hard lights (rule 2026-12-04_v2p).
+"${S[@]}" --split train_lights --frames "${LIGHT_FRAMES:-350}" --seed 7500 --split-family train_lights
 # The same val/ood scenes at a robot camera's size (seeds equal: the same scenes).
 S640=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 640 --height 480 --spp 32
       --generator v2 --jobs "${JOBS:-1}" --no-progress)

@@ -103,6 +103,43 @@ def test_train_tables_adds_table_materials_and_set_2_photos_and_holds_out_the_sa
     assert "table_photo_set" not in sample_scene_v2(21, 0, 64, 48, "train").profile
 
 
+def test_train_lights_draws_two_or_three_hard_lights_at_training_temperatures():
+    """``train_lights`` lights each scene with 2-3 spot/point lights (colour temperatures of
+    ``train``, never the held-out warm range), dims the environment, and holds out the same."""
+    lo, hi = families.COLOUR_TEMPERATURE_TRAIN_K
+    counts, tables, kinds = set(), set(), set()
+    for index in range(300):
+        spec = sample_scene_v2(23, index, 64, 48, "train_lights")
+        lights = spec.lighting["lights"]
+        assert 2 <= len(lights) <= 3
+        assert {light["kind"] for light in lights} <= set(families.HARD_LIGHTS)
+        assert all(lo <= light["kelvin"] <= hi for light in lights)
+        assert spec.lighting["env_scale"] <= 1.5 * 0.3 + 1e-9, "the environment is dimmed"
+        assert not {o.shape for o in spec.objects} & set(families.HELDOUT_GLASS)
+        assert spec.room["kind"] not in families.HELDOUT_ROOMS
+        counts.add(len(lights))
+        tables.add(spec.table["texture"])
+        kinds |= {light["kind"] for light in lights}
+    assert counts == {2, 3} and kinds == set(families.HARD_LIGHTS)
+    assert tables == set(families.TABLES_TRAIN) | set(families.TABLES_EXTRA)
+    profile = sample_scene_v2(23, 0, 64, 48, "train_lights").profile
+    assert profile["split_family"] == "train_lights" and profile["light_count"] == [2, 3]
+    assert "light_count" not in sample_scene_v2(23, 0, 64, 48, "train").profile
+
+
+@pytest.mark.parametrize(
+    "family, digest", [("train", "a415f36251a0b023"), ("train_tables", "f8e907f389acab42"), ("ood", "7d34076623363f30")]
+)
+def test_rendered_split_families_draw_the_same_scenes_as_when_they_were_rendered(family, digest):
+    """Frames 0-5 of seed 7000 at 256x192, as drawn when data/egsa_v2 was rendered (checked against
+    its meta.json files on 2026-12-04): a new family must not change the old families' draws."""
+    import hashlib
+    import json
+
+    specs = [sample_scene_v2(7000, i, 256, 192, family).to_dict() for i in range(6)]
+    assert hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()[:16] == digest
+
+
 @pytest.mark.parametrize("kind", families.TABLES_EXTRA)
 def test_extra_table_materials_are_deterministic_patterned_bitmaps(kind):
     from egsa_ros.data.synth.textures_v2 import table_bitmap

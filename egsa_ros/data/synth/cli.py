@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SPLIT_FAMILIES,
         help="v2 only: train (default) draws the training distribution; ood draws only the "
         "held-out glass families, table materials and room/light; train_tables is train with "
-        "more table materials and photo tables from photo set 2 (see families.py)",
+        "more table materials and photo tables from photo set 2; train_lights is train lit by 2-3 "
+        "hard spot/point lights (see families.py)",
     )
     p.add_argument(
         "--hfov-range",

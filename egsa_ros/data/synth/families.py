@@ -17,6 +17,12 @@ cameras, photos and liquids are common to both. Val/test splits of the training 
 (granite, terrazzo, concrete, planks; none veined or grouted like the held-out marble and tiles)
 and photo tables that also draw from photo set 2's training photos, rendered so the glass refracts
 them. Mixed with ``train`` frames it widens the training tables; validation stays ``train``.
+
+``train_lights`` is ``train`` lit mainly by 2-3 hard lights (spot and point lights at the training
+colour temperatures, the environment dimmed to 0.3 of its strength), so hard shadows and caustics
+on the table are common, with the tables of ``train`` and ``train_tables`` together. It holds out
+the same as ``train``: the warm (2000-2800 K) colour temperatures and the corner room stay
+``ood``-only.
 """
 
 from __future__ import annotations
@@ -77,8 +83,11 @@ HELDOUT_LIGHTS = ("warm_spots",)
 COLOUR_TEMPERATURE_TRAIN_K = (3000.0, 7500.0)
 COLOUR_TEMPERATURE_HELDOUT_K = (2000.0, 2800.0)
 
-SPLIT_FAMILIES = ("train", "ood", "train_tables")
-TRAINING_FAMILIES = ("train", "train_tables")
+HARD_LIGHTS = ("spot", "point")
+"""Light kinds ``train_lights`` draws its 2-3 lights from."""
+
+SPLIT_FAMILIES = ("train", "ood", "train_tables", "train_lights")
+TRAINING_FAMILIES = ("train", "train_tables", "train_lights")
 """Split families of the training distribution (no held-out draw; some frames without glass)."""
 
 
@@ -93,6 +102,8 @@ class Choices:
     colour_temperature_k: tuple
     table_photo_set: int = 1
     """Photo set whose training photos photo tables draw from (1: set 1's scenery only)."""
+    light_count: tuple | None = None
+    """Inclusive range of how many lights the scene draws (None: one, as ``train`` draws)."""
 
     def to_dict(self) -> dict:
         out = {
@@ -104,6 +115,8 @@ class Choices:
         }
         if self.table_photo_set != 1:  # recorded only where it differs (earlier splits' profiles unchanged)
             out["table_photo_set"] = self.table_photo_set
+        if self.light_count is not None:
+            out["light_count"] = list(self.light_count)
         return out
 
 
@@ -114,6 +127,11 @@ def choices(split_family: str) -> Choices:
     if split_family == "train_tables":
         tables = TABLES_EXTRA + ("photo",)
         return Choices(GLASS_TRAIN, tables, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K, table_photo_set=2)
+    if split_family == "train_lights":
+        tables = TABLES_TRAIN + TABLES_EXTRA
+        return Choices(
+            GLASS_TRAIN, tables, ROOMS_TRAIN, HARD_LIGHTS, COLOUR_TEMPERATURE_TRAIN_K, table_photo_set=2, light_count=(2, 3)
+        )
     if split_family == "ood":
         return Choices(HELDOUT_GLASS, HELDOUT_TABLES, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
     raise ValueError(f"unknown split family {split_family!r}; expected one of {SPLIT_FAMILIES}")

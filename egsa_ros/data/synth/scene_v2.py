@@ -15,7 +15,8 @@ default), a v2 frame draws:
   roll +-10 deg; and an exposure target (the rendered image is scaled to it).
 
 ``split_family="ood"`` draws glass, table, room and light only from the held-out sets of
-:mod:`egsa_ros.data.synth.families`; ``"train_tables"`` is ``"train"`` with other table materials.
+:mod:`egsa_ros.data.synth.families`; ``"train_tables"`` is ``"train"`` with other table materials,
+``"train_lights"`` is ``"train"`` lit by 2-3 hard lights.
 A frame depends only on (seed, index, size, split family).
 """
 
@@ -525,6 +526,10 @@ def sample_scene_v2(
     }
     if split_family == "ood":
         lighting["env_scale"] *= 0.3  # the held-out setting is lit mostly by its warm spots
+    elif ch.light_count is not None:  # lit mostly by several hard lights
+        lighting["env_scale"] *= 0.3
+        for _ in range(int(rng.integers(ch.light_count[0], ch.light_count[1] + 1)) - 1):
+            lighting["lights"].append(_light(rng, str(rng.choice(ch.lights)), ch.colour_temperature_k, min_light_z))
     elif rng.random() < 0.3:
         lighting["lights"].append(_light(rng, "area", ch.colour_temperature_k, min_light_z))
     exposure = {"target_median": float(rng.uniform(0.12, 0.3)), "max_gain": 8.0, "min_gain": 0.125}
