@@ -130,8 +130,13 @@ def choices(split_family: str) -> Choices:
     if split_family == "train_lights":
         tables = TABLES_TRAIN + TABLES_EXTRA
         return Choices(
-            GLASS_TRAIN, tables, ROOMS_TRAIN, HARD_LIGHTS, COLOUR_TEMPERATURE_TRAIN_K,
-            table_photo_set=2, light_count=(2, 3),
+            GLASS_TRAIN,
+            tables,
+            ROOMS_TRAIN,
+            HARD_LIGHTS,
+            COLOUR_TEMPERATURE_TRAIN_K,
+            table_photo_set=2,
+            light_count=(2, 3),
         )
     if split_family == "ood":
         return Choices(HELDOUT_GLASS, HELDOUT_TABLES, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
