@@ -875,3 +875,44 @@ def test_near_glass_band_is_weighted_by_chessboard_distance_and_combines_with_op
     for bad in ("loss.near_glass_band_px=[5, 2]", "loss.near_glass_band_px=[2]", "loss.near_glass_weight=-1"):
         with pytest.raises(ValueError, match="near_glass"):
             load_train_config("default_small", [bad])
+
+
+def test_white_balance_range_sets_the_degradation_and_bad_ranges_are_refused():
+    """``data.white_balance_range`` widens the white-balance degradation the training transform draws
+    from; without it the defaults stay; a bad range or one without degradations is one clear error."""
+    import numpy as np
+
+    from egsa_ros.data.degradations import DegradationConfig, degrade
+    from egsa_ros.train.trainer import degradation_config
+
+    wide = load_train_config("default_small", ["data.degradations=true", "data.white_balance_range=[0.5, 2.0]"])
+    assert degradation_config(wide.data).white_balance == (0.5, 2.0)
+    assert (
+        degradation_config(load_train_config("default_small", ["data.degradations=true"]).data) == DegradationConfig()
+    )
+
+    # the drawn gains span the wider range: a grey image gets stronger casts than with the defaults
+    def red_over_green(wb_range):
+        only_wb = DegradationConfig(
+            p_exposure=0.0,
+            p_white_balance=1.0,
+            white_balance=wb_range,
+            p_vignetting=0.0,
+            p_blur=0.0,
+            p_noise=0.0,
+            p_jpeg=0.0,
+        )
+        grey = np.full((8, 8, 3), 128, np.uint8)
+        out = [degrade(grey, seed, only_wb).astype(np.float64) for seed in range(200)]
+        return [o[..., 0].mean() / o[..., 1].mean() for o in out]
+
+    default, widened = red_over_green(DegradationConfig().white_balance), red_over_green((0.5, 2.0))
+    assert min(widened) < min(default) - 0.1 and max(widened) > max(default) + 0.1
+    for bad in (
+        ["data.white_balance_range=[0.6, 1.6]"],  # degradations off
+        ["data.degradations=true", "data.white_balance_range=[1.2, 1.6]"],
+        ["data.degradations=true", "data.white_balance_range=[0.6]"],
+        ["data.degradations=true", "data.white_balance_range=0.5"],
+    ):
+        with pytest.raises(ValueError, match="white_balance_range"):
+            load_train_config("default_small", bad)

@@ -56,6 +56,8 @@ class DataConfig:
     p_zoom_out: float = 0.0  # share of the uncropped train frames shown as a wider-angle view (fx scaled down)
     zoom_out_min_scale: float = 0.6  # smallest zoom-out scale (0.6: fx x 0.6, e.g. 90 deg -> ~118 deg hfov)
     table_texture: float = 0.0  # share of train frames whose table is re-patterned with a train photo of photo_set
+    white_balance_range: list[float] | None = None  # [lo, hi] R and B gains of the white-balance degradation
+    # (None: the default 0.8-1.25; e.g. [0.6, 1.6] covers a tungsten light under a daylight setting)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class TrainConfig:
         dt = self.data.table_texture
         if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0.0 <= dt <= 1.0:
             raise ValueError(f"data.table_texture must be a probability in [0, 1], got {dt!r}")
+        self._validate_white_balance_range()
         if self.optim.epochs < 1 or self.optim.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
         if self.val_every < 1 or self.log_every < 1:
@@ -189,6 +192,23 @@ class TrainConfig:
             raise ValueError(
                 'optim.train_only names seg_refiner but the model has none (add model.overrides={"seg_refine": true})'
             )
+
+    def _validate_white_balance_range(self) -> None:
+        wb = self.data.white_balance_range
+        if wb is None:
+            return
+        ok = (
+            isinstance(wb, (list, tuple))
+            and len(wb) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in wb)
+            and 0.1 <= wb[0] <= 1.0 <= wb[1] <= 10.0
+        )
+        if not ok:
+            raise ValueError(
+                f"data.white_balance_range must be [lo, hi] gains with 0.1 <= lo <= 1 <= hi <= 10, got {wb!r}"
+            )
+        if not self.data.degradations:
+            raise ValueError("data.white_balance_range needs data.degradations=true (it sets that degradation's range)")
 
     def _validate_class_weights(self, num_classes: int) -> None:
         w = self.loss.class_weights

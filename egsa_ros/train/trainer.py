@@ -102,6 +102,14 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (int(seed) * 1_000_003 + epoch * 1009 + rank) % (2**31)
 
 
+def degradation_config(data) -> DegradationConfig:
+    """The camera degradations of ``data`` (a :class:`DataConfig`): the defaults, with the
+    white-balance gains' range from ``data.white_balance_range`` when it is set."""
+    if data.white_balance_range is None:
+        return DegradationConfig()
+    return DegradationConfig(white_balance=tuple(float(v) for v in data.white_balance_range))
+
+
 def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) -> Dataset:
     """The run's frames of ``split``: for training augmented (``data.augment``), filtered
     (``data.exclude_glass_shapes``, ``data.max_glass_ior``: held-out glass is filtered from
@@ -110,7 +118,7 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
     if cfg.data.augment:
-        degradations = DegradationConfig() if cfg.data.degradations else None
+        degradations = degradation_config(cfg.data) if cfg.data.degradations else None
         transform = TrainTransform(
             mc.input_size,
             mc.d_min,
