@@ -83,8 +83,63 @@ def test_a_glass_cut_by_its_own_edges_stays_one_object():
     found = transparent_instances(mask, r.depth, grey)
     assert len(found.stats) == 1 and found.splits == 0
     np.testing.assert_array_equal(found.labels > 0, mask)
-    pieces = transparent_instances(mask, r.depth, grey, InstanceConfig(merge_resting_share=None))
-    assert len(pieces.stats) == 2  # without the rule the line cuts it in two
+    no_merging = InstanceConfig(merge_resting_share=None, merge_supporting_share=None, merge_neck_share=None)
+    assert len(transparent_instances(mask, r.depth, grey, no_merging).stats) == 2  # the line cuts it in two
+
+
+def _stemmed_glass(foot: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, grey) of a drawn stemmed glass: a cone bowl (rows 40-100, 61 px wide at its rim,
+    13 at its bottom), a 9-px stem (rows 101-150) and optionally a 41-px foot (rows 151-158); the
+    bowl is bright and the stem dark, so Canny draws an edge across the stem's top."""
+    mask = np.zeros((200, 240), bool)
+    for row in range(40, 101):
+        half = round(30 - 24 * (row - 40) / 60)
+        mask[row, 120 - half : 121 + half] = True
+    mask[101:151, 116:125] = True
+    if foot:
+        mask[151:159, 100:141] = True
+    grey = np.full(mask.shape, 120, np.uint8)
+    grey[40:101][mask[40:101]] = 220
+    grey[101:][mask[101:]] = 30
+    return mask, grey
+
+
+@pytest.mark.parametrize("foot", [False, True])
+def test_a_stemmed_glass_cut_at_its_stem_stays_one_object(foot):
+    """The edge between a bowl and its stem cuts a stemmed glass in two; the bowl does not rest
+    on the stem (its lowest pixels are its sloping sides), so the stem piece is merged into it:
+    by the supporting rule when the stem's whole top lies under the bowl, by the neck rule when a
+    foot below it has a top of its own."""
+    mask, grey = _stemmed_glass(foot)
+    found = transparent_instances(mask, None, grey)
+    assert len(found.stats) == 1 and found.splits == 0
+    np.testing.assert_array_equal(found.labels > 0, mask)
+    no_merging = InstanceConfig(merge_supporting_share=None, merge_neck_share=None)
+    assert len(transparent_instances(mask, None, grey, no_merging).stats) == 2
+    supporting_only = InstanceConfig(merge_neck_share=None)
+    assert len(transparent_instances(mask, None, grey, supporting_only).stats) == (2 if foot else 1)
+
+
+def test_a_glass_overlapping_another_along_its_rim_stays_apart():
+    """A glass in front of a wider one behind it meets it along part of its rim: more than a
+    quarter of the rear glass's width, less than all of the front glass's top, so no merging
+    rule joins them."""
+    mask = np.zeros((240, 280), bool)
+    mask[50:121, 100:161] = True  # the glass behind: 61 px wide
+    mask[121:201, 140:201] = True  # the glass in front: its top meets the other over 21 px
+    depth = np.where(np.arange(240)[:, None] <= 120, 0.9, 0.6) * np.ones((1, 280))
+    found = transparent_instances(mask, depth.astype(np.float32))
+    assert len(found.stats) == 2
+    assert {s.bbox for s in found.stats} == {(100, 50, 61, 71), (140, 121, 61, 80)}
+    # A third of the front glass's top lies under the rear one: a looser rule would join them.
+    assert (
+        len(
+            transparent_instances(
+                mask, depth.astype(np.float32), config=InstanceConfig(merge_supporting_share=0.3)
+            ).stats
+        )
+        == 1
+    )
 
 
 def test_border_contacts_are_reported():
