@@ -127,19 +127,13 @@ def test_a_glass_overlapping_another_along_its_rim_stays_apart():
     mask = np.zeros((240, 280), bool)
     mask[50:121, 100:161] = True  # the glass behind: 61 px wide
     mask[121:201, 140:201] = True  # the glass in front: its top meets the other over 21 px
-    depth = np.where(np.arange(240)[:, None] <= 120, 0.9, 0.6) * np.ones((1, 280))
-    found = transparent_instances(mask, depth.astype(np.float32))
+    depth = np.where(np.arange(240)[:, None] <= 120, 0.9, 0.6).astype(np.float32) * np.ones((1, 280), np.float32)
+    found = transparent_instances(mask, depth)
     assert len(found.stats) == 2
     assert {s.bbox for s in found.stats} == {(100, 50, 61, 71), (140, 121, 61, 80)}
     # A third of the front glass's top lies under the rear one: a looser rule would join them.
-    assert (
-        len(
-            transparent_instances(
-                mask, depth.astype(np.float32), config=InstanceConfig(merge_supporting_share=0.3)
-            ).stats
-        )
-        == 1
-    )
+    looser = InstanceConfig(merge_supporting_share=0.3)
+    assert len(transparent_instances(mask, depth, config=looser).stats) == 1
 
 
 def test_border_contacts_are_reported():

@@ -202,10 +202,7 @@ def _split(
     _, (rows, cols) = ndimage.distance_transform_edt(pieces == 0, return_indices=True)
     orphans = inside & (pieces == 0)
     pieces[orphans] = pieces[rows[orphans], cols[orphans]]
-    shares = (config.merge_resting_share, config.merge_supporting_share, config.merge_neck_share)
-    if any(share is not None for share in shares):
-        pieces = merge_stacked(pieces, *shares)
-    return pieces
+    return merge_stacked(pieces, config.merge_resting_share, config.merge_supporting_share, config.merge_neck_share)
 
 
 def _depth_seam(inside: np.ndarray, depth: np.ndarray, jump_rel: float) -> np.ndarray:
