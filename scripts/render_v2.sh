@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Render the v2 (diverse) splits for the generalisation work: val, the FOV validation splits, ood (held-out families,
-# tables and room/light), a v2 test split, then the train split; resumable (rerun: finished
-# frames are skipped). Runs at low priority with one job so the machine stays usable.
+# tables and room/light), a v2 test split, then the train split, and last the v1 frames the v2
+# candidates replay and are checked on (V1_DATA: train seed 1, test seed 1000; V1=0 skips them);
+# resumable (rerun: finished frames are skipped). Runs at low priority with one job (JOBS=2 for both
+# cores) so the machine stays usable.
 #   DATA=/data/egsa_v2 TRAIN_FRAMES=4000 scripts/render_v2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,3 +33,9 @@ S640=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 640 --he
 # Cameras outside the training range (40-90 deg), the val scenes otherwise: the depth-scale test.
 "${S[@]}" --split fov_narrow --frames 64 --seed 7100 --split-family train --hfov-range 25,38
 "${S[@]}" --split fov_wide --frames 64 --seed 7100 --split-family train --hfov-range 95,110
+if [ "${V1:-1}" = 1 ]; then
+  V=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "${V1_DATA:-data/synthetic}" --width 256 --height 192 --spp 32
+     --jobs "${JOBS:-1}" --no-progress)
+  "${V[@]}" --split test --frames 100 --seed 1000
+  "${V[@]}" --split train --frames "${V1_TRAIN_FRAMES:-2208}" --seed 1
+fi

@@ -49,6 +49,18 @@ class BagFrame:
     camera_in_support: np.ndarray | None = None
     raw: dict[str, bytes] = field(default_factory=dict)
 
+    def focal_px(self) -> float | None:
+        """fx in pixels when the camera matrix belongs to this image (else None: the pipeline
+        then keeps the depth of its canonical camera)."""
+        if self.K is None:
+            return None
+        K = np.asarray(self.K, np.float64)
+        fx, cx, cy = float(K[0, 0]), float(K[0, 2]), float(K[1, 2])
+        h, w = self.rgb.shape[:2]
+        if not (np.isfinite(fx) and fx > 0 and 0 <= cx <= w and 0 <= cy <= h):
+            return None
+        return fx
+
 
 def _stamp(msg) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)

@@ -48,7 +48,7 @@ def evaluate_offline(
     for frame in tqdm(frames, total=total, desc="egsa-eval offline", unit="frame", disable=not progress):
         if not series["pipeline total"]:
             pipeline.prepare(frame.rgb.shape[:2])  # build the graph for this size outside the timing
-        pred = pipeline(frame.rgb, fx=_focal_px(frame))
+        pred = pipeline(frame.rgb, fx=frame.focal_px())
         completed = None
         if frame.sensor_depth is not None and frame.sensor_depth.shape == pred.depth.shape:
             completed = _completed_as_the_node_does(frame, pred)
@@ -77,18 +77,6 @@ def evaluate_offline(
         result["families"] = families.result()
     result["report"] = str(write_report(out_dir, result, images, series))
     return result
-
-
-def _focal_px(frame) -> float | None:
-    """The frame's fx in pixels when its camera matrix belongs to its image (else None)."""
-    if frame.K is None:
-        return None
-    K = np.asarray(frame.K, np.float64)
-    fx, cx, cy = float(K[0, 0]), float(K[0, 2]), float(K[1, 2])
-    h, w = frame.rgb.shape[:2]
-    if not (np.isfinite(fx) and fx > 0 and 0 <= cx <= w and 0 <= cy <= h):
-        return None
-    return fx
 
 
 def _completed_as_the_node_does(frame, pred) -> np.ndarray:

@@ -1,0 +1,315 @@
+"""Does a retrained model replace the bundled one? The v2 bundling rule, measured in one run.
+
+    python -m egsa_ros.eval.candidate_check runs/v2/v2t/calibrated --v2 data/egsa_v2 \\
+        --v1 data/synthetic --json out/candidates/v2t.json
+
+Both models (the candidate and the baseline, by default the bundled model) run through the same
+runtime pipeline (same backend and threads, each frame's fx, the model's own test-time options)
+on the same frames:
+
+- v2 ``val`` and ``ood``: transparent IoU and all-pixel delta<1.25 pooled over the split, per
+  object family on ood (:mod:`.family_recall`);
+- the v1 ``test`` split: transparent IoU and delta<1.25 (the first generator must not regress);
+- the FOV validation splits ``fov_narrow_val`` and ``fov_wide_val`` pooled: p95 of the per-frame
+  scale error |log(median predicted / true depth)|;
+- the held-out real photos without glass of the latest photo set: median and max fraction of
+  pixels marked transparent.
+
+Then the six conditions that the v2 candidates' rules fix before each run (``models/rules/``
+since 2026-12-04, e.g. ``2026-12-04_v2t_all_frames_from_start.md``) are applied; the margins are
+:class:`BundlingRule`'s fields. Reported alongside and never decided on: photo set 1, and with
+``--independent`` scikit-image's photos; with ``--train-frames N``, the IoU on the first N frames of
+the v2 ``train`` split (how well the model fits what it was trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.photos import LATEST_PHOTO_SET, PHOTO_SETS
+from ..data.synthetic_frames import frame_dirs
+from ..runtime.pipeline import load_pipeline
+from .accumulate import EvalAccumulator
+from .family_recall import FamilyRecall
+from .photo_negatives import heldout_images, marked_fractions, skimage_images
+from .split_frames import is_split_folder, read_split_frames
+
+PHOTO_SIZE = (480, 640)
+"""(H, W) the photos are cropped to: a robot camera's frame."""
+
+
+@dataclass(frozen=True)
+class BundlingRule:
+    """Margins of the six conditions; B = the baseline's value in the same run.
+
+    Attributes:
+        ood_iou_gain: 1. ood IoU >= B + this.
+        val_drop: 2. val IoU and val delta<1.25 >= B - this.
+        ood_delta_drop: 3. ood delta<1.25 >= B - this.
+        photos_median, photos_max: 4. held-out photos: median <= ``photos_median`` and max <=
+            ``photos_max`` (fractions of the pixels, absolute).
+        v1_iou_drop, v1_delta_drop: 5. v1 test IoU >= B - ``v1_iou_drop`` and delta<1.25 >= B -
+            ``v1_delta_drop``.
+        fov_p95_rise: 6. FOV validation pooled scale error p95 <= B + this.
+    """
+
+    ood_iou_gain: float = 0.010
+    val_drop: float = 0.010
+    ood_delta_drop: float = 0.010
+    photos_median: float = 0.01
+    photos_max: float = 0.05
+    v1_iou_drop: float = 0.005
+    v1_delta_drop: float = 0.010
+    fov_p95_rise: float = 0.020
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition: ``value`` against ``bound`` (``at_least``: value >= bound, else <=)."""
+
+    number: int
+    name: str
+    value: float
+    bound: float
+    at_least: bool
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.value >= self.bound if self.at_least else self.value <= self.bound)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Folders of rendered frames (``egsa-synth`` layout) each role reads."""
+
+    val: Path
+    ood: Path
+    v1_test: Path
+    fov: tuple[Path, ...]
+    train: Path | None = None
+
+    @classmethod
+    def from_roots(cls, v2_root: Path, v1_root: Path) -> Splits:
+        """The default layout: ``scripts/render_v2.sh`` under ``v2_root``, the v1 test split under
+        ``v1_root``."""
+        v2_root, v1_root = Path(v2_root), Path(v1_root)
+        return cls(
+            val=v2_root / "val",
+            ood=v2_root / "ood",
+            v1_test=v1_root / "test",
+            fov=(v2_root / "fov_narrow_val", v2_root / "fov_wide_val"),
+            train=v2_root / "train",
+        )
+
+    def check(self, with_train: bool) -> None:
+        """Raise FileNotFoundError naming the first missing or empty folder."""
+        roles = [("val", self.val), ("ood", self.ood), ("v1 test", self.v1_test)]
+        roles += [("FOV validation", path) for path in self.fov]
+        if with_train:
+            roles.append(("train", self.train))
+        for role, path in roles:
+            if path is None or not is_split_folder(Path(path)) or not frame_dirs(Path(path)):
+                raise FileNotFoundError(
+                    f"{role} split {path} has no rendered frames (scripts/render_v2.sh renders the v2 splits, "
+                    "scripts/train_default.sh the v1 test split)"
+                )
+
+
+def score_split(pipeline, folder: Path, *, limit: int | None = None, progress: bool = True) -> dict:
+    """One model on one rendered split: ``frames``, ``transparent_iou``, ``delta_1.25`` (all
+    pixels), ``scale_ratios`` (per-frame median predicted / true depth) and ``families`` (when
+    the frames list their objects)."""
+    acc, families = EvalAccumulator(), FamilyRecall()
+    total = len(frame_dirs(folder)) if limit is None else min(limit, len(frame_dirs(folder)))
+    for frame in tqdm(
+        read_split_frames(folder, limit=limit), total=total, desc=Path(folder).name, unit="frame", disable=not progress
+    ):
+        pred = pipeline(frame.rgb, fx=frame.focal_px())
+        acc.add(pred.depth, pred.mask, frame.gt_depth, frame.gt_mask)
+        if getattr(frame, "gt_instances", None) is not None and getattr(frame, "gt_objects", None):
+            families.add(pred.mask, frame.gt_instances, frame.gt_objects)
+    result = acc.result()
+    if "mask" not in result:
+        raise ValueError(f"{folder}: no frame has a ground-truth mask and depth")
+    out = {
+        "frames": result["frames"],
+        "transparent_iou": float(result["mask"]["transparent_iou"]),
+        "delta_1.25": float(result["depth_all"]["delta_1.25"]),
+        "scale_ratios": list(result.get("frame_scale", {}).get("ratios", [])),
+    }
+    if families.glass or families.opaque:
+        out["families"] = families.result()
+    return out
+
+
+def scale_error_p95(ratios: Sequence[float]) -> float:
+    """p95 of |log ratio| over frames (NaN when there is none)."""
+    arr = np.asarray(ratios, np.float64)
+    arr = arr[np.isfinite(arr) & (arr > 0)]
+    return float(np.percentile(np.abs(np.log(arr)), 95)) if arr.size else float("nan")
+
+
+def score_model(
+    model: str | None,
+    splits: Splits,
+    *,
+    backend: str = "onnxruntime",
+    threads: int = 2,
+    train_frames: int = 0,
+    independent: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Every number the rule and the report need for one model (None = the bundled model)."""
+    pipeline = load_pipeline(model, backend=backend, threads=threads, frame_size=None)
+    scores: dict = {"model": pipeline.model_name, "backend": pipeline.backend_name}
+    for role in ("val", "ood", "v1_test"):
+        scores[role] = score_split(pipeline, getattr(splits, role), progress=progress)
+    fov = [score_split(pipeline, folder, progress=progress) for folder in splits.fov]
+    ratios = [ratio for part in fov for ratio in part["scale_ratios"]]
+    scores["fov_val"] = {"frames": len(ratios), "scale_error_p95": scale_error_p95(ratios), "scale_ratios": ratios}
+    if train_frames:
+        scores["train_sample"] = score_split(pipeline, splits.train, limit=train_frames, progress=progress)
+
+    def mask_of(rgb: np.ndarray) -> np.ndarray:
+        return pipeline(rgb).mask
+
+    photos = {f"photo_set_{s}": _fractions(heldout_images(PHOTO_SIZE, s), mask_of) for s in PHOTO_SETS}
+    if independent:
+        photos["independent_skimage"] = _fractions(skimage_images(PHOTO_SIZE), mask_of)
+    scores["photos"] = photos
+    return scores
+
+
+def _fractions(images, mask_of: Callable[[np.ndarray], np.ndarray]) -> dict:
+    part = marked_fractions(images, mask_of)
+    return {key: part[key] for key in ("count", "median", "max")}
+
+
+def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: int) -> list[Condition]:
+    """The six conditions of :class:`BundlingRule` for two :func:`score_model` results."""
+    c, b = candidate, baseline
+    photos = c["photos"][f"photo_set_{photo_set}"]
+    return [
+        Condition(1, "ood IoU", c["ood"]["transparent_iou"], b["ood"]["transparent_iou"] + rule.ood_iou_gain, True),
+        Condition(2, "val IoU", c["val"]["transparent_iou"], b["val"]["transparent_iou"] - rule.val_drop, True),
+        Condition(2, "val delta<1.25", c["val"]["delta_1.25"], b["val"]["delta_1.25"] - rule.val_drop, True),
+        Condition(3, "ood delta<1.25", c["ood"]["delta_1.25"], b["ood"]["delta_1.25"] - rule.ood_delta_drop, True),
+        Condition(4, "held-out photos median", photos["median"], rule.photos_median, False),
+        Condition(4, "held-out photos max", photos["max"], rule.photos_max, False),
+        Condition(
+            5, "v1 test IoU", c["v1_test"]["transparent_iou"], b["v1_test"]["transparent_iou"] - rule.v1_iou_drop, True
+        ),
+        Condition(
+            5, "v1 test delta<1.25", c["v1_test"]["delta_1.25"], b["v1_test"]["delta_1.25"] - rule.v1_delta_drop, True
+        ),
+        Condition(
+            6,
+            "FOV val scale error p95",
+            c["fov_val"]["scale_error_p95"],
+            b["fov_val"]["scale_error_p95"] + rule.fov_p95_rise,
+            False,
+        ),
+    ]
+
+
+def summary_lines(candidate: dict, baseline: dict, checked: list[Condition]) -> list[str]:
+    """A table of the conditions and the reported-only rows, then the verdict."""
+    lines = [f"candidate {candidate['model']} vs baseline {baseline['model']} ({candidate['backend']})"]
+    by_name = {
+        "ood IoU": ("ood", "transparent_iou"),
+        "val IoU": ("val", "transparent_iou"),
+        "val delta<1.25": ("val", "delta_1.25"),
+        "ood delta<1.25": ("ood", "delta_1.25"),
+        "v1 test IoU": ("v1_test", "transparent_iou"),
+        "v1 test delta<1.25": ("v1_test", "delta_1.25"),
+        "FOV val scale error p95": ("fov_val", "scale_error_p95"),
+    }
+    for cond in checked:
+        where = by_name.get(cond.name)
+        base = f"B {baseline[where[0]][where[1]]:.4f}, " if where else ""
+        sign = ">=" if cond.at_least else "<="
+        verdict = "holds" if cond.holds else "FAILS"
+        lines.append(f"  {cond.number}. {cond.name}: {cond.value:.4f} ({base}needs {sign} {cond.bound:.4f}) {verdict}")
+    for key, part in candidate["photos"].items():
+        base = baseline["photos"][key]
+        lines.append(
+            f"  reported: {key} median / max {part['median']:.3f} / {part['max']:.3f} "
+            f"(B {base['median']:.3f} / {base['max']:.3f})"
+        )
+    if "train_sample" in candidate:
+        lines.append(
+            f"  reported: {candidate['train_sample']['frames']} v2 train frames IoU "
+            f"{candidate['train_sample']['transparent_iou']:.4f} (B {baseline['train_sample']['transparent_iou']:.4f})"
+        )
+    failed = sorted({cond.number for cond in checked if not cond.holds})
+    lines.append(
+        "all six conditions hold: replaces the baseline"
+        if not failed
+        else f"conditions {failed} fail: keep the baseline"
+    )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m egsa_ros.eval.candidate_check", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("candidate", help="checkpoint directory of the candidate (calibrated on v2 val)")
+    parser.add_argument("--baseline", help="checkpoint directory of the baseline (default: the bundled model)")
+    parser.add_argument("--v2", type=Path, default=Path("data/egsa_v2"), help="root of the v2 splits")
+    parser.add_argument("--v1", type=Path, default=Path("data/synthetic"), help="root of the v1 splits (its test)")
+    parser.add_argument("--backend", default="onnxruntime", help="the same for both models (default onnxruntime)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-frames", type=int, default=0, help="also report IoU on this many v2 train frames")
+    parser.add_argument(
+        "--independent", action="store_true", help="also report scikit-image's photos (never decide on it)"
+    )
+    parser.add_argument(
+        "--photo-set", type=int, choices=PHOTO_SETS, default=LATEST_PHOTO_SET, help="photos the rule reads"
+    )
+    parser.add_argument("--json", type=Path, help="write both models' numbers and the conditions here")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.train_frames < 0 or args.threads < 1:
+        parser.error("--train-frames must be >= 0 and --threads >= 1")
+    splits = Splits.from_roots(args.v2, args.v1)
+    try:
+        splits.check(with_train=args.train_frames > 0)
+        kwargs = dict(
+            backend=args.backend,
+            threads=args.threads,
+            train_frames=args.train_frames,
+            independent=args.independent,
+            progress=not args.no_progress,
+        )
+        candidate = score_model(args.candidate, splits, **kwargs)
+        baseline = score_model(args.baseline, splits, **kwargs)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
+        print(f"candidate_check: error: {exc}", file=sys.stderr)
+        return 2
+    checked = conditions(candidate, baseline, BundlingRule(), args.photo_set)
+    print("\n".join(summary_lines(candidate, baseline, checked)))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        result = {
+            "rule": asdict(BundlingRule()),
+            "photo_set": args.photo_set,
+            "conditions": [dict(asdict(cond), holds=cond.holds) for cond in checked],
+            "replaces_baseline": all(cond.holds for cond in checked),
+            "candidate": candidate,
+            "baseline": baseline,
+        }
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
