@@ -110,4 +110,5 @@ def test_the_bundled_model_against_itself_holds_every_condition_but_the_ood_gain
         assert candidate[role]["transparent_iou"] == pytest.approx(baseline[role]["transparent_iou"], abs=1e-9)
     assert candidate["fov_val"]["frames"] == 4 and candidate["fov_val"]["scale_error_p95"] >= 0.0
     assert set(candidate["photos"]) == {"photo_set_1", "photo_set_2"}
+    assert candidate["canonical_view_inset"] == baseline["canonical_view_inset"] is not None
     assert "keep the baseline" in printed and "1. ood IoU" in printed

@@ -11,7 +11,8 @@ on the same frames:
   object family on ood (:mod:`.family_recall`);
 - the v1 ``test`` split: transparent IoU and delta<1.25 (the first generator must not regress);
 - the FOV validation splits ``fov_narrow_val`` and ``fov_wide_val`` pooled: p95 of the per-frame
-  scale error |log(median predicted / true depth)|;
+  scale error |log(median predicted / true depth)|, the candidate's canonical-view pass at the
+  baseline's inset (as the rules say) unless ``--canonical-view-inset`` sets both;
 - the held-out real photos without glass of the latest photo set: median and max fraction of
   pixels marked transparent.
 
@@ -165,11 +166,24 @@ def score_model(
     threads: int = 2,
     train_frames: int = 0,
     independent: bool = False,
+    canonical_view_inset: float | None = None,
     progress: bool = True,
 ) -> dict:
-    """Every number the rule and the report need for one model (None = the bundled model)."""
+    """Every number the rule and the report need for one model (None = the bundled model).
+
+    ``canonical_view_inset``: run the model's canonical-view pass at this inset instead of its
+    own (the rules compare a candidate at the bundled model's inset); ignored by a model without
+    the pass. The inset used is returned as ``canonical_view_inset`` (None without the pass).
+    """
     pipeline = load_pipeline(model, backend=backend, threads=threads, frame_size=None)
-    scores: dict = {"model": pipeline.model_name, "backend": pipeline.backend_name}
+    has_view = pipeline.options.canonical_view_focal is not None
+    if has_view and canonical_view_inset is not None:
+        pipeline.options = pipeline.options.replace(canonical_view_inset=float(canonical_view_inset))
+    scores: dict = {
+        "model": pipeline.model_name,
+        "backend": pipeline.backend_name,
+        "canonical_view_inset": pipeline.options.canonical_view_inset if has_view else None,
+    }
     for role in ("val", "ood", "v1_test"):
         scores[role] = score_split(pipeline, getattr(splits, role), progress=progress)
     fov = [score_split(pipeline, folder, progress=progress) for folder in splits.fov]
@@ -222,7 +236,10 @@ def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: i
 
 def summary_lines(candidate: dict, baseline: dict, checked: list[Condition]) -> list[str]:
     """A table of the conditions and the reported-only rows, then the verdict."""
-    lines = [f"candidate {candidate['model']} vs baseline {baseline['model']} ({candidate['backend']})"]
+    lines = [
+        f"candidate {candidate['model']} vs baseline {baseline['model']} ({candidate['backend']}; "
+        f"canonical-view inset {candidate['canonical_view_inset']} / {baseline['canonical_view_inset']})"
+    ]
     by_name = {
         "ood IoU": ("ood", "transparent_iou"),
         "val IoU": ("val", "transparent_iou"),
@@ -275,6 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--photo-set", type=int, choices=PHOTO_SETS, default=LATEST_PHOTO_SET, help="photos the rule reads"
     )
+    parser.add_argument(
+        "--canonical-view-inset",
+        type=float,
+        help="inset of both models' canonical-view pass (default: the baseline's own, which the candidate also uses)",
+    )
     parser.add_argument("--json", type=Path, help="write both models' numbers and the conditions here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -290,8 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             independent=args.independent,
             progress=not args.no_progress,
         )
-        candidate = score_model(args.candidate, splits, **kwargs)
-        baseline = score_model(args.baseline, splits, **kwargs)
+        baseline = score_model(args.baseline, splits, canonical_view_inset=args.canonical_view_inset, **kwargs)
+        inset = baseline["canonical_view_inset"] if args.canonical_view_inset is None else args.canonical_view_inset
+        candidate = score_model(args.candidate, splits, canonical_view_inset=inset, **kwargs)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         print(f"candidate_check: error: {exc}", file=sys.stderr)
         return 2
