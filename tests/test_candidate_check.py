@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from egsa_ros.eval.candidate_check import BundlingRule, Splits, conditions, main
+from egsa_ros.eval.bundling_rule import BundlingRule, conditions
+from egsa_ros.eval.candidate_check import Splits, main
 from egsa_ros.package_data import find_data
 
 RULE = BundlingRule()

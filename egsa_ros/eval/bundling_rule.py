@@ -1,0 +1,119 @@
+"""The bundling rule of the v2 candidates: six conditions a retrained model must meet against the
+bundled one, both measured in the same run (:mod:`.candidate_check` measures them).
+
+The margins are :class:`BundlingRule`'s fields, as the rules fixed before each run since
+2026-12-04 write them (``models/rules/``, e.g. ``2026-12-04_v2r_long_run.md``); the inputs are two
+:func:`~egsa_ros.eval.candidate_check.score_model` results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BundlingRule:
+    """Margins of the six conditions; B = the baseline's value in the same run.
+
+    Attributes:
+        ood_iou_gain: 1. ood IoU >= B + this.
+        val_drop: 2. val IoU and val delta<1.25 >= B - this.
+        ood_delta_drop: 3. ood delta<1.25 >= B - this.
+        photos_median, photos_max: 4. held-out photos: median <= ``photos_median`` and max <=
+            ``photos_max`` (fractions of the pixels, absolute).
+        v1_iou_drop, v1_delta_drop: 5. v1 test IoU >= B - ``v1_iou_drop`` and delta<1.25 >= B -
+            ``v1_delta_drop``.
+        fov_p95_rise: 6. FOV validation pooled scale error p95 <= B + this.
+    """
+
+    ood_iou_gain: float = 0.010
+    val_drop: float = 0.010
+    ood_delta_drop: float = 0.010
+    photos_median: float = 0.01
+    photos_max: float = 0.05
+    v1_iou_drop: float = 0.005
+    v1_delta_drop: float = 0.010
+    fov_p95_rise: float = 0.020
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition: ``value`` against ``bound`` (``at_least``: value >= bound, else <=)."""
+
+    number: int
+    name: str
+    value: float
+    bound: float
+    at_least: bool
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.value >= self.bound if self.at_least else self.value <= self.bound)
+
+
+def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: int) -> list[Condition]:
+    """The six conditions of :class:`BundlingRule` for two :func:`score_model` results."""
+    c, b = candidate, baseline
+    photos = c["photos"][f"photo_set_{photo_set}"]
+    return [
+        Condition(1, "ood IoU", c["ood"]["transparent_iou"], b["ood"]["transparent_iou"] + rule.ood_iou_gain, True),
+        Condition(2, "val IoU", c["val"]["transparent_iou"], b["val"]["transparent_iou"] - rule.val_drop, True),
+        Condition(2, "val delta<1.25", c["val"]["delta_1.25"], b["val"]["delta_1.25"] - rule.val_drop, True),
+        Condition(3, "ood delta<1.25", c["ood"]["delta_1.25"], b["ood"]["delta_1.25"] - rule.ood_delta_drop, True),
+        Condition(4, "held-out photos median", photos["median"], rule.photos_median, False),
+        Condition(4, "held-out photos max", photos["max"], rule.photos_max, False),
+        Condition(
+            5, "v1 test IoU", c["v1_test"]["transparent_iou"], b["v1_test"]["transparent_iou"] - rule.v1_iou_drop, True
+        ),
+        Condition(
+            5, "v1 test delta<1.25", c["v1_test"]["delta_1.25"], b["v1_test"]["delta_1.25"] - rule.v1_delta_drop, True
+        ),
+        Condition(
+            6,
+            "FOV val scale error p95",
+            c["fov_val"]["scale_error_p95"],
+            b["fov_val"]["scale_error_p95"] + rule.fov_p95_rise,
+            False,
+        ),
+    ]
+
+
+def summary_lines(candidate: dict, baseline: dict, checked: list[Condition]) -> list[str]:
+    """A table of the conditions and the reported-only rows, then the verdict."""
+    lines = [
+        f"candidate {candidate['model']} vs baseline {baseline['model']} ({candidate['backend']}; "
+        f"canonical-view inset {candidate['canonical_view_inset']} / {baseline['canonical_view_inset']})"
+    ]
+    by_name = {
+        "ood IoU": ("ood", "transparent_iou"),
+        "val IoU": ("val", "transparent_iou"),
+        "val delta<1.25": ("val", "delta_1.25"),
+        "ood delta<1.25": ("ood", "delta_1.25"),
+        "v1 test IoU": ("v1_test", "transparent_iou"),
+        "v1 test delta<1.25": ("v1_test", "delta_1.25"),
+        "FOV val scale error p95": ("fov_val", "scale_error_p95"),
+    }
+    for cond in checked:
+        where = by_name.get(cond.name)
+        base = f"B {baseline[where[0]][where[1]]:.4f}, " if where else ""
+        sign = ">=" if cond.at_least else "<="
+        verdict = "holds" if cond.holds else "FAILS"
+        lines.append(f"  {cond.number}. {cond.name}: {cond.value:.4f} ({base}needs {sign} {cond.bound:.4f}) {verdict}")
+    for key, part in candidate["photos"].items():
+        base = baseline["photos"][key]
+        lines.append(
+            f"  reported: {key} median / max {part['median']:.3f} / {part['max']:.3f} "
+            f"(B {base['median']:.3f} / {base['max']:.3f})"
+        )
+    if "train_sample" in candidate:
+        lines.append(
+            f"  reported: {candidate['train_sample']['frames']} v2 train frames IoU "
+            f"{candidate['train_sample']['transparent_iou']:.4f} (B {baseline['train_sample']['transparent_iou']:.4f})"
+        )
+    failed = sorted({cond.number for cond in checked if not cond.holds})
+    lines.append(
+        "all six conditions hold: replaces the baseline"
+        if not failed
+        else f"conditions {failed} fail: keep the baseline"
+    )
+    return lines
