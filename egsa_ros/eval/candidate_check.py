@@ -17,10 +17,10 @@ on the same frames:
   pixels marked transparent.
 
 Then the six conditions that the v2 candidates' rules fix before each run (``models/rules/``
-since 2026-12-04, e.g. ``2026-12-04_v2t_all_frames_from_start.md``) are applied; the margins are
-:class:`~egsa_ros.eval.bundling_rule.BundlingRule`'s fields. Reported alongside and never decided on: photo set 1, and with
-``--independent`` scikit-image's photos; with ``--train-frames N``, the IoU on the first N frames of
-the v2 ``train`` split (how well the model fits what it was trained on).
+since 2026-12-04, e.g. ``2026-12-04_v2t_all_frames_from_start.md``) are applied (margins:
+:class:`~egsa_ros.eval.bundling_rule.BundlingRule`). Reported alongside and never decided on:
+photo set 1, and with ``--independent`` scikit-image's photos; with ``--train-frames N``, the IoU
+on the first N frames of the v2 ``train`` split (how well the model fits what it was trained on).
 """
 
 from __future__ import annotations
