@@ -19,10 +19,12 @@ from egsa_ros.eval.glass_geometry_eval import (
     FUSED_SUFFIX,
     GEOMETRY_POSE_PLANE,
     GEOMETRY_SENSOR_PLANE,
+    LOWEST_ROW_CLASSES,
     NETWORK,
     SENSOR,
     GlassGeometryAccumulator,
     add_geometry_frame,
+    lowest_row_class,
     match_instances,
     object_errors,
     true_objects_in_camera,
@@ -166,6 +168,48 @@ def test_true_mask_and_depth_give_centimetre_objects_and_the_geometry_covers_the
     assert "glass_geometry_notes" not in result
 
 
+def test_lowest_row_classes_use_2_px_or_5_percent_of_the_true_height():
+    right, below, above = LOWEST_ROW_CLASSES
+    truth = np.zeros((200, 50), bool)
+    truth[100:140, 10:20] = True  # 40 rows tall: tolerance 2 px
+    shifted = np.zeros_like(truth)
+    for offset, kind in ((0, right), (2, right), (-2, right), (3, below), (-3, above)):
+        shifted[:] = False
+        shifted[100 + offset : 140 + offset, 10:20] = True
+        assert lowest_row_class(shifted, truth) == kind, offset
+    tall = np.zeros_like(truth)
+    tall[20:140, 10:20] = True  # 120 rows tall: tolerance 6 px
+    shifted[:] = False
+    shifted[20:145, 10:20] = True
+    assert lowest_row_class(shifted, tall) == right
+    shifted[145:147, 10:20] = True
+    assert lowest_row_class(shifted, tall) == below
+
+
+def test_a_mask_running_onto_the_table_or_missing_the_base_is_counted_with_its_error():
+    """True masks put both cylinders' lowest rows right; the same frame with one cylinder's mask
+    run 8 rows onto the table in front, then with its lowest 8 rows cut, moves that object to
+    "below" / "above", each with a larger centroid error than with the true mask."""
+    right, below, above = LOWEST_ROW_CLASSES
+    frame, depth = _frame(camera_pose(0.45, 38, 0))
+    first = frame.gt_instances == 1
+    rows, cols = np.nonzero(first)
+    bottom, left, width = rows.max(), cols.min(), np.ptp(cols) + 1
+    onto_table = frame.gt_mask.copy()
+    onto_table[bottom + 1 : bottom + 9, left : left + width] = True
+    cut = frame.gt_mask.copy()
+    cut[bottom - 7 : bottom + 1] &= ~first[bottom - 7 : bottom + 1]
+    centroid = {}
+    for name, mask, kind in (("true", frame.gt_mask, right), ("onto", onto_table, below), ("cut", cut, above)):
+        acc = GlassGeometryAccumulator()
+        add_geometry_frame(acc, frame, mask, depth, completed=None)
+        split = acc.result()["objects_3d"][GEOMETRY_POSE_PLANE]["by_lowest_row"]
+        assert sum(part["matched"] for part in split.values()) == 2, name
+        assert split[kind]["matched"] >= 1, name
+        centroid[name] = split[kind]["centroid_cm"]["p90"]
+    assert centroid["true"] < 1.0 and centroid["onto"] > 2.0 and centroid["cut"] > 2.0
+
+
 def test_a_bag_frame_gets_only_the_sensor_plane_and_says_why():
     split_frame, depth = _frame(camera_pose(0.45, 38, 4))
     frame = BagFrame(
@@ -259,8 +303,10 @@ def test_offline_eval_of_tiny_renders_reports_glass_depth_by_source_and_per_obje
         assert objects["refused"] == sum(objects["refusals"].values())
         for key in ("centroid_cm", "height_cm"):
             assert objects[key]["count"] == 0 or math.isfinite(objects[key]["p50"] + objects[key]["p90"])
+        assert sum(part["matched"] for part in objects["by_lowest_row"].values()) == objects["matched"]
     text = (out / "report.md").read_text()
     assert "## Glass depth by source" in text and "## Per-object 3D" in text
+    assert "base missed" in text
     assert (out / "glass_geometry.png").stat().st_size > 0
     families = report["families"]["glass"]  # per-family recall: every visible glass object counted once
     assert sum(f["objects"] for f in families.values()) == visible

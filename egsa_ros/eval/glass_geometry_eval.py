@@ -56,6 +56,29 @@ mass, below mid-height for a bowl, above it for a wine glass) against the same t
 
 CM_PER_M = 100.0
 
+LOWEST_ROW_CLASSES = ("lowest_row_right", "lowest_row_below", "lowest_row_above")
+"""Where a matched instance's lowest image row lies against its true object's: within
+:func:`lowest_row_tolerance_px` (right), lower in the image (below: the mask runs onto the table
+in front of the object, or onto something under it) or higher (above: the mask misses the
+object's base). The footprint comes from those lowest pixels, so this splits the per-object
+errors by their main cause."""
+
+
+def lowest_row_tolerance_px(true_height_px: int) -> float:
+    """Rows an instance's lowest row may lie off its true object's and still count as right:
+    2 px, or 5 % of the true object's height in the image when that is more."""
+    return max(2.0, 0.05 * float(true_height_px))
+
+
+def lowest_row_class(predicted: np.ndarray, truth: np.ndarray) -> str:
+    """One of :data:`LOWEST_ROW_CLASSES` for two (H, W) bool masks of one object (both non-empty)."""
+    own_rows = np.flatnonzero(np.asarray(predicted).any(axis=1))
+    true_rows = np.flatnonzero(np.asarray(truth).any(axis=1))
+    offset = int(own_rows[-1]) - int(true_rows[-1])
+    if abs(offset) <= lowest_row_tolerance_px(int(true_rows[-1] - true_rows[0]) + 1):
+        return LOWEST_ROW_CLASSES[0]
+    return LOWEST_ROW_CLASSES[1] if offset > 0 else LOWEST_ROW_CLASSES[2]
+
 
 @dataclass(frozen=True)
 class TrueObject:
@@ -170,6 +193,10 @@ class GlassGeometryAccumulator:
         self.depth = {source: DepthErrorSums() for source in DEPTH_SOURCES}
         self.errors = {variant: {key: [] for key in OBJECT_ERRORS} for variant in GEOMETRY_VARIANTS}
         self.objects = {variant: Counter() for variant in GEOMETRY_VARIANTS}
+        self.by_lowest_row = {
+            variant: {kind: {key: [] for key in OBJECT_ERRORS} for kind in LOWEST_ROW_CLASSES}
+            for variant in GEOMETRY_VARIANTS
+        }
         self.geometry_counts = {variant: Counter() for variant in GEOMETRY_VARIANTS}
         self.frames = 0
         self.notes: set[str] = set()
@@ -219,8 +246,10 @@ class GlassGeometryAccumulator:
             counts["matched"] += 1
             counts["height_lower_bound"] += bool(obj.height_is_lower_bound)
             found.add(gt_id)
+            kind = lowest_row_class(geometry.instances.labels == obj.instance_id, gt_instances == gt_id)
             for key, value in object_errors(obj, geometry.plane.plane.normal, truth[gt_id]).items():
                 self.errors[variant][key].append(value)
+                self.by_lowest_row[variant][kind][key].append(value)
         counts["gt_found"] += len(found)
 
     def note(self, text: str) -> None:
@@ -229,7 +258,8 @@ class GlassGeometryAccumulator:
 
     def result(self) -> dict:
         """Report keys: ``glass_depth_by_source`` {source: :func:`glass_depth_metrics`},
-        ``objects_3d`` {variant: counts, refusals and error percentiles}, ``glass_geometry_notes``
+        ``objects_3d`` {variant: counts, refusals, error percentiles and the same split by
+        ``by_lowest_row`` (:data:`LOWEST_ROW_CLASSES`)}, ``glass_geometry_notes``
         [what was skipped and why] (each left out when empty)."""
         out: dict = {}
         depth = {name: glass_depth_metrics(sums) for name, sums in self.depth.items() if sums.added}
@@ -259,6 +289,11 @@ class GlassGeometryAccumulator:
             }
             for key, values in self.errors[variant].items():
                 summary[key] = _percentiles(values)
+            summary["by_lowest_row"] = {
+                kind: {"matched": len(errors["centroid_cm"])}
+                | {key: _percentiles(values, keep_values=False) for key, values in errors.items()}
+                for kind, errors in self.by_lowest_row[variant].items()
+            }
             summary["geometry_counts"] = {key: int(n) for key, n in sorted(self.geometry_counts[variant].items())}
             objects[variant] = summary
         if objects:
@@ -268,17 +303,15 @@ class GlassGeometryAccumulator:
         return out
 
 
-def _percentiles(values: list[float]) -> dict:
+def _percentiles(values: list[float], keep_values: bool = True) -> dict:
     arr = np.asarray(values, np.float64)
     arr = arr[np.isfinite(arr)]
     if not arr.size:
         return {"count": 0, "p50": None, "p90": None}
-    return {
-        "count": int(arr.size),
-        "p50": float(np.percentile(arr, 50)),
-        "p90": float(np.percentile(arr, 90)),
-        "values": [float(v) for v in arr],
-    }
+    out = {"count": int(arr.size), "p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90))}
+    if keep_values:
+        out["values"] = [float(v) for v in arr]
+    return out
 
 
 def add_geometry_frame(

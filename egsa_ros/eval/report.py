@@ -181,11 +181,45 @@ def glass_geometry_markdown(result: dict) -> list[str]:
                 f"{o['gt_found']} | {o['matched']} | {o['unmatched']} | {refused_cell} | {errors} |"
             )
         lines.append("")
+        lines += _lowest_row_table(objects)
     for note in result.get("glass_geometry_notes", []):
         lines.append(f"- {note}")
     if result.get("glass_geometry_notes"):
         lines.append("")
     return lines
+
+
+LOWEST_ROW_TITLES = {
+    "lowest_row_right": "right (within 2 px or 5 % of the object's height)",
+    "lowest_row_below": "below the true one (mask on the table in front)",
+    "lowest_row_above": "above the true one (base missed)",
+}
+
+
+def _lowest_row_table(objects: dict) -> list[str]:
+    """Per-object errors split by where each matched instance's lowest row lies (the footprint's
+    source) against its true object's."""
+    if not any("by_lowest_row" in o for o in objects.values()):
+        return []
+    lines = [
+        "Matched objects by where the instance's lowest image row lies against the true object's "
+        "(the footprint is taken from those pixels): objects, then centroid / footprint centre / height "
+        "error p50 in cm.",
+        "",
+        "| plane | " + " | ".join(LOWEST_ROW_TITLES.values()) + " |",
+        "|---|" + "---|" * len(LOWEST_ROW_TITLES),
+    ]
+    for key, o in objects.items():
+        cells = []
+        for kind in LOWEST_ROW_TITLES:
+            part = o.get("by_lowest_row", {}).get(kind, {"matched": 0})
+            errors = " / ".join(
+                "-" if part.get(name, {}).get("p50") is None else f"{part[name]['p50']:.1f}"
+                for name in ("centroid_cm", "footprint_centre_cm", "height_cm")
+            )
+            cells.append(f"{part['matched']}: {errors}")
+        lines.append(f"| {OBJECT_VARIANT_TITLES.get(key, key)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _p50_p90(stats: dict) -> str:
