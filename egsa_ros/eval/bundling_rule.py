@@ -38,13 +38,15 @@ class BundlingRule:
 
 @dataclass(frozen=True)
 class Condition:
-    """One condition: ``value`` against ``bound`` (``at_least``: value >= bound, else <=)."""
+    """One condition: ``value`` against ``bound`` (``at_least``: value >= bound, else <=);
+    ``baseline`` is B's value when the bound is relative to it (None for absolute bounds)."""
 
     number: int
     name: str
     value: float
     bound: float
     at_least: bool
+    baseline: float | None = None
 
     @property
     def holds(self) -> bool:
@@ -53,28 +55,22 @@ class Condition:
 
 def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: int) -> list[Condition]:
     """The six conditions of :class:`BundlingRule` for two :func:`score_model` results."""
-    c, b = candidate, baseline
-    photos = c["photos"][f"photo_set_{photo_set}"]
+    photos = candidate["photos"][f"photo_set_{photo_set}"]
+
+    def relative(number: int, name: str, part: str, key: str, margin: float, at_least: bool) -> Condition:
+        base = float(baseline[part][key])
+        return Condition(number, name, float(candidate[part][key]), base + margin, at_least, base)
+
     return [
-        Condition(1, "ood IoU", c["ood"]["transparent_iou"], b["ood"]["transparent_iou"] + rule.ood_iou_gain, True),
-        Condition(2, "val IoU", c["val"]["transparent_iou"], b["val"]["transparent_iou"] - rule.val_drop, True),
-        Condition(2, "val delta<1.25", c["val"]["delta_1.25"], b["val"]["delta_1.25"] - rule.val_drop, True),
-        Condition(3, "ood delta<1.25", c["ood"]["delta_1.25"], b["ood"]["delta_1.25"] - rule.ood_delta_drop, True),
+        relative(1, "ood IoU", "ood", "transparent_iou", rule.ood_iou_gain, True),
+        relative(2, "val IoU", "val", "transparent_iou", -rule.val_drop, True),
+        relative(2, "val delta<1.25", "val", "delta_1.25", -rule.val_drop, True),
+        relative(3, "ood delta<1.25", "ood", "delta_1.25", -rule.ood_delta_drop, True),
         Condition(4, "held-out photos median", photos["median"], rule.photos_median, False),
         Condition(4, "held-out photos max", photos["max"], rule.photos_max, False),
-        Condition(
-            5, "v1 test IoU", c["v1_test"]["transparent_iou"], b["v1_test"]["transparent_iou"] - rule.v1_iou_drop, True
-        ),
-        Condition(
-            5, "v1 test delta<1.25", c["v1_test"]["delta_1.25"], b["v1_test"]["delta_1.25"] - rule.v1_delta_drop, True
-        ),
-        Condition(
-            6,
-            "FOV val scale error p95",
-            c["fov_val"]["scale_error_p95"],
-            b["fov_val"]["scale_error_p95"] + rule.fov_p95_rise,
-            False,
-        ),
+        relative(5, "v1 test IoU", "v1_test", "transparent_iou", -rule.v1_iou_drop, True),
+        relative(5, "v1 test delta<1.25", "v1_test", "delta_1.25", -rule.v1_delta_drop, True),
+        relative(6, "FOV val scale error p95", "fov_val", "scale_error_p95", rule.fov_p95_rise, False),
     ]
 
 
@@ -84,18 +80,8 @@ def summary_lines(candidate: dict, baseline: dict, checked: list[Condition]) -> 
         f"candidate {candidate['model']} vs baseline {baseline['model']} ({candidate['backend']}; "
         f"canonical-view inset {candidate['canonical_view_inset']} / {baseline['canonical_view_inset']})"
     ]
-    by_name = {
-        "ood IoU": ("ood", "transparent_iou"),
-        "val IoU": ("val", "transparent_iou"),
-        "val delta<1.25": ("val", "delta_1.25"),
-        "ood delta<1.25": ("ood", "delta_1.25"),
-        "v1 test IoU": ("v1_test", "transparent_iou"),
-        "v1 test delta<1.25": ("v1_test", "delta_1.25"),
-        "FOV val scale error p95": ("fov_val", "scale_error_p95"),
-    }
     for cond in checked:
-        where = by_name.get(cond.name)
-        base = f"B {baseline[where[0]][where[1]]:.4f}, " if where else ""
+        base = "" if cond.baseline is None else f"B {cond.baseline:.4f}, "
         sign = ">=" if cond.at_least else "<="
         verdict = "holds" if cond.holds else "FAILS"
         lines.append(f"  {cond.number}. {cond.name}: {cond.value:.4f} ({base}needs {sign} {cond.bound:.4f}) {verdict}")

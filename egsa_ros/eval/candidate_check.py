@@ -38,7 +38,7 @@ from tqdm import tqdm
 from ..data.photos import LATEST_PHOTO_SET, PHOTO_SETS
 from ..data.synthetic_frames import frame_dirs
 from ..runtime.pipeline import load_pipeline
-from .accumulate import EvalAccumulator
+from .accumulate import EvalAccumulator, frame_scale_summary
 from .bundling_rule import BundlingRule, conditions, summary_lines
 from .family_recall import FamilyRecall
 from .photo_negatives import heldout_images, marked_fractions, skimage_images
@@ -90,7 +90,8 @@ def score_split(pipeline, folder: Path, *, limit: int | None = None, progress: b
     pixels), ``scale_ratios`` (per-frame median predicted / true depth) and ``families`` (when
     the frames list their objects)."""
     acc, families = EvalAccumulator(), FamilyRecall()
-    total = len(frame_dirs(folder)) if limit is None else min(limit, len(frame_dirs(folder)))
+    total = len(frame_dirs(folder))
+    total = total if limit is None else min(limit, total)
     for frame in tqdm(
         read_split_frames(folder, limit=limit), total=total, desc=Path(folder).name, unit="frame", disable=not progress
     ):
@@ -110,13 +111,6 @@ def score_split(pipeline, folder: Path, *, limit: int | None = None, progress: b
     if families.glass or families.opaque:
         out["families"] = families.result()
     return out
-
-
-def scale_error_p95(ratios: Sequence[float]) -> float:
-    """p95 of |log ratio| over frames (NaN when there is none)."""
-    arr = np.asarray(ratios, np.float64)
-    arr = arr[np.isfinite(arr) & (arr > 0)]
-    return float(np.percentile(np.abs(np.log(arr)), 95)) if arr.size else float("nan")
 
 
 def score_model(
@@ -149,7 +143,13 @@ def score_model(
         scores[role] = score_split(pipeline, getattr(splits, role), progress=progress)
     fov = [score_split(pipeline, folder, progress=progress) for folder in splits.fov]
     ratios = [ratio for part in fov for ratio in part["scale_ratios"]]
-    scores["fov_val"] = {"frames": len(ratios), "scale_error_p95": scale_error_p95(ratios), "scale_ratios": ratios}
+    if not ratios:
+        raise ValueError(f"FOV validation splits {[str(f) for f in splits.fov]}: no frame with a finite depth scale")
+    scores["fov_val"] = {
+        "frames": len(ratios),
+        "scale_error_p95": frame_scale_summary(ratios)["abs_log_p95"],
+        "scale_ratios": ratios,
+    }
     if train_frames:
         scores["train_sample"] = score_split(pipeline, splits.train, limit=train_frames, progress=progress)
 
