@@ -25,11 +25,12 @@ S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
 "${S[@]}" --split train_tables --frames "${TABLE_FRAMES:-350}" --seed 7400 --split-family train_tables
 # Training frames lit by 2-3 hard lights (rule 2026-12-04_v2p).
 "${S[@]}" --split train_lights --frames "${LIGHT_FRAMES:-350}" --seed 7500 --split-family train_lights
-# The same val/ood scenes at a robot camera's size (seeds equal: the same scenes).
+# The same val/ood/test scenes at a robot camera's size (seeds equal: the same scenes).
 S640=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 640 --height 480 --spp 32
       --generator v2 --jobs "${JOBS:-1}" --no-progress)
 "${S640[@]}" --split val_640x480 --frames 64 --seed 7100 --split-family train
 "${S640[@]}" --split ood_640x480 --frames 64 --seed 7200 --split-family ood
+"${S640[@]}" --split test_640x480 --frames 64 --seed 7300 --split-family train
 # Cameras outside the training range (40-90 deg), the val scenes otherwise: the depth-scale test.
 "${S[@]}" --split fov_narrow --frames 64 --seed 7100 --split-family train --hfov-range 25,38
 "${S[@]}" --split fov_wide --frames 64 --seed 7100 --split-family train --hfov-range 95,110

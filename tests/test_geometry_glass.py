@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from egsa_ros.geometry import glass_geometry
+from egsa_ros.geometry import glass_geometry, instances_from_labels
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_geometry_scenes import Box, Cylinder, K, Scene, camera_pose, render, sensor_depth  # noqa: E402
@@ -92,6 +92,38 @@ def test_rgb_edges_split_touching_objects():
     with_rgb = glass_geometry(r.ids > 0, r.depth, K, camera_pose=POSE, rgb=rgb)
     assert without.counts["instances"] == 1 and with_rgb.counts["instances"] == 2
     assert with_rgb.counts["instances_split"] == 1
+
+
+def test_instances_given_from_outside_replace_the_split():
+    """Two touching boxes at one depth with no image: the package sees one instance; given the
+    true split (ids 7 and 3, not consecutive) it measures both, each at its true height."""
+    scene = Scene([Box(-0.03, 0.6, 0.03, 0.03, 0.1), Box(0.03, 0.6, 0.03, 0.03, 0.16)])
+    r = render(scene, POSE)
+    own = glass_geometry(r.ids > 0, r.depth, K, camera_pose=POSE)
+    assert own.counts["instances"] == 1
+    labels = np.choose(r.ids, [0, 7, 3])
+    given = glass_geometry(r.ids > 0, r.depth, K, camera_pose=POSE, instances=instances_from_labels(labels))
+    assert given.counts["instances"] == 2 and given.counts["instances_split"] == 0
+    heights = {
+        int(np.bincount(labels[given.instances.labels == o.instance_id]).argmax()): o.height_m for o in given.objects
+    }
+    assert heights[7] == pytest.approx(0.10, abs=0.01) and heights[3] == pytest.approx(0.16, abs=0.01)
+    with pytest.raises(ValueError, match="instance labels .* and mask .* differ"):
+        glass_geometry(r.ids > 0, r.depth, K, camera_pose=POSE, instances=instances_from_labels(labels[:, :-1]))
+
+
+def test_instances_from_labels_renumbers_drops_specks_and_reports_borders():
+    labels = np.zeros((40, 60), np.int64)
+    labels[10:30, 0:10] = 9  # touches the left border
+    labels[5:15, 30:40] = 4
+    labels[35:37, 50:52] = 2  # 4 pixels: a speck
+    instances = instances_from_labels(labels, min_area_px=10)
+    assert [s.area_px for s in instances.stats] == [100, 200] and instances.dropped_small == 1
+    assert [s.bbox for s in instances.stats] == [(30, 5, 10, 10), (0, 10, 10, 20)]
+    assert instances.stats[1].touches == frozenset({"left"}) and instances.stats[0].touches == frozenset()
+    assert set(np.unique(instances.labels)) == {0, 1, 2} and (instances.labels[labels == 2] == 0).all()
+    with pytest.raises(ValueError, match="integer image"):
+        instances_from_labels(labels.astype(np.float32))
 
 
 def test_empty_mask_gives_empty_results():

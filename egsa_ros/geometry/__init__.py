@@ -8,7 +8,7 @@ the camera (``d`` = camera height above it).
 """
 
 from .glass import GlassConfig, GlassGeometry, glass_geometry
-from .instances import InstanceConfig, Instances, InstanceStats, transparent_instances
+from .instances import InstanceConfig, Instances, InstanceStats, instances_from_labels, transparent_instances
 from .objects import ObjectConfig, ObjectDepth, ObjectGeometry, measure_object
 from .plane import PLANE_SOURCES, Plane, PlaneEstimate, make_plane
 from .plane_choice import PlaneChoice, choose_plane
@@ -23,6 +23,7 @@ __all__ = [
     "Instances",
     "InstanceStats",
     "transparent_instances",
+    "instances_from_labels",
     "ObjectConfig",
     "ObjectDepth",
     "ObjectGeometry",

@@ -75,6 +75,7 @@ def glass_geometry(
     roll_deg: float = 0.0,
     rgb: np.ndarray | None = None,
     config: GlassConfig | None = None,
+    instances: Instances | None = None,
 ) -> GlassGeometry:
     """Support plane, transparent instances and per-object geometry of one frame.
 
@@ -90,6 +91,8 @@ def glass_geometry(
             (metres) with its pitch below horizontal and roll (degrees).
         rgb: optional (H, W, 3) uint8 RGB image (its edges help split touching objects).
         config: see :class:`GlassConfig`.
+        instances: optional instances made elsewhere (:func:`~egsa_ros.geometry.instances.instances_from_labels`)
+            used instead of splitting ``mask`` into objects; their labels must be (H, W).
     Returns:
         A :class:`GlassGeometry`.
     """
@@ -117,8 +120,11 @@ def glass_geometry(
         sensor_fit=config.sensor_fit,
         network_fit=config.network_fit,
     )
-    grey = None if rgb is None else cv2.cvtColor(np.asarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
-    instances = transparent_instances(transparent, depth, grey, config.instances)
+    if instances is None:
+        grey = None if rgb is None else cv2.cvtColor(np.asarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+        instances = transparent_instances(transparent, depth, grey, config.instances)
+    elif instances.labels.shape != mask.shape:
+        raise ValueError(f"instance labels {instances.labels.shape} and mask {mask.shape} differ")
     fused, model, back = (np.full(mask.shape, np.nan, np.float32) for _ in range(3))
     objects = []
     for stats in instances.stats:

@@ -153,6 +153,36 @@ def transparent_instances(
     return Instances(labels, tuple(stats), dropped, len(stats) - kept)
 
 
+def instances_from_labels(labels: np.ndarray, min_area_px: int = InstanceConfig.min_area_px) -> Instances:
+    """:class:`Instances` from a label image made elsewhere (another segmenter's instances, or in
+    evaluation the true objects), for :func:`~egsa_ros.geometry.glass_geometry`'s ``instances``.
+
+    Args:
+        labels: (H, W) integer instance id per pixel, 0 = none; ids need not be consecutive.
+        min_area_px: labels with fewer pixels are dropped (and counted in ``dropped_small``).
+    Returns:
+        The instances renumbered 1..k in the order of their ids (``split`` False for all).
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be an (H, W) integer image, got {labels.dtype} {labels.shape}")
+    height, width = labels.shape
+    out = np.zeros(labels.shape, np.int32)
+    stats = []
+    ids, areas = np.unique(labels[labels != 0], return_counts=True)
+    dropped = 0
+    for label, area in zip(ids, areas):
+        if area < min_area_px:
+            dropped += 1
+            continue
+        rows, cols = np.nonzero(labels == label)
+        instance_id = len(stats) + 1
+        out[rows, cols] = instance_id
+        box = (int(cols.min()), int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1)
+        stats.append(InstanceStats(instance_id, int(area), box, _touches(box, width, height), False))
+    return Instances(out, tuple(stats), dropped, 0)
+
+
 def _touches(box, width: int, height: int) -> frozenset[str]:
     x, y, w, h = box
     sides = {"left": x == 0, "top": y == 0, "right": x + w == width, "bottom": y + h == height}
