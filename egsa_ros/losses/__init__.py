@@ -17,6 +17,7 @@ from .depth import (
     sanitize,
     sobel_gradients,
 )
+from .lovasz import lovasz_class_loss, lovasz_jaccard_weights
 from .multiscale import DepthLossFn, MultiScaleLoss, egsa_total_loss, segmentation_ce
 from .ot import mse_ot_loss, ot_depth_loss
 from .weighted import gaussian_window, masked_ssim_map, ssim_loss, weighted_depth_loss
@@ -31,6 +32,8 @@ __all__ = [
     "gaussian_window",
     "gradient_l1",
     "image_level_labels",
+    "lovasz_class_loss",
+    "lovasz_jaccard_weights",
     "masked_image_mean",
     "masked_ssim_map",
     "modest_depth_loss",

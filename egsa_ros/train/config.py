@@ -93,6 +93,7 @@ class LossConfig:
     opaque_weight: float = 1.0  # CE weight of opaque-object pixels (look-alikes: hard negatives; 1: off)
     near_glass_weight: float = 1.0  # CE weight of non-glass pixels in a band around glass (shadows, caustics; 1: off)
     near_glass_band_px: list[int] = field(default_factory=lambda: [2, 16])  # band: [inner, outer] px from glass
+    lovasz_weight: float = 0.0  # Lovasz IoU surrogate of the glass class on the final prediction (0: off)
     deal_weight: float = 0.0
     ot_lambda: float = 0.1  # mse_ot only
 
@@ -141,7 +142,7 @@ class TrainConfig:
             raise ValueError("optim.warmup_steps must be >= 0 and optim.min_lr_ratio in [0, 1]")
         _one_of("amp_dtype", self.amp_dtype, AMP_DTYPES)
         _one_of("best_metric", self.best_metric, BEST_METRICS)
-        for name in ("transparent_depth_weight", "opaque_weight", "near_glass_weight"):
+        for name in ("transparent_depth_weight", "opaque_weight", "near_glass_weight", "lovasz_weight"):
             _finite_non_negative(f"loss.{name}", getattr(self.loss, name))
         band = self.loss.near_glass_band_px
         if (

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.transforms import IGNORE_INDEX
-from ..losses import egsa_total_loss, modest_depth_loss, mse_ot_loss, weighted_depth_loss
+from ..losses import egsa_total_loss, lovasz_class_loss, modest_depth_loss, mse_ot_loss, weighted_depth_loss
 from ..model.config import ModelConfig
 from .config import LossConfig
 
@@ -52,9 +52,11 @@ class TrainingLoss:
         self, depth_all: torch.Tensor, seg_all: torch.Tensor, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """depth_all (I, S, B, 1, H, W) metres and seg_all (I, S, B, K, H, W) logits against the
-        batch's ``depth``, ``labels``, ``valid`` and ``K``."""
+        batch's ``depth``, ``labels``, ``valid`` and ``K``; with ``loss.lovasz_weight`` the Lovasz
+        IoU surrogate of the glass class on the final prediction (``seg_all[-1, 0]``) is added
+        (``parts["lovasz"]``)."""
         c = self.config
-        return egsa_total_loss(
+        total, parts = egsa_total_loss(
             depth_all.float(),
             seg_all.float(),
             batch["depth"],
@@ -71,6 +73,12 @@ class TrainingLoss:
             transparent_class=self.transparent_class,
             pixel_weights=self.pixel_weights(batch),
         )
+        if c.lovasz_weight:
+            lovasz = lovasz_class_loss(seg_all[-1, 0].float(), batch["labels"], self.transparent_class, IGNORE_INDEX)
+            total = total + c.lovasz_weight * lovasz
+            parts["lovasz"] = lovasz.detach()
+            parts["total"] = total.detach()
+        return total, parts
 
     def pixel_weights(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """(B, H, W) CE weights, the product of :meth:`opaque_weights` and
