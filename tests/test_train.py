@@ -157,6 +157,18 @@ def test_transparent_depth_weight_config_and_reaches_the_loss(data_root, tmp_pat
     assert float(weighted["total"]) == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_run_with_the_lovasz_term_logs_it_with_every_train_line(data_root, tmp_path):
+    out = tmp_path / "lovasz"
+    cfg = load_train_config(
+        "default_small", _overrides(data_root, out, "loss.lovasz_weight=0.5", "max_steps_per_epoch=2")
+    )
+    t = trainer_mod.Trainer(cfg)
+    t.fit()
+    t.close()
+    train_lines = [r for r in _records(out) if r["type"] == "train"]
+    assert train_lines and all(0.0 <= r["lovasz"] <= 1.0 for r in train_lines)
+
+
 # ----------------------------------------------------------------------------- one epoch
 
 

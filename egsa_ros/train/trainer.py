@@ -526,8 +526,9 @@ class Trainer:
                     "step_time_s": step_times[-1],
                     **{f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups},
                 }
-                if "glassdepth" in parts:
-                    rec["glassdepth"] = float(parts["glassdepth"])
+                for optional in ("glassdepth", "lovasz", "deal"):  # terms a run's config adds
+                    if optional in parts:
+                        rec[optional] = float(parts[optional])
                 self.logger.write(rec)
                 self.logger.scalars("train", rec, self.step)
         bar.close()
