@@ -53,11 +53,12 @@ MOSTLY_FALSE_GLASS = 0.3
 """An instance with more than this share of its pixels off the true glass counts as
 ``instances_mostly_false_glass``."""
 
-_INSTANCE_KINDS = ("instances_on_no_object", "instances_on_one_object", "instances_on_two_or_more_objects")
-
 MIN_OVERLAP_SHARE = 0.15
 """A true object counts as covered by an instance (and an instance as holding a piece of an
 object) when the overlap is at least this share of the instance's (object's seen) pixels."""
+
+_INSTANCE_KINDS = ("instances_on_no_object", "instances_on_one_object", "instances_on_two_or_more_objects")
+"""Count keys of an instance by how many true objects it holds (0, 1, 2 or more)."""
 
 
 def true_split_labels(mask: np.ndarray, glass_objects: np.ndarray, keep_false_glass: bool) -> np.ndarray:
