@@ -38,6 +38,10 @@ fi
 if [ -n "${EXTRA_TRAIN:-}" ]; then
   ARGS+=(data.extra_train="[${EXTRA_TRAIN}]")
 fi
+if [ "${RESUME:-0}" = 1 ] && [ ! -f "$RUN/last/checkpoint.json" ]; then
+  echo "RESUME=1: no finished epoch in $RUN to continue, starting the run over" >&2
+  RESUME=0
+fi
 if [ "${RESUME:-0}" = 1 ]; then
   nice -n 10 "$PY" -m egsa_ros.train.cli "${ARGS[@]}" --resume
 else

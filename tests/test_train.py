@@ -222,6 +222,19 @@ def test_load_checkpoint_errors(one_epoch, tmp_path):
     assert "optimizer" in state and "rng" in state
 
 
+def test_resume_without_a_finished_epoch_is_one_clear_line(data_root, tmp_path, capsys):
+    from egsa_ros.train import cli
+
+    run = tmp_path / "never_finished"
+    (run / "tb").mkdir(parents=True)  # what a run stopped before its first epoch leaves
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--config", "default_small", *_overrides(data_root, run), "--resume"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--resume: nothing to continue in" in err and "no epoch finished" in err
+    assert "Traceback" not in err
+
+
 def test_resume_continues(one_epoch, data_root, tmp_path):
     _, _, out = one_epoch
     run = tmp_path / "resumed"

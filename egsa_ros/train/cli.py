@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_train_config(args.config, args.overrides)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
+    if args.resume and not (Path(cfg.out_dir) / "last" / "checkpoint.json").is_file():
+        parser.error(
+            f"--resume: nothing to continue in {cfg.out_dir} (no last/checkpoint.json: no epoch finished); "
+            "run again without --resume"
+        )
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
         print(yaml.safe_dump({"train": cfg.to_dict(), "model": cfg.model_config().to_dict()}, sort_keys=False), end="")
