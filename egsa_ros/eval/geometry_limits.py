@@ -27,6 +27,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -125,14 +126,17 @@ def instance_match_counts(instances: np.ndarray, glass_objects: np.ndarray) -> C
     return counts
 
 
-def analyse_split(pipeline, folder: Path, *, limit: int | None = None, progress: bool = False) -> dict:
+def analyse_split(
+    pipeline, folder: Path, *, limit: int | None = None, progress: bool = False, config: GlassConfig | None = None
+) -> dict:
     """The five rows over a rendered split (frames without a camera pose or objects are skipped
-    and counted). Returns ``{"frames", "skipped_frames", "rows": {row: geometry summary},
+    and counted); ``config`` (default: the package's, its plane sources replaced by the camera
+    pose) sets the geometry's parameters. Returns ``{"frames", "skipped_frames", "rows": {row: geometry summary},
     "own_instances": counts}``; a row's summary holds ``glass_depth`` (the geometry's depth on the
     true glass pixels it covers, and that depth with the network's where it has none) and
     ``objects`` (:meth:`GlassGeometryAccumulator.result`'s ``objects_3d`` entry)."""
     accumulators = {row: GlassGeometryAccumulator() for row in ROWS}
-    config = GlassConfig(plane_sources=(CAMERA_POSE,))
+    config = replace(config or GlassConfig(), plane_sources=(CAMERA_POSE,))
     match = Counter()
     frames = skipped = 0
     dirs = frame_dirs(folder)
