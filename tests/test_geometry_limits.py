@@ -81,3 +81,12 @@ def test_a_real_run_puts_the_truths_geometry_on_the_true_objects(tmp_path, capsy
     assert truth["centroid_cm"]["p50"] < 3.0  # true objects and the true plane: pixel-level error only
     assert report["own_instances"]["instances"] >= 1
     assert "| true_mask_true_split |" in printed and "own mask:" in printed
+    # A config of one's own: its instance parameters apply, its plane sources give way to the pose.
+    from egsa_ros.eval.geometry_limits import analyse_split  # noqa: PLC0415
+    from egsa_ros.geometry import GlassConfig, InstanceConfig  # noqa: PLC0415
+    from egsa_ros.runtime.pipeline import load_pipeline  # noqa: PLC0415
+
+    no_instances = GlassConfig(plane_sources=("sensor_depth",), instances=InstanceConfig(min_area_px=10**9))
+    other = analyse_split(load_pipeline(), tmp_path / "frames" / "s", config=no_instances)
+    assert other["own_instances"].get("instances", 0) == 0
+    assert other["rows"]["true_mask_true_split"]["objects"]["gt_found"] == truth["gt_found"]
