@@ -49,6 +49,29 @@ def test_accumulator_sums_over_frames_not_means_of_means():
     assert result["latency_ms"]["p50"] == pytest.approx(20.0)
 
 
+def test_scale_error_after_the_table_scale_is_reported_next_to_the_networks(tmp_path):
+    """Two frames predicted 1.6x and 0.7x; the table's scale corrects the first exactly and is
+    refused on the second (scored unscaled): the scale error after it is 0 and |log 0.7|."""
+    from egsa_ros.eval.report import markdown, write_report
+
+    gt = np.linspace(0.5, 1.5, 48, dtype=np.float32).reshape(6, 8)
+    no_glass = np.zeros((6, 8), bool)
+    acc = EvalAccumulator()
+    acc.add(gt * 1.6, no_glass.astype(np.uint8), gt, no_glass)
+    acc.add_support_plane(gt.copy(), True, gt, no_glass)
+    acc.add(gt * 0.7, no_glass.astype(np.uint8), gt, no_glass)
+    acc.add_support_plane(gt * 0.7, False, gt, no_glass)
+    result = acc.result()
+    before, after = result["frame_scale"], result["frame_scale_support_plane"]
+    assert before["frames"] == after["frames"] == 2 and before["failures"] == 2
+    assert after["ratios"] == pytest.approx([1.0, 0.7]) and after["failures"] == 1
+    assert after["abs_log_p50"] == pytest.approx(abs(np.log(0.7)) / 2)
+    text = markdown(result)
+    assert "refused on 1 of 2 frames" in text and "With that scale, scale error |log ratio| p50 0.178" in text
+    write_report(tmp_path, result, [], {})
+    assert (tmp_path / "scale.png").stat().st_size > 0
+
+
 def test_whole_frame_scale_failures_are_counted_and_separated_from_shape(tmp_path):
     """A frame predicted 1.4x too far everywhere is a scale failure: it misses delta<1.25 on
     every pixel, yet after dividing by its own median ratio it is perfect."""

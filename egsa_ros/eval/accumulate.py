@@ -32,6 +32,7 @@ class EvalAccumulator:
         self.plane_glass = DepthErrorSums()
         self.plane_frames = 0
         self.plane_refused = 0
+        self.plane_scale_ratios: list[float] = []
         self.completed_glass = DepthErrorSums()
         self.sensor_glass = DepthErrorSums()
         self.completed_glass_sensor_valid = DepthErrorSums()
@@ -92,6 +93,9 @@ class EvalAccumulator:
         self.plane_refused += 0 if ok else 1
         self.plane_all.add(scaled_depth, gt_depth)
         self.plane_glass.add(scaled_depth, gt_depth, mask=_glass(gt_mask, gt_depth.shape))
+        ratio = median_scale_ratio(scaled_depth, gt_depth)
+        if np.isfinite(ratio) and ratio > 0:
+            self.plane_scale_ratios.append(ratio)
 
     def result(self) -> dict:
         out: dict = {"frames": self.frames, "frames_with_ground_truth": self.frames_with_gt}
@@ -106,6 +110,8 @@ class EvalAccumulator:
             out["depth_all_support_plane"] = self.plane_all.metrics()
             out["depth_transparent_support_plane"] = self.plane_glass.metrics()
             out["support_plane"] = {"frames": self.plane_frames, "refused": self.plane_refused}
+            if self.plane_scale_ratios:  # the same per-frame scale error after the table's scale
+                out["frame_scale_support_plane"] = frame_scale_summary(self.plane_scale_ratios)
         if self.completed_glass.added:
             out["depth_completed_transparent"] = self.completed_glass.metrics()
         if self.sensor_glass.added:

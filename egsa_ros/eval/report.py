@@ -101,10 +101,17 @@ def markdown(result: dict) -> str:
         lines += [scale_sentence(result["frame_scale"]), ""]
     if "support_plane" in result:
         plane = result["support_plane"]
+        after = result.get("frame_scale_support_plane")
+        after_text = (
+            ""
+            if after is None
+            else f" With that scale, scale error |log ratio| p50 {after['abs_log_p50']:.3f}, p95 "
+            f"{after['abs_log_p95']:.3f}; {after['failures']} of {after['frames']} frames off by more than 25 %."
+        )
         lines += [
             f"Scale from the support plane (egsa_ros.runtime.support_plane_scale, camera pose from the "
             f"frames' metadata): refused on {plane['refused']} of {plane['frames']} frames (scored "
-            "unscaled).",
+            f"unscaled).{after_text}",
             "",
         ]
     if "mask" in result:
@@ -278,12 +285,17 @@ def scale_sentence(scale: dict) -> str:
     )
 
 
-def plot_scale(ratios: list[float], out: Path) -> Path:
-    """Histogram of the per-frame median predicted / true depth ratio (log x axis)."""
+def plot_scale(ratios: list[float], out: Path, plane_ratios: list[float] | None = None) -> Path:
+    """Histogram of the per-frame median predicted / true depth ratio (log x axis), with the same
+    ratio after the support plane's scale when given."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.0))
     bins = np.geomspace(0.5, 2.0, 41)
-    ax.hist(np.clip(ratios, bins[0], bins[-1]), bins=bins, color="tab:blue")
+    ax.hist(np.clip(ratios, bins[0], bins[-1]), bins=bins, color="tab:blue", label="network")
+    if plane_ratios:
+        clipped = np.clip(plane_ratios, bins[0], bins[-1])
+        ax.hist(clipped, bins=bins, histtype="step", lw=1.5, color="tab:orange", label="x scale from the table")
+        ax.legend(loc="upper right", fontsize=8)
     for x in (1 / 1.25, 1.25):
         ax.axvline(x, color="red", ls="--", lw=1)
     ax.set_xscale("log")
@@ -326,7 +338,7 @@ def write_report(out_dir: Path, result: dict, panels: list[np.ndarray], series: 
         plot_latency(series, out_dir / "latency.png")
     ratios = result.get("frame_scale", {}).get("ratios", [])
     if ratios:
-        plot_scale(ratios, out_dir / "scale.png")
+        plot_scale(ratios, out_dir / "scale.png", result.get("frame_scale_support_plane", {}).get("ratios"))
     geometry_plot = "glass_depth_by_source" in result or "objects_3d" in result
     if geometry_plot:
         plot_glass_geometry(result, out_dir / "glass_geometry.png")
