@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import yaml
 
+from ..model.checkpoint_info import is_checkpoint_dir
 from .config import load_train_config, shipped_configs
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_train_config(args.config, args.overrides)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
-    if args.resume and not (Path(cfg.out_dir) / "last" / "checkpoint.json").is_file():
+    if args.resume and not is_checkpoint_dir(os.path.join(cfg.out_dir, "last")):
         parser.error(
             f"--resume: nothing to continue in {cfg.out_dir} (no last/checkpoint.json: no epoch finished); "
             "run again without --resume"
