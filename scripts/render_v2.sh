@@ -19,7 +19,14 @@ S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
 "${S[@]}" --split fov_narrow_val --frames 32 --seed 7200 --split-family train --hfov-range 25,38
 "${S[@]}" --split fov_wide_val --frames 32 --seed 7300 --split-family train --hfov-range 95,110
 "${S[@]}" --split ood --frames 64 --seed 7200 --split-family ood
+# Diagnostics (never trained on): ood's seed and cameras with ONE held-out factor each
+# (ood_base: none, the training draws).
+"${S[@]}" --split ood_base --frames 64 --seed 7200 --split-family train
+for f in ood_glass ood_tables ood_room ood_corner ood_warm; do
+  "${S[@]}" --split "$f" --frames 64 --seed 7200 --split-family "$f"
+done
 "${S[@]}" --split test --frames 64 --seed 7300 --split-family train
+# TRAIN_FRAMES=3000 TABLE_FRAMES=1000: the data of candidate V2aa (models/HISTORY.md).
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
 # Training frames whose table is drawn from other materials and photo set 2 (rule 2026-12-04_v2n).
 "${S[@]}" --split train_tables --frames "${TABLE_FRAMES:-350}" --seed 7400 --split-family train_tables

@@ -77,6 +77,49 @@ def test_ood_draws_only_held_out_glass_tables_room_and_light():
     assert families.COLOUR_TEMPERATURE_HELDOUT_K[1] < families.COLOUR_TEMPERATURE_TRAIN_K[0]
 
 
+@pytest.mark.parametrize("family", families.OOD_FACTOR_FAMILIES)
+def test_each_ood_factor_family_holds_out_exactly_its_own_factor(family):
+    """ood_glass / ood_tables / ood_room: one of ood's held-out factors, train's draws for the rest."""
+    held = {
+        "glass": family == "ood_glass",
+        "tables": family == "ood_tables",
+        "room": family in ("ood_room", "ood_corner"),
+        "light": family in ("ood_room", "ood_warm"),
+    }
+    seen_glass, seen_tables, seen_rooms = set(), set(), set()
+    for index in range(200):
+        spec = sample_scene_v2(12, index, 64, 48, family)
+        glass = {o.shape for o in spec.objects if o.category == "transparent" and o.shape != "lid"}
+        assert glass, "every diagnostic frame shows glass"
+        assert glass <= set(families.HELDOUT_GLASS if held["glass"] else families.GLASS_TRAIN)
+        assert spec.table["texture"] in (families.HELDOUT_TABLES if held["tables"] else families.TABLES_TRAIN)
+        kelvin_lo, kelvin_hi = (
+            families.COLOUR_TEMPERATURE_HELDOUT_K if held["light"] else families.COLOUR_TEMPERATURE_TRAIN_K
+        )
+        assert (spec.room["kind"] == "corner") if held["room"] else (spec.room["kind"] in families.ROOMS_TRAIN)
+        if held["light"]:
+            assert _lights(spec) == ["warm_spots"]
+        else:
+            assert set(_lights(spec)) <= set(families.LIGHTS_TRAIN)
+        assert all(kelvin_lo <= light["kelvin"] <= kelvin_hi for light in spec.lighting["lights"])
+        assert spec.profile["split_family"] == family and spec.split_family == family
+        seen_glass |= glass
+        seen_tables.add(spec.table["texture"])
+        seen_rooms.add(spec.room["kind"])
+    assert seen_glass == set(families.HELDOUT_GLASS) if held["glass"] else len(seen_glass) >= 10
+    assert seen_tables == set(families.HELDOUT_TABLES) if held["tables"] else len(seen_tables) >= 5
+    assert seen_rooms == {"corner"} if held["room"] else seen_rooms == set(families.ROOMS_TRAIN)
+    assert sum(held.values()) == (2 if family == "ood_room" else 1)
+
+
+def test_ood_factor_families_share_the_cameras_of_ood_at_one_seed():
+    """Rendered with ood's seed, the diagnostic splits see the scenes through ood's cameras."""
+    for index in range(20):
+        cams = {f: sample_scene_v2(7200, index, 64, 48, f).camera.c2w for f in ("ood", *families.OOD_FACTOR_FAMILIES)}
+        for family in families.OOD_FACTOR_FAMILIES:
+            np.testing.assert_allclose(cams[family], cams["ood"])
+
+
 def test_train_tables_adds_table_materials_and_set_2_photos_and_holds_out_the_same():
     """``train_tables`` draws its tables from the extra materials and photos (set 2's training
     photos too), and still nothing held out."""

@@ -23,6 +23,13 @@ colour temperatures, the environment dimmed to 0.3 of its strength), so hard sha
 on the table are common, with the tables of ``train`` and ``train_tables`` together. It holds out
 the same as ``train``: the warm (2000-2800 K) colour temperatures and the corner room stay
 ``ood``-only.
+
+``ood_glass``, ``ood_tables`` and ``ood_room`` are diagnostic splits (never for training): each
+draws ONE of ``ood``'s held-out factors (the held-out glass families; the held-out tables; the
+corner room with its warm spot lights and colour temperatures) and ``train``'s draws for the
+rest, so that rendered with ``ood``'s seed they tell which held-out factor costs what.
+``ood_corner`` (the corner room under ``train``'s lights) and ``ood_warm`` (``train``'s rooms under
+the warm spot lights) split ``ood_room`` in two.
 """
 
 from __future__ import annotations
@@ -86,7 +93,10 @@ COLOUR_TEMPERATURE_HELDOUT_K = (2000.0, 2800.0)
 HARD_LIGHTS = ("spot", "point")
 """Light kinds ``train_lights`` draws its 2-3 lights from."""
 
-SPLIT_FAMILIES = ("train", "ood", "train_tables", "train_lights")
+OOD_FACTOR_FAMILIES = ("ood_glass", "ood_tables", "ood_room", "ood_corner", "ood_warm")
+"""Diagnostic split families: one held-out factor each, ``train``'s draws for the rest."""
+
+SPLIT_FAMILIES = ("train", "ood", "train_tables", "train_lights", *OOD_FACTOR_FAMILIES)
 TRAINING_FAMILIES = ("train", "train_tables", "train_lights")
 """Split families of the training distribution (no held-out draw; some frames without glass)."""
 
@@ -140,4 +150,14 @@ def choices(split_family: str) -> Choices:
         )
     if split_family == "ood":
         return Choices(HELDOUT_GLASS, HELDOUT_TABLES, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
+    if split_family == "ood_glass":
+        return Choices(HELDOUT_GLASS, TABLES_TRAIN, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
+    if split_family == "ood_tables":
+        return Choices(GLASS_TRAIN, HELDOUT_TABLES, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
+    if split_family == "ood_room":
+        return Choices(GLASS_TRAIN, TABLES_TRAIN, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
+    if split_family == "ood_corner":
+        return Choices(GLASS_TRAIN, TABLES_TRAIN, HELDOUT_ROOMS, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
+    if split_family == "ood_warm":
+        return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
     raise ValueError(f"unknown split family {split_family!r}; expected one of {SPLIT_FAMILIES}")

@@ -16,7 +16,8 @@ default), a v2 frame draws:
 
 ``split_family="ood"`` draws glass, table, room and light only from the held-out sets of
 :mod:`egsa_ros.data.synth.families`; ``"train_tables"`` is ``"train"`` with other table materials,
-``"train_lights"`` is ``"train"`` lit by 2-3 hard lights.
+``"train_lights"`` is ``"train"`` lit by 2-3 hard lights; ``"ood_glass"``, ``"ood_tables"`` and
+``"ood_room"`` draw one of ``"ood"``'s held-out factors each (diagnostics).
 A frame depends only on (seed, index, size, split family).
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from egsa_ros.data.photos import photos_in
 from egsa_ros.data.synth.camera import look_at, project
-from egsa_ros.data.synth.families import LOOKALIKES, TRAINING_FAMILIES, choices
+from egsa_ros.data.synth.families import HELDOUT_LIGHTS, LOOKALIKES, TRAINING_FAMILIES, choices
 from egsa_ros.data.synth.scene import CameraSpec, ObjectSpec, SceneSpec, _pack, _tint
 from egsa_ros.data.synth.shapes_v2 import FILLABLE, LABELLED, sample_dims, shape_extent
 from egsa_ros.data.synth.textures import ENV_KINDS
@@ -524,7 +525,7 @@ def sample_scene_v2(
         "area_light": None,
         "lights": [_light(rng, light_kind, ch.colour_temperature_k, min_light_z)],
     }
-    if split_family == "ood":
+    if ch.lights == HELDOUT_LIGHTS:
         lighting["env_scale"] *= 0.3  # the held-out setting is lit mostly by its warm spots
     elif ch.light_count is not None:  # lit mostly by several hard lights
         lighting["env_scale"] *= 0.3
