@@ -22,7 +22,7 @@ S=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
 # Diagnostics (never trained on): ood's seed and cameras with ONE held-out factor each
 # (ood_base: none, the training draws).
 "${S[@]}" --split ood_base --frames 64 --seed 7200 --split-family train
-for f in ood_glass ood_tables ood_room ood_corner ood_warm; do
+for f in ood_glass ood_tables ood_room ood_corner ood_warm ood_spots; do
   "${S[@]}" --split "$f" --frames 64 --seed 7200 --split-family "$f"
 done
 "${S[@]}" --split test --frames 64 --seed 7300 --split-family train

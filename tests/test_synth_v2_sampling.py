@@ -84,7 +84,8 @@ def test_each_ood_factor_family_holds_out_exactly_its_own_factor(family):
         "glass": family == "ood_glass",
         "tables": family == "ood_tables",
         "room": family in ("ood_room", "ood_corner"),
-        "light": family in ("ood_room", "ood_warm"),
+        "spots": family in ("ood_room", "ood_warm", "ood_spots"),
+        "warm": family in ("ood_room", "ood_warm"),
     }
     seen_glass, seen_tables, seen_rooms = set(), set(), set()
     for index in range(200):
@@ -94,10 +95,10 @@ def test_each_ood_factor_family_holds_out_exactly_its_own_factor(family):
         assert glass <= set(families.HELDOUT_GLASS if held["glass"] else families.GLASS_TRAIN)
         assert spec.table["texture"] in (families.HELDOUT_TABLES if held["tables"] else families.TABLES_TRAIN)
         kelvin_lo, kelvin_hi = (
-            families.COLOUR_TEMPERATURE_HELDOUT_K if held["light"] else families.COLOUR_TEMPERATURE_TRAIN_K
+            families.COLOUR_TEMPERATURE_HELDOUT_K if held["warm"] else families.COLOUR_TEMPERATURE_TRAIN_K
         )
         assert (spec.room["kind"] == "corner") if held["room"] else (spec.room["kind"] in families.ROOMS_TRAIN)
-        if held["light"]:
+        if held["spots"]:
             assert _lights(spec) == ["warm_spots"]
         else:
             assert set(_lights(spec)) <= set(families.LIGHTS_TRAIN)
@@ -109,7 +110,8 @@ def test_each_ood_factor_family_holds_out_exactly_its_own_factor(family):
     assert seen_glass == set(families.HELDOUT_GLASS) if held["glass"] else len(seen_glass) >= 10
     assert seen_tables == set(families.HELDOUT_TABLES) if held["tables"] else len(seen_tables) >= 5
     assert seen_rooms == {"corner"} if held["room"] else seen_rooms == set(families.ROOMS_TRAIN)
-    assert sum(held.values()) == (2 if family == "ood_room" else 1)
+    expected = {"ood_room": 3, "ood_warm": 2}.get(family, 1)  # the warm spots: placement and colour
+    assert sum(held.values()) == expected
 
 
 def test_ood_factor_families_share_the_cameras_of_ood_at_one_seed():

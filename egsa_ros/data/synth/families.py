@@ -29,7 +29,8 @@ draws ONE of ``ood``'s held-out factors (the held-out glass families; the held-o
 corner room with its warm spot lights and colour temperatures) and ``train``'s draws for the
 rest, so that rendered with ``ood``'s seed they tell which held-out factor costs what.
 ``ood_corner`` (the corner room under ``train``'s lights) and ``ood_warm`` (``train``'s rooms under
-the warm spot lights) split ``ood_room`` in two.
+the warm spot lights) split ``ood_room`` in two; ``ood_spots`` is ``ood_warm`` at ``train``'s colour
+temperatures (the two spots' placement and the dimmed environment without their warm colour).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ COLOUR_TEMPERATURE_HELDOUT_K = (2000.0, 2800.0)
 HARD_LIGHTS = ("spot", "point")
 """Light kinds ``train_lights`` draws its 2-3 lights from."""
 
-OOD_FACTOR_FAMILIES = ("ood_glass", "ood_tables", "ood_room", "ood_corner", "ood_warm")
+OOD_FACTOR_FAMILIES = ("ood_glass", "ood_tables", "ood_room", "ood_corner", "ood_warm", "ood_spots")
 """Diagnostic split families: one held-out factor each, ``train``'s draws for the rest."""
 
 SPLIT_FAMILIES = ("train", "ood", "train_tables", "train_lights", *OOD_FACTOR_FAMILIES)
@@ -160,4 +161,6 @@ def choices(split_family: str) -> Choices:
         return Choices(GLASS_TRAIN, TABLES_TRAIN, HELDOUT_ROOMS, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
     if split_family == "ood_warm":
         return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
+    if split_family == "ood_spots":
+        return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_TRAIN_K)
     raise ValueError(f"unknown split family {split_family!r}; expected one of {SPLIT_FAMILIES}")
