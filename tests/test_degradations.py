@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -43,6 +44,7 @@ def test_identity_when_all_off(image):
         ({"p_blur": 1.0, "motion_share": 1.0}, "motion_blur"),
         ({"p_noise": 1.0, "shot": (0.02, 0.03)}, "noise"),
         ({"p_jpeg": 1.0, "jpeg_quality": (30, 40)}, "jpeg_quality"),
+        ({"p_light_pools": 1.0}, "light_pools"),
     ],
 )
 def test_each_degradation_changes_the_image(image, switch, key):
@@ -56,6 +58,27 @@ def test_vignetting_darkens_corners_more_than_centre(image):
     flat = np.full((64, 64, 3), 180, np.uint8)
     out = degrade(flat, 0, replace(OFF, p_vignetting=1.0, vignetting=(0.5, 0.5))).astype(int)
     assert out[0, 0].mean() < out[32, 32].mean() - 20
+
+
+def test_default_degradations_are_those_of_earlier_versions(image):
+    """Adding a degradation (light pools, drawn last and off by default) must not change what the
+    default config gives a seed: earlier runs' training frames stay reproducible (digest of the
+    version before light pools)."""
+    digest = hashlib.sha256(b"".join(degrade(image, s).tobytes() for s in range(8))).hexdigest()[:16]
+    assert digest == "138904cf2a04828d"
+
+
+def test_light_pools_light_their_centres_and_leave_the_rest_at_the_ambient():
+    flat = np.full((96, 128, 3), 200, np.uint8)
+    record: dict = {}
+    config = replace(OFF, p_light_pools=1.0, light_pool_count=(1, 1), light_pool_sigma=(0.1, 0.1))
+    out = degrade(flat, 7, replace(config, light_pool_ambient=(0.2, 0.2)), record=record).astype(int)
+    ((cx, cy),) = record["light_pools"]["centres"]
+    centre = out[min(int(cy * 96), 95), min(int(cx * 128), 127)]
+    far = out[0 if cy > 0.5 else 95, 0 if cx > 0.5 else 127]
+    assert np.all(np.abs(centre - 200) <= 3), "the pool's centre keeps its light"
+    linear_ratio = ((far[0] / 255 + 0.055) / 1.055) ** 2.4 / ((200 / 255 + 0.055) / 1.055) ** 2.4
+    assert abs(linear_ratio - 0.2) < 0.03, "far from the pool the light is the ambient share"
 
 
 def test_rejects_other_inputs(image):

@@ -1,9 +1,10 @@
 """Training-time camera degradations of an RGB image: what real sensors and pipelines add.
 
 :func:`degrade` applies, each with its own probability and a value drawn from a documented
-range, in the order a camera would: exposure, white balance, vignetting, blur, sensor noise,
-JPEG. It works on (H, W, 3) uint8 RGB and returns the same shape and dtype; the same seed
-gives the same result. Geometry is never changed, so depth and mask labels stay valid.
+range, in the order a camera would: uneven scene light (light pools, off by default), exposure,
+white balance, vignetting, blur, sensor noise, JPEG. It works on (H, W, 3) uint8 RGB and returns
+the same shape and dtype; the same seed gives the same result. Geometry is never changed, so depth
+and mask labels stay valid.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class DegradationConfig:
     noise: shot noise with std ``shot * sqrt(I)`` plus read noise of std ``read`` (I and both in
         0-1 linear units), each drawn uniformly from its range.
     jpeg_quality: JPEG quality, uniform integer in the range.
+    light_pools: uneven scene light, as under a few spot lights: the linear image times
+        ``ambient + (1 - ambient) * max_k exp(-d_k**2 / (2 sigma_k**2))``, ``count`` pools (uniform
+        integer in the range) at uniform centres, ``sigma_k`` uniform in ``light_pool_sigma`` (a
+        fraction of the image width), ``ambient`` uniform in its range. A 2-D approximation (the
+        shading does not follow the geometry); off by default (``p_light_pools`` 0).
     """
 
     p_exposure: float = 0.5
@@ -43,12 +49,18 @@ class DegradationConfig:
     read: tuple = (0.0, 0.01)
     p_jpeg: float = 0.4
     jpeg_quality: tuple = (40, 95)
+    p_light_pools: float = 0.0
+    light_pool_count: tuple = (1, 3)
+    light_pool_sigma: tuple = (0.1, 0.35)
+    light_pool_ambient: tuple = (0.1, 0.5)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-OFF = DegradationConfig(p_exposure=0.0, p_white_balance=0.0, p_vignetting=0.0, p_blur=0.0, p_noise=0.0, p_jpeg=0.0)
+OFF = DegradationConfig(
+    p_exposure=0.0, p_white_balance=0.0, p_vignetting=0.0, p_blur=0.0, p_noise=0.0, p_jpeg=0.0, p_light_pools=0.0
+)
 """Every degradation switched off (:func:`degrade` returns the input unchanged)."""
 
 
@@ -67,6 +79,17 @@ def _vignette(h: int, w: int, strength: float) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - (w - 1) / 2) / (w / 2)) ** 2 + ((yy - (h - 1) / 2) / (h / 2)) ** 2
     return (1.0 - strength * np.clip(r2 / 2.0, 0.0, 1.0))[..., None]
+
+
+def _light_pools(h: int, w: int, pools: dict) -> np.ndarray:
+    """(H, W, 1) float32 light factor in [ambient, 1]: the brightest of the pools at each pixel."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = np.zeros((h, w), np.float32)
+    for (cx, cy), sigma in zip(pools["centres"], pools["sigmas"]):
+        d2 = (xx - cx * w) ** 2 + (yy - cy * h) ** 2
+        light = np.maximum(light, np.exp(-d2 / (2.0 * (sigma * w) ** 2)))
+    ambient = pools["ambient"]
+    return (ambient + (1.0 - ambient) * light)[..., None]
 
 
 def _motion_kernel(length: int, angle_rad: float) -> np.ndarray:
@@ -108,6 +131,14 @@ def degrade(
         "noise_seed": int(rng.integers(2**31)),
         "jpeg_quality": int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)),
     }
+    # Drawn after every earlier value, so configs without light pools degrade exactly as before.
+    draws["light_pools"] = rng.random()
+    count = int(rng.integers(c.light_pool_count[0], c.light_pool_count[1] + 1))
+    values["light_pools"] = {
+        "centres": [[float(rng.uniform(0, 1)), float(rng.uniform(0, 1))] for _ in range(count)],
+        "sigmas": [float(rng.uniform(*c.light_pool_sigma)) for _ in range(count)],
+        "ambient": float(rng.uniform(*c.light_pool_ambient)),
+    }
     out = img
     photometric = {
         k
@@ -116,11 +147,15 @@ def degrade(
             ("white_balance", c.p_white_balance),
             ("vignetting", c.p_vignetting),
             ("noise", c.p_noise),
+            ("light_pools", c.p_light_pools),
         )
         if draws[k] < p
     }
     if photometric or draws["blur"] < c.p_blur:
         lin = _to_linear(out)
+        if "light_pools" in photometric:
+            lin = lin * _light_pools(*lin.shape[:2], values["light_pools"])
+            applied["light_pools"] = values["light_pools"]
         if "exposure" in photometric:
             lin = lin * 2.0 ** values["exposure"]
             applied["exposure_stops"] = values["exposure"]
