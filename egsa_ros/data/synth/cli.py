@@ -180,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="v2 only: train (default) draws the training distribution; ood draws only the "
         "held-out glass families, table materials and room/light; train_tables is train with "
         "more table materials and photo tables from photo set 2; train_lights is train lit by 2-3 "
-        "hard spot/point lights; ood_glass, ood_tables and ood_room (diagnostics, never for "
-        "training) hold out one of ood's factors each (see families.py)",
+        "hard spot/point lights; ood_glass, ood_tables, ood_room, ood_corner, ood_warm and "
+        "ood_spots (diagnostics, never for training) hold out one of ood's factors each (see families.py)",
     )
     p.add_argument(
         "--hfov-range",

@@ -97,6 +97,19 @@ HARD_LIGHTS = ("spot", "point")
 OOD_FACTOR_FAMILIES = ("ood_glass", "ood_tables", "ood_room", "ood_corner", "ood_warm", "ood_spots")
 """Diagnostic split families: one held-out factor each, ``train``'s draws for the rest."""
 
+_FACTORS = ("glass", "tables", "room", "spots", "warm")
+HELD_OUT_FACTORS = {
+    "ood": frozenset(_FACTORS),
+    "ood_glass": frozenset({"glass"}),
+    "ood_tables": frozenset({"tables"}),
+    "ood_room": frozenset({"room", "spots", "warm"}),
+    "ood_corner": frozenset({"room"}),
+    "ood_warm": frozenset({"spots", "warm"}),
+    "ood_spots": frozenset({"spots"}),
+}
+"""Which of ood's factors each held-out family draws from the held-out sets (the rest as ``train``):
+glass families, tables, the corner room, the warm spot lights' placement, their colour temperatures."""
+
 SPLIT_FAMILIES = ("train", "ood", "train_tables", "train_lights", *OOD_FACTOR_FAMILIES)
 TRAINING_FAMILIES = ("train", "train_tables", "train_lights")
 """Split families of the training distribution (no held-out draw; some frames without glass)."""
@@ -149,18 +162,13 @@ def choices(split_family: str) -> Choices:
             table_photo_set=2,
             light_count=(2, 3),
         )
-    if split_family == "ood":
-        return Choices(HELDOUT_GLASS, HELDOUT_TABLES, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
-    if split_family == "ood_glass":
-        return Choices(HELDOUT_GLASS, TABLES_TRAIN, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
-    if split_family == "ood_tables":
-        return Choices(GLASS_TRAIN, HELDOUT_TABLES, ROOMS_TRAIN, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
-    if split_family == "ood_room":
-        return Choices(GLASS_TRAIN, TABLES_TRAIN, HELDOUT_ROOMS, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
-    if split_family == "ood_corner":
-        return Choices(GLASS_TRAIN, TABLES_TRAIN, HELDOUT_ROOMS, LIGHTS_TRAIN, COLOUR_TEMPERATURE_TRAIN_K)
-    if split_family == "ood_warm":
-        return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_HELDOUT_K)
-    if split_family == "ood_spots":
-        return Choices(GLASS_TRAIN, TABLES_TRAIN, ROOMS_TRAIN, HELDOUT_LIGHTS, COLOUR_TEMPERATURE_TRAIN_K)
+    if split_family in HELD_OUT_FACTORS:
+        glass, tables, room, spots, warm = (factor in HELD_OUT_FACTORS[split_family] for factor in _FACTORS)
+        return Choices(
+            HELDOUT_GLASS if glass else GLASS_TRAIN,
+            HELDOUT_TABLES if tables else TABLES_TRAIN,
+            HELDOUT_ROOMS if room else ROOMS_TRAIN,
+            HELDOUT_LIGHTS if spots else LIGHTS_TRAIN,
+            COLOUR_TEMPERATURE_HELDOUT_K if warm else COLOUR_TEMPERATURE_TRAIN_K,
+        )
     raise ValueError(f"unknown split family {split_family!r}; expected one of {SPLIT_FAMILIES}")

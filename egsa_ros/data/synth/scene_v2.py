@@ -16,8 +16,9 @@ default), a v2 frame draws:
 
 ``split_family="ood"`` draws glass, table, room and light only from the held-out sets of
 :mod:`egsa_ros.data.synth.families`; ``"train_tables"`` is ``"train"`` with other table materials,
-``"train_lights"`` is ``"train"`` lit by 2-3 hard lights; ``"ood_glass"``, ``"ood_tables"`` and
-``"ood_room"`` draw one of ``"ood"``'s held-out factors each (diagnostics).
+``"train_lights"`` is ``"train"`` lit by 2-3 hard lights; the diagnostic families ``"ood_glass"``,
+``"ood_tables"``, ``"ood_room"``, ``"ood_corner"``, ``"ood_warm"`` and ``"ood_spots"`` draw one of
+``"ood"``'s held-out factors each (:data:`~egsa_ros.data.synth.families.HELD_OUT_FACTORS`).
 A frame depends only on (seed, index, size, split family).
 """
 
