@@ -26,6 +26,12 @@ for f in ood_glass ood_tables ood_room ood_corner ood_warm ood_spots; do
   "${S[@]}" --split "$f" --frames 64 --seed 7200 --split-family "$f"
 done
 "${S[@]}" --split test --frames 64 --seed 7300 --split-family train
+# Clean renders (rules since V2ac): the val and ood scenes at 256 samples per pixel, without the
+# path tracer's noise that 32 samples leave on glass and dim regions (~5 s/frame with 2 jobs).
+C=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --height 192 --spp 256
+   --generator v2 --jobs "${JOBS:-1}" --no-progress)
+"${C[@]}" --split val_spp256 --frames 64 --seed 7100 --split-family train
+"${C[@]}" --split ood_spp256 --frames 64 --seed 7200 --split-family ood
 # TRAIN_FRAMES=3000 TABLE_FRAMES=1000: the data of candidate V2aa (models/HISTORY.md).
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
 # Training frames whose table is drawn from other materials and photo set 2 (rule 2026-12-04_v2n).

@@ -74,6 +74,34 @@ def test_the_margins_are_relative_to_the_baseline_of_the_same_run():
     assert not all(c.holds for c in conditions(_scores(ood__transparent_iou=0.65), _scores(), loose, 2))
 
 
+def test_the_clean_render_rule_reads_the_mean_of_each_split_and_its_clean_twin_and_a_floor_on_each():
+    """With ``clean_renders`` conditions 1 and 2 read mean(split, its clean renders): a candidate
+    that loses 0.015 on noisy val but gains 0.015 on clean val holds 2; any one of the four IoUs
+    more than ``clean_floor_drop`` below B fails 7 (and only 7 when the means still hold)."""
+    rule = replace(RULE, clean_renders=True)
+
+    def scores(**changes):
+        out = _scores(**changes)
+        out.setdefault("val_clean", {"transparent_iou": 0.62})
+        out.setdefault("ood_clean", {"transparent_iou": 0.63})
+        return out
+
+    def failing(candidate, baseline):
+        return {c.name for c in conditions(candidate, baseline, rule, 2) if not c.holds}
+
+    base = scores()
+    traded = scores(val__transparent_iou=0.635, ood__transparent_iou=0.62)
+    traded["val_clean"] = {"transparent_iou": 0.635}
+    traded["ood_clean"] = {"transparent_iou": 0.63}
+    assert failing(traded, base) == set()  # val mean 0.635 >= 0.635 - 0.010; ood mean 0.625 >= 0.615 + 0.010
+    lopsided = scores(ood__transparent_iou=0.575)
+    lopsided["ood_clean"] = {"transparent_iou": 0.69}
+    assert failing(lopsided, base) == {"ood IoU (floor)"}  # mean 0.6325 holds; 0.575 < 0.60 - 0.020
+    assert "ood IoU, mean with its clean renders" in failing(scores(), base)
+    assert {c.number for c in conditions(base, base, rule, 2)} == {1, 2, 3, 4, 5, 6, 7}
+    assert {c.number for c in conditions(base, base, RULE, 2)} == {1, 2, 3, 4, 5, 6}
+
+
 def test_a_missing_split_is_one_line_naming_it(tmp_path, capsys):
     code = main(["some/candidate", "--v2", str(tmp_path / "v2"), "--v1", str(tmp_path / "v1"), "--no-progress"])
     err = capsys.readouterr().err.strip()
@@ -95,21 +123,26 @@ def test_the_bundled_model_against_itself_holds_every_condition_but_the_ood_gain
         (tmp_path / root).mkdir(exist_ok=True)
         (tmp_path / root / name).symlink_to(frames, target_is_directory=True)
     Splits.from_roots(tmp_path / "v2", tmp_path / "v1").check(with_train=False)
+    with pytest.raises(FileNotFoundError, match="clean-render val"):
+        Splits.from_roots(tmp_path / "v2", tmp_path / "v1").check(with_train=False, with_clean=True)
+    for name in ("val_spp256", "ood_spp256"):
+        (tmp_path / "v2" / name).symlink_to(frames, target_is_directory=True)
     bundled = find_data("models/default_small", marker="checkpoint.json")
     assert bundled is not None
     out = tmp_path / "check.json"
     args = [str(bundled), "--v2", str(tmp_path / "v2"), "--v1", str(tmp_path / "v1"), "--json", str(out)]
-    assert main([*args, "--no-progress"]) == 0
+    assert main([*args, "--clean-renders", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     failing = {c["name"] for c in result["conditions"] if not c["holds"]}
     # The bundled model meets the photo limits (max 2.9 % of the pixels on photo set 2).
-    assert failing == {"ood IoU"} and result["replaces_baseline"] is False
+    assert failing == {"ood IoU, mean with its clean renders"} and result["replaces_baseline"] is False
+    assert result["rule"]["clean_renders"] is True
     candidate, baseline = result["candidate"], result["baseline"]
-    for role in ("val", "ood", "v1_test"):
+    for role in ("val", "ood", "v1_test", "val_clean", "ood_clean"):
         assert candidate[role]["frames"] == 2 and 0.0 <= candidate[role]["transparent_iou"] <= 1.0
         assert candidate[role]["transparent_iou"] == pytest.approx(baseline[role]["transparent_iou"], abs=1e-9)
     assert candidate["fov_val"]["frames"] == 4 and candidate["fov_val"]["scale_error_p95"] >= 0.0
     assert set(candidate["photos"]) == {"photo_set_1", "photo_set_2"}
     assert candidate["canonical_view_inset"] == baseline["canonical_view_inset"] is not None
-    assert "keep the baseline" in printed and "1. ood IoU" in printed
+    assert "keep the baseline" in printed and "1. ood IoU" in printed and "7. ood_clean IoU (floor)" in printed

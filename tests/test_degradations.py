@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from egsa_ros.data.degradations import OFF, DegradationConfig, degrade
+from egsa_ros.data.degradations import OFF, DegradationConfig, degrade, local_noise_std
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,7 @@ def test_identity_when_all_off(image):
         ({"p_noise": 1.0, "shot": (0.02, 0.03)}, "noise"),
         ({"p_jpeg": 1.0, "jpeg_quality": (30, 40)}, "jpeg_quality"),
         ({"p_light_pools": 1.0}, "light_pools"),
+        ({"p_render_noise": 1.0}, "render_noise_std"),
     ],
 )
 def test_each_degradation_changes_the_image(image, switch, key):
@@ -61,7 +62,7 @@ def test_vignetting_darkens_corners_more_than_centre(image):
 
 
 def test_default_degradations_are_those_of_earlier_versions(image):
-    """Adding a degradation (light pools, drawn last and off by default) must not change what the
+    """Adding a degradation (light pools, render noise: each drawn last and off by default) must not change what the
     default config gives a seed: earlier runs' training frames stay reproducible (digest of the
     version before light pools)."""
     digest = hashlib.sha256(b"".join(degrade(image, s).tobytes() for s in range(8))).hexdigest()[:16]
@@ -86,3 +87,32 @@ def test_rejects_other_inputs(image):
         degrade(image.astype(np.float32), 0)
     with pytest.raises(ValueError, match="uint8"):
         degrade(image[..., 0], 0)
+
+
+def test_local_noise_std_reads_the_std_of_added_noise():
+    """On a flat grey image with Gaussian noise of std s (0-1 units) the estimate is s within 15 %."""
+    rng = np.random.default_rng(5)
+    for s in (0.01, 0.03):
+        noisy = np.clip(128 + 255 * s * rng.standard_normal((120, 160, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
+        estimate = float(np.median(local_noise_std(noisy)))
+        assert abs(estimate - s) < 0.15 * s, (s, estimate)
+
+
+def test_render_noise_flattening_raises_quiet_regions_to_the_noisy_ones():
+    """A frame with one noisy patch (a path tracer's glass) on a quiet background: after flattening
+    the background's noise is that of the patch (within 25 %), and the patch is left nearly as it was."""
+    rng = np.random.default_rng(6)
+    img = np.full((120, 160, 3), 120.0)
+    img[40:80, 60:100] += 255 * 0.04 * rng.standard_normal((40, 40, 3))
+    img[:, :] += 255 * 0.005 * rng.standard_normal(img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    config = replace(OFF, p_render_noise=1.0)  # the patch is 8 % of the frame: above the 0.95 quantile
+    out = degrade(img, 0, config).astype(int)
+    patch = (slice(45, 75), slice(65, 95))
+    quiet = (slice(5, 35), slice(5, 50))
+    before = local_noise_std(img)
+    after = local_noise_std(out.astype(np.uint8))
+    assert np.median(before[quiet]) < 0.3 * np.median(before[patch])
+    assert abs(np.median(after[quiet]) / np.median(after[patch]) - 1.0) < 0.25
+    changed = np.abs(out - img.astype(int))
+    assert changed[patch].mean() < 0.25 * changed[quiet].mean()

@@ -902,25 +902,26 @@ def test_near_glass_band_is_weighted_by_chessboard_distance_and_combines_with_op
             load_train_config("default_small", [bad])
 
 
-def test_light_pools_share_sets_the_degradation_and_bad_values_are_refused():
-    """``data.light_pools`` is the share of training frames relit by pools of light; 0 (the
-    default) leaves the degradations as they were; a bad share, or one without degradations, is one
-    clear error."""
+@pytest.mark.parametrize("name, field", [("light_pools", "p_light_pools"), ("render_noise", "p_render_noise")])
+def test_degradation_shares_set_the_degradation_and_bad_values_are_refused(name, field):
+    """``data.light_pools`` (frames relit by pools of light) and ``data.render_noise`` (frames whose
+    render noise is flattened) are shares of the training frames; 0 (the default) leaves the
+    degradations as they were; a bad share, or one without degradations, is one clear error."""
     from egsa_ros.data.degradations import DegradationConfig
     from egsa_ros.train.trainer import degradation_config
 
-    pools = load_train_config("default_small", ["data.degradations=true", "data.light_pools=0.3"])
-    assert degradation_config(pools.data).p_light_pools == 0.3
-    assert degradation_config(pools.data).white_balance == DegradationConfig().white_balance
+    shared = load_train_config("default_small", ["data.degradations=true", f"data.{name}=0.3"])
+    assert getattr(degradation_config(shared.data), field) == 0.3
+    assert degradation_config(shared.data).white_balance == DegradationConfig().white_balance
     default = load_train_config("default_small", ["data.degradations=true"])
-    assert default.data.light_pools == 0.0 and degradation_config(default.data) == DegradationConfig()
+    assert getattr(default.data, name) == 0.0 and degradation_config(default.data) == DegradationConfig()
     for bad in (
-        ["data.light_pools=0.3"],  # degradations off
-        ["data.degradations=true", "data.light_pools=1.5"],
-        ["data.degradations=true", "data.light_pools=-0.1"],
-        ["data.degradations=true", "data.light_pools=true"],
+        [f"data.{name}=0.3"],  # degradations off
+        ["data.degradations=true", f"data.{name}=1.5"],
+        ["data.degradations=true", f"data.{name}=-0.1"],
+        ["data.degradations=true", f"data.{name}=true"],
     ):
-        with pytest.raises(ValueError, match="light_pools"):
+        with pytest.raises(ValueError, match=name):
             load_train_config("default_small", bad)
 
 

@@ -14,7 +14,11 @@ on the same frames:
   scale error |log(median predicted / true depth)|, the candidate's canonical-view pass at the
   baseline's inset (as the rules say) unless ``--canonical-view-inset`` sets both;
 - the held-out real photos without glass of the latest photo set: median and max fraction of
-  pixels marked transparent.
+  pixels marked transparent;
+- with ``--clean-renders``, also ``val_spp256`` and ``ood_spp256``: the val and ood scenes rendered
+  at 256 samples per pixel (``scripts/render_v2.sh``), without the path tracer's noise that the
+  32-sample splits carry on glass and dim regions; the rule then reads them too
+  (:class:`~egsa_ros.eval.bundling_rule.BundlingRule` ``clean_renders``).
 
 Then the six conditions that the v2 candidates' rules fix before each run (``models/rules/``
 since 2026-12-04, e.g. ``2026-12-04_v2t_all_frames_from_start.md``) are applied (margins:
@@ -57,6 +61,8 @@ class Splits:
     v1_test: Path
     fov: tuple[Path, ...]
     train: Path | None = None
+    val_clean: Path | None = None
+    ood_clean: Path | None = None
 
     @classmethod
     def from_roots(cls, v2_root: Path, v1_root: Path) -> Splits:
@@ -69,14 +75,18 @@ class Splits:
             v1_test=v1_root / "test",
             fov=(v2_root / "fov_narrow_val", v2_root / "fov_wide_val"),
             train=v2_root / "train",
+            val_clean=v2_root / "val_spp256",
+            ood_clean=v2_root / "ood_spp256",
         )
 
-    def check(self, with_train: bool) -> None:
+    def check(self, with_train: bool, with_clean: bool = False) -> None:
         """Raise FileNotFoundError naming the first missing or empty folder."""
         roles = [("val", self.val), ("ood", self.ood), ("v1 test", self.v1_test)]
         roles += [("FOV validation", path) for path in self.fov]
         if with_train:
             roles.append(("train", self.train))
+        if with_clean:
+            roles += [("clean-render val", self.val_clean), ("clean-render ood", self.ood_clean)]
         for role, path in roles:
             if path is None or not is_split_folder(Path(path)) or not frame_dirs(Path(path)):
                 raise FileNotFoundError(
@@ -122,6 +132,7 @@ def score_model(
     train_frames: int = 0,
     independent: bool = False,
     canonical_view_inset: float | None = None,
+    clean_renders: bool = False,
     progress: bool = True,
 ) -> dict:
     """Every number the rule and the report need for one model (None = the bundled model).
@@ -129,6 +140,8 @@ def score_model(
     ``canonical_view_inset``: run the model's canonical-view pass at this inset instead of its
     own (the rules compare a candidate at the bundled model's inset); ignored by a model without
     the pass. The inset used is returned as ``canonical_view_inset`` (None without the pass).
+    ``clean_renders``: also score ``splits.val_clean`` and ``splits.ood_clean`` (as ``val_clean``,
+    ``ood_clean``).
     """
     pipeline = load_pipeline(model, backend=backend, threads=threads, frame_size=None)
     has_view = pipeline.options.canonical_view_focal is not None
@@ -139,7 +152,8 @@ def score_model(
         "backend": pipeline.backend_name,
         "canonical_view_inset": pipeline.options.canonical_view_inset if has_view else None,
     }
-    for role in ("val", "ood", "v1_test"):
+    roles = ("val", "ood", "v1_test") + (("val_clean", "ood_clean") if clean_renders else ())
+    for role in roles:
         scores[role] = score_split(pipeline, getattr(splits, role), progress=progress)
     fov = [score_split(pipeline, folder, progress=progress) for folder in splits.fov]
     ratios = [ratio for part in fov for ratio in part["scale_ratios"]]
@@ -190,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="inset of both models' canonical-view pass (default: the baseline's own, which the candidate also uses)",
     )
+    parser.add_argument(
+        "--clean-renders",
+        action="store_true",
+        help="also score val_spp256 and ood_spp256 and apply the rule that reads them (rules since V2ac)",
+    )
     parser.add_argument("--json", type=Path, help="write both models' numbers and the conditions here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -197,12 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--train-frames must be >= 0 and --threads >= 1")
     splits = Splits.from_roots(args.v2, args.v1)
     try:
-        splits.check(with_train=args.train_frames > 0)
+        splits.check(with_train=args.train_frames > 0, with_clean=args.clean_renders)
         kwargs = dict(
             backend=args.backend,
             threads=args.threads,
             train_frames=args.train_frames,
             independent=args.independent,
+            clean_renders=args.clean_renders,
             progress=not args.no_progress,
         )
         baseline = score_model(args.baseline, splits, canonical_view_inset=args.canonical_view_inset, **kwargs)
@@ -211,12 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         print(f"candidate_check: error: {exc}", file=sys.stderr)
         return 2
-    checked = conditions(candidate, baseline, BundlingRule(), args.photo_set)
+    rule = BundlingRule(clean_renders=args.clean_renders)
+    checked = conditions(candidate, baseline, rule, args.photo_set)
     print("\n".join(summary_lines(candidate, baseline, checked)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         result = {
-            "rule": asdict(BundlingRule()),
+            "rule": asdict(rule),
             "photo_set": args.photo_set,
             "conditions": [dict(asdict(cond), holds=cond.holds) for cond in checked],
             "replaces_baseline": all(cond.holds for cond in checked),

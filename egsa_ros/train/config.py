@@ -59,6 +59,7 @@ class DataConfig:
     white_balance_range: list[float] | None = None  # [lo, hi] R and B gains of the white-balance degradation
     # (None: the default 0.8-1.25; e.g. [0.6, 1.6] covers a tungsten light under a daylight setting)
     light_pools: float = 0.0  # share of train frames relit by 1-3 pools of light over a dim ambient (a degradation)
+    render_noise: float = 0.0  # share of train frames whose render noise is flattened (a degradation)
 
 
 @dataclass
@@ -159,7 +160,7 @@ class TrainConfig:
         if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0.0 <= dt <= 1.0:
             raise ValueError(f"data.table_texture must be a probability in [0, 1], got {dt!r}")
         self._validate_white_balance_range()
-        self._validate_light_pools()
+        self._validate_degradation_shares()
         if self.optim.epochs < 1 or self.optim.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
         if self.val_every < 1 or self.log_every < 1:
@@ -213,12 +214,13 @@ class TrainConfig:
         if not self.data.degradations:
             raise ValueError("data.white_balance_range needs data.degradations=true (it sets that degradation's range)")
 
-    def _validate_light_pools(self) -> None:
-        share = self.data.light_pools
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-            raise ValueError(f"data.light_pools must be a share of frames in [0, 1], got {share!r}")
-        if share > 0 and not self.data.degradations:
-            raise ValueError("data.light_pools needs data.degradations=true (it is one of the degradations)")
+    def _validate_degradation_shares(self) -> None:
+        for name in ("light_pools", "render_noise"):
+            share = getattr(self.data, name)
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+                raise ValueError(f"data.{name} must be a share of frames in [0, 1], got {share!r}")
+            if share > 0 and not self.data.degradations:
+                raise ValueError(f"data.{name} needs data.degradations=true (it is one of the degradations)")
 
     def _validate_class_weights(self, num_classes: int) -> None:
         w = self.loss.class_weights

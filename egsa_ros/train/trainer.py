@@ -104,9 +104,10 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 def degradation_config(data) -> DegradationConfig:
     """The camera degradations of ``data`` (a :class:`DataConfig`): the defaults, with the
-    white-balance gains' range from ``data.white_balance_range`` when it is set and the share of
-    frames relit by light pools from ``data.light_pools``."""
-    options: dict = {"p_light_pools": float(data.light_pools)}
+    white-balance gains' range from ``data.white_balance_range`` when it is set, the share of
+    frames relit by light pools from ``data.light_pools`` and the share whose render noise is
+    flattened from ``data.render_noise``."""
+    options: dict = {"p_light_pools": float(data.light_pools), "p_render_noise": float(data.render_noise)}
     if data.white_balance_range is not None:
         options["white_balance"] = tuple(float(v) for v in data.white_balance_range)
     return DegradationConfig(**options)
