@@ -902,7 +902,10 @@ def test_near_glass_band_is_weighted_by_chessboard_distance_and_combines_with_op
             load_train_config("default_small", [bad])
 
 
-@pytest.mark.parametrize("name, field", [("light_pools", "p_light_pools"), ("render_noise", "p_render_noise")])
+@pytest.mark.parametrize(
+    "name, field",
+    [("light_pools", "p_light_pools"), ("render_noise", "p_render_noise"), ("render_denoise", "p_render_denoise")],
+)
 def test_degradation_shares_set_the_degradation_and_bad_values_are_refused(name, field):
     """``data.light_pools`` (frames relit by pools of light) and ``data.render_noise`` (frames whose
     render noise is flattened) are shares of the training frames; 0 (the default) leaves the

@@ -2,8 +2,8 @@
 
 :func:`degrade` applies, each with its own probability and a value drawn from a documented
 range, in the order a camera would: uneven scene light (light pools, off by default), exposure,
-white balance, vignetting, blur, sensor noise, JPEG, after an optional flattening of the renderer's
-own noise (off by default). It works on (H, W, 3) uint8 RGB and returns
+white balance, vignetting, blur, sensor noise, JPEG, after an optional flattening or filtering of
+the renderer's own noise (off by default). It works on (H, W, 3) uint8 RGB and returns
 the same shape and dtype; the same seed gives the same result. Geometry is never changed, so depth
 and mask labels stay valid.
 """
@@ -43,6 +43,13 @@ class DegradationConfig:
         every pixel reaches the frame's ``render_noise_quantile`` quantile of it (the same value on
         the three channels); already noisier
         pixels are left alone. Off by default (``p_render_noise`` 0).
+    render_denoise: the opposite remedy, also applied first and instead of ``render_noise`` when
+        both are drawn: an edge-preserving bilateral filter (``render_denoise_diameter_px``,
+        colour sigma ``render_denoise_sigma_colour`` in 0-255 units, space sigma
+        ``render_denoise_sigma_space_px``) that brings a 32-sample render close to a clean one, so
+        that training also shows glass without the path tracer's noise (of the filters tried on
+        v2 val, the closest to the 256-sample renders of the same scenes: PSNR 29.1 -> 32.7 dB).
+        Off by default (``p_render_denoise`` 0).
     """
 
     p_exposure: float = 0.5
@@ -67,6 +74,10 @@ class DegradationConfig:
     p_render_noise: float = 0.0
     render_noise_window_px: int = 9
     render_noise_quantile: float = 0.95
+    p_render_denoise: float = 0.0
+    render_denoise_diameter_px: int = 7
+    render_denoise_sigma_colour: float = 50.0
+    render_denoise_sigma_space_px: float = 5.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,8 +198,17 @@ def degrade(
     # Drawn after the light pools' values for the same reason.
     draws["render_noise"] = rng.random()
     render_noise_seed = int(rng.integers(2**31))
+    draws["render_denoise"] = rng.random()  # drawn last, for the same reason
     out = img
-    if draws["render_noise"] < c.p_render_noise:
+    if draws["render_denoise"] < c.p_render_denoise:
+        out = cv2.bilateralFilter(
+            np.ascontiguousarray(out),
+            int(c.render_denoise_diameter_px),
+            float(c.render_denoise_sigma_colour),
+            float(c.render_denoise_sigma_space_px),
+        )
+        applied["render_denoise"] = True
+    elif draws["render_noise"] < c.p_render_noise:
         out, target = _flatten_render_noise(out, c.render_noise_window_px, c.render_noise_quantile, render_noise_seed)
         applied["render_noise_std"] = target
     photometric = {

@@ -60,6 +60,7 @@ class DataConfig:
     # (None: the default 0.8-1.25; e.g. [0.6, 1.6] covers a tungsten light under a daylight setting)
     light_pools: float = 0.0  # share of train frames relit by 1-3 pools of light over a dim ambient (a degradation)
     render_noise: float = 0.0  # share of train frames whose render noise is flattened (a degradation)
+    render_denoise: float = 0.0  # share of train frames whose render noise is filtered away (a degradation)
 
 
 @dataclass
@@ -215,7 +216,7 @@ class TrainConfig:
             raise ValueError("data.white_balance_range needs data.degradations=true (it sets that degradation's range)")
 
     def _validate_degradation_shares(self) -> None:
-        for name in ("light_pools", "render_noise"):
+        for name in ("light_pools", "render_noise", "render_denoise"):
             share = getattr(self.data, name)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
                 raise ValueError(f"data.{name} must be a share of frames in [0, 1], got {share!r}")

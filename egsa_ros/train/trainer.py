@@ -105,9 +105,13 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 def degradation_config(data) -> DegradationConfig:
     """The camera degradations of ``data`` (a :class:`DataConfig`): the defaults, with the
     white-balance gains' range from ``data.white_balance_range`` when it is set, the share of
-    frames relit by light pools from ``data.light_pools`` and the share whose render noise is
-    flattened from ``data.render_noise``."""
-    options: dict = {"p_light_pools": float(data.light_pools), "p_render_noise": float(data.render_noise)}
+    frames relit by light pools from ``data.light_pools`` and the shares whose render noise is
+    flattened or filtered from ``data.render_noise`` and ``data.render_denoise``."""
+    options: dict = {
+        "p_light_pools": float(data.light_pools),
+        "p_render_noise": float(data.render_noise),
+        "p_render_denoise": float(data.render_denoise),
+    }
     if data.white_balance_range is not None:
         options["white_balance"] = tuple(float(v) for v in data.white_balance_range)
     return DegradationConfig(**options)
