@@ -32,6 +32,10 @@ C=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
    --generator v2 --jobs "${JOBS:-1}" --no-progress)
 "${C[@]}" --split val_spp256 --frames 64 --seed 7100 --split-family train
 "${C[@]}" --split ood_spp256 --frames 64 --seed 7200 --split-family ood
+# CLEAN_TRAIN_FRAMES=N: the first N train scenes again at 256 samples (same seed: each scene noisy or clean).
+if [ "${CLEAN_TRAIN_FRAMES:-0}" -gt 0 ]; then
+  "${C[@]}" --split train_spp256 --frames "$CLEAN_TRAIN_FRAMES" --seed 7000 --split-family train
+fi
 # TRAIN_FRAMES=3000 TABLE_FRAMES=1000: the data of candidate V2aa (models/HISTORY.md).
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
 # Training frames whose table is drawn from other materials and photo set 2 (rule 2026-12-04_v2n).
