@@ -52,6 +52,8 @@ class DataConfig:
     photo_negatives: int = 0  # add N glass-free crops of the packaged TRAIN photos to the train split
     photo_set: int = 2  # which packaged photos those crops come from (1: as runs before 2026-12-03 evening)
     extra_train: list[str] = field(default_factory=list)  # more synthetic "ROOT/SPLIT" folders to train on too
+    clean_twins: dict[str, str] = field(default_factory=dict)  # source folder -> clean renders of its scenes
+    clean_twin_share: float = 0.0  # chance a train frame with a clean twin is read from the twin
     crop_min_scale: float = 0.7  # smallest random-crop side fraction (0.5: up to 2x zoom, fx x 2)
     p_zoom_out: float = 0.0  # share of the uncropped train frames shown as a wider-angle view (fx scaled down)
     zoom_out_min_scale: float = 0.6  # smallest zoom-out scale (0.6: fx x 0.6, e.g. 90 deg -> ~118 deg hfov)
@@ -133,6 +135,7 @@ class TrainConfig:
             raise ValueError(f"data.extra_train adds synthetic frame folders (data.kind is {self.data.kind!r})")
         if not isinstance(self.data.extra_train, list) or not all(isinstance(p, str) for p in self.data.extra_train):
             raise ValueError(f"data.extra_train must be a list of ROOT/SPLIT folders, got {self.data.extra_train!r}")
+        self._validate_clean_twins()
         if (self.data.exclude_glass_shapes or self.data.max_glass_ior is not None) and self.data.kind != "synthetic":
             raise ValueError(
                 "data.exclude_glass_shapes / data.max_glass_ior filter synthetic data only "
@@ -214,6 +217,17 @@ class TrainConfig:
             )
         if not self.data.degradations:
             raise ValueError("data.white_balance_range needs data.degradations=true (it sets that degradation's range)")
+
+    def _validate_clean_twins(self) -> None:
+        twins, share = self.data.clean_twins, self.data.clean_twin_share
+        if not isinstance(twins, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in twins.items()):
+            raise ValueError(f"data.clean_twins must map source folders to clean-render folders, got {twins!r}")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise ValueError(f"data.clean_twin_share must be a probability in [0, 1], got {share!r}")
+        if share > 0 and not twins:
+            raise ValueError("data.clean_twin_share needs data.clean_twins (source folder -> clean folder)")
+        if twins and self.data.kind != "synthetic":
+            raise ValueError(f"data.clean_twins pairs synthetic frames (data.kind is {self.data.kind!r})")
 
     def _validate_degradation_shares(self) -> None:
         for name in ("light_pools", "render_noise", "render_denoise"):

@@ -46,6 +46,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from ..data.clean_twins import CleanTwins
 from ..data.degradations import DegradationConfig
 from ..data.photos import PhotoNegatives
 from ..data.table_texture import table_photos
@@ -120,7 +121,9 @@ def degradation_config(data) -> DegradationConfig:
 def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) -> Dataset:
     """The run's frames of ``split``: for training augmented (``data.augment``), filtered
     (``data.exclude_glass_shapes``, ``data.max_glass_ior``: held-out glass is filtered from
-    training only), with the ``data.extra_train`` folders and ``data.photo_negatives`` added;
+    training only), the split's frames read from their clean renders with probability
+    ``data.clean_twin_share`` (``data.clean_twins``), with the ``data.extra_train`` folders and
+    ``data.photo_negatives`` added;
     for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
@@ -144,6 +147,13 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     if cfg.data.kind == "synthetic":
         held_out = {"exclude_glass_shapes": cfg.data.exclude_glass_shapes, "max_glass_ior": cfg.data.max_glass_ior}
     parts = [open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)]
+    if cfg.data.clean_twin_share > 0:
+        parts[0] = CleanTwins(parts[0], cfg.data.clean_twins, cfg.data.clean_twin_share, seed=cfg.seed)
+        print(
+            f"clean twins: {len(parts[0].twin_of)} of {len(parts[0])} {split} frames, "
+            f"each read clean with probability {cfg.data.clean_twin_share}",
+            flush=True,
+        )
     for folder in cfg.data.extra_train:  # e.g. another generator's train split, against forgetting it
         extra = Path(folder)
         parts.append(open_dataset(cfg.data.kind, str(extra.parent), extra.name, transform, **held_out))
