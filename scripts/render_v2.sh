@@ -32,6 +32,9 @@ C=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
    --generator v2 --jobs "${JOBS:-1}" --no-progress)
 "${C[@]}" --split val_spp256 --frames 64 --seed 7100 --split-family train
 "${C[@]}" --split ood_spp256 --frames 64 --seed 7200 --split-family ood
+# Diagnostics, clean: the spot-lit family and its base (HISTORY, V2ad).
+"${C[@]}" --split ood_base_spp256 --frames 64 --seed 7200 --split-family train
+"${C[@]}" --split ood_spots_spp256 --frames 64 --seed 7200 --split-family ood_spots
 # CLEAN_TRAIN_FRAMES=N: the first N train scenes again at 256 samples (same seed: each scene noisy or clean).
 if [ "${CLEAN_TRAIN_FRAMES:-0}" -gt 0 ]; then
   "${C[@]}" --split train_spp256 --frames "$CLEAN_TRAIN_FRAMES" --seed 7000 --split-family train
