@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch.utils.data
 
 from .synthetic import SyntheticDataset, read_frame
+from .transforms import WorkerRng
 
 SCENE_KEYS = ("seed", "frame_index", "generator", "split_family", "width", "height", "objects")
 """``meta.json`` entries a frame and its twin must share (the same scene, objects and size)."""
@@ -68,22 +68,14 @@ class CleanTwins(torch.utils.data.Dataset):
                     "(render it with the same --seed, --generator, --split-family and size)"
                 )
             self.twin_of[i] = twin
-        self._rng: np.random.Generator | None = None
-        self._rng_key: int | None = None
+        self._rng = WorkerRng(self.seed, 47)
 
     def __len__(self) -> int:
         return len(self.base)
 
-    def _draw(self) -> float:
-        key = torch.initial_seed()
-        if self._rng is None or self._rng_key != key:  # a new worker or epoch: a new stream
-            self._rng = np.random.default_rng([self.seed, key % 2**32, 47])
-            self._rng_key = key
-        return float(self._rng.random())
-
     def __getitem__(self, index: int) -> Any:
         twin = self.twin_of.get(index)
-        if twin is not None and self._draw() < self.share:
+        if twin is not None and self._rng().random() < self.share:
             sample = read_frame(twin)
         else:
             sample = self.base.read_sample(index)

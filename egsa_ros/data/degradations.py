@@ -37,12 +37,11 @@ class DegradationConfig:
         at a few samples per pixel a path tracer leaves glass and dim regions noisier than the
         rest, and a network trained on such frames takes noise for glass (the bundled model marks
         less glass on the same scenes rendered at 256 samples per pixel, and false glass on noisy
-        dim backgrounds). The local noise std is
-        estimated from the image itself (no label: the median absolute Laplacian residual over
-        ``render_noise_window_px`` windows, Immerkaer's kernel) and Gaussian noise is added so that
-        every pixel reaches the frame's ``render_noise_quantile`` quantile of it (the same value on
-        the three channels); already noisier
-        pixels are left alone. Off by default (``p_render_noise`` 0).
+        dim backgrounds). The local noise std is estimated from the image itself (no label: the
+        median absolute Laplacian residual over ``render_noise_window_px`` windows, Immerkaer's
+        kernel) and Gaussian noise, the same on the three channels, is added so that every pixel
+        reaches the frame's ``render_noise_quantile`` quantile of it; already noisier pixels are
+        left alone. Off by default (``p_render_noise`` 0).
     render_denoise: the opposite remedy, also applied first and instead of ``render_noise`` when
         both are drawn: an edge-preserving bilateral filter (``render_denoise_diameter_px``,
         colour sigma ``render_denoise_sigma_colour`` in 0-255 units, space sigma

@@ -470,6 +470,29 @@ class EvalTransform:
         return to_tensors(resized, self.d_min, self.d_max)
 
 
+class WorkerRng:
+    """A numpy generator for the current DataLoader worker and epoch, made on first use.
+
+    Seeded from ``seed`` (one or more ints) followed by ``torch.initial_seed()``, which differs
+    per worker and epoch and follows ``torch.manual_seed``; a new worker or epoch gets a new
+    stream. Call it for the generator.
+    """
+
+    def __init__(self, *seed: int) -> None:
+        self.seed = tuple(int(v) for v in seed)
+        self._rng: np.random.Generator | None = None
+        self._key: int | None = None
+
+    def __call__(self) -> np.random.Generator:
+        import torch  # noqa: PLC0415 - training only: inference imports this module without torch
+
+        key = int(torch.initial_seed())
+        if self._rng is None or self._key != key:
+            self._rng = np.random.default_rng(np.random.SeedSequence([*self.seed, key]))
+            self._key = key
+        return self._rng
+
+
 class TrainTransform(EvalTransform):
     """Training augmentation: random crop (+ resize to the network size) or zoom-out, horizontal flip,
     small rotation, colour jitter, then :func:`to_tensors`.
@@ -547,17 +570,7 @@ class TrainTransform(EvalTransform):
         if p_table_texture > 0 and not table_photos:
             raise ValueError("p_table_texture > 0 needs table_photos")
         self.p_table_texture, self.table_photos = p_table_texture, tuple(table_photos)
-        self._rng: np.random.Generator | None = None
-        self._rng_key: int | None = None
-
-    def _fallback_rng(self) -> np.random.Generator:
-        import torch  # noqa: PLC0415 - training only: inference imports this module without torch
-
-        key = int(torch.initial_seed())
-        if self._rng is None or self._rng_key != key:
-            self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, key]))
-            self._rng_key = key
-        return self._rng
+        self._fallback_rng = WorkerRng(self.seed)
 
     def __call__(self, sample: Mapping[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         rng = rng if rng is not None else self._fallback_rng()

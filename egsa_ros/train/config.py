@@ -160,9 +160,7 @@ class TrainConfig:
             raise ValueError(
                 f"loss.near_glass_band_px must be [inner, outer] integers, 0 <= inner < outer <= 64, got {band!r}"
             )
-        dt = self.data.table_texture
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0.0 <= dt <= 1.0:
-            raise ValueError(f"data.table_texture must be a probability in [0, 1], got {dt!r}")
+        _check_fraction("data.table_texture", self.data.table_texture, "a probability")
         self._validate_white_balance_range()
         self._validate_degradation_shares()
         if self.optim.epochs < 1 or self.optim.batch_size < 1:
@@ -222,8 +220,7 @@ class TrainConfig:
         twins, share = self.data.clean_twins, self.data.clean_twin_share
         if not isinstance(twins, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in twins.items()):
             raise ValueError(f"data.clean_twins must map source folders to clean-render folders, got {twins!r}")
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-            raise ValueError(f"data.clean_twin_share must be a probability in [0, 1], got {share!r}")
+        _check_fraction("data.clean_twin_share", share, "a probability")
         if share > 0 and not twins:
             raise ValueError("data.clean_twin_share needs data.clean_twins (source folder -> clean folder)")
         if twins and self.data.kind != "synthetic":
@@ -232,8 +229,7 @@ class TrainConfig:
     def _validate_degradation_shares(self) -> None:
         for name in ("light_pools", "render_noise", "render_denoise"):
             share = getattr(self.data, name)
-            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-                raise ValueError(f"data.{name} must be a share of frames in [0, 1], got {share!r}")
+            _check_fraction(f"data.{name}", share, "a share of frames")
             if share > 0 and not self.data.degradations:
                 raise ValueError(f"data.{name} needs data.degradations=true (it is one of the degradations)")
 
@@ -295,6 +291,12 @@ class TrainConfig:
 def _finite_non_negative(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_fraction(name: str, value: Any, what: str) -> None:
+    """Raise ValueError unless ``value`` is a number (not a bool) in [0, 1]; ``what`` names it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be {what} in [0, 1], got {value!r}")
 
 
 def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:
