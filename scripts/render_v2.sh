@@ -35,9 +35,18 @@ C=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --heigh
 # Diagnostics, clean: the spot-lit family and its base (HISTORY, V2ad).
 "${C[@]}" --split ood_base_spp256 --frames 64 --seed 7200 --split-family train
 "${C[@]}" --split ood_spots_spp256 --frames 64 --seed 7200 --split-family ood_spots
+# The test scenes, clean (reported only: the glass geometry on clean renders).
+"${C[@]}" --split test_spp256 --frames 64 --seed 7300 --split-family train
 # CLEAN_TRAIN_FRAMES=N: the first N train scenes again at 256 samples (same seed: each scene noisy or clean).
 if [ "${CLEAN_TRAIN_FRAMES:-0}" -gt 0 ]; then
   "${C[@]}" --split train_spp256 --frames "$CLEAN_TRAIN_FRAMES" --seed 7000 --split-family train
+fi
+# CLEAN_TABLE_FRAMES=N, CLEAN_LIGHT_FRAMES=N: the same for the train_tables and train_lights scenes.
+if [ "${CLEAN_TABLE_FRAMES:-0}" -gt 0 ]; then
+  "${C[@]}" --split train_tables_spp256 --frames "$CLEAN_TABLE_FRAMES" --seed 7400 --split-family train_tables
+fi
+if [ "${CLEAN_LIGHT_FRAMES:-0}" -gt 0 ]; then
+  "${C[@]}" --split train_lights_spp256 --frames "$CLEAN_LIGHT_FRAMES" --seed 7500 --split-family train_lights
 fi
 # TRAIN_FRAMES=3000 TABLE_FRAMES=1000: the data of candidate V2aa (models/HISTORY.md).
 "${S[@]}" --split train --frames "${TRAIN_FRAMES:-2000}" --seed 7000 --split-family train
