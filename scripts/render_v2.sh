@@ -68,4 +68,10 @@ if [ "${V1:-1}" = 1 ]; then
      --jobs "${JOBS:-1}" --no-progress)
   "${V[@]}" --split test --frames 100 --seed 1000
   "${V[@]}" --split train --frames "${V1_TRAIN_FRAMES:-2208}" --seed 1
+  # CLEAN_V1_FRAMES=N: the first N v1 train scenes again at 256 samples (~3.4 s/frame with one job).
+  if [ "${CLEAN_V1_FRAMES:-0}" -gt 0 ]; then
+    VC=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "${V1_DATA:-data/synthetic}" --width 256 --height 192
+        --spp 256 --jobs "${JOBS:-1}" --no-progress)
+    "${VC[@]}" --split train_spp256 --frames "$CLEAN_V1_FRAMES" --seed 1
+  fi
 fi
