@@ -100,19 +100,63 @@ def test_camera_below_the_plane_is_refused_with_an_up_hint():
     up = pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
     estimate = fit_plane_to_depth(r.depth, K, up_hint=up)
     assert not estimate.ok and estimate.code == "camera_below_plane"
-    # Without a hint, a plane 0.4 m away is all the depth says.
+    # Without a hint the camera is taken to be upright, and a plane above it is no table.
     alone = fit_plane_to_depth(r.depth, K)
+    assert not alone.ok and alone.code == "no_dominant_plane" and "upright" in alone.reason
+    # Without that prior, a plane 0.4 m away is all the depth says.
+    no_prior = dataclasses.replace(SENSOR_FIT, upright_margin_deg=None)
+    alone = fit_plane_to_depth(r.depth, K, config=no_prior)
     assert alone.ok and abs(alone.plane.offset - 0.4) < 1e-3
 
 
-def test_up_hint_keeps_a_larger_wall_from_being_taken_for_the_table():
+def test_up_hint_or_an_upright_camera_keeps_a_larger_wall_from_being_taken_for_the_table():
     pose = camera_pose(0.45, 15)
     r = render(Scene([], wall_y=1.0), pose)
-    wall_first = fit_plane_to_depth(r.depth, K)
+    no_prior = dataclasses.replace(SENSOR_FIT, upright_margin_deg=None)
+    wall_first = fit_plane_to_depth(r.depth, K, config=no_prior)
     assert wall_first.ok and wall_first.plane.angle_to(r.plane) > 80
-    hinted = fit_plane_to_depth(r.depth, K, up_hint=r.plane.normal)
+    hinted = fit_plane_to_depth(r.depth, K, up_hint=r.plane.normal, config=no_prior)
     assert hinted.ok
     _close(hinted.plane, r.plane, 0.1, 0.001)
+    upright = fit_plane_to_depth(r.depth, K)  # no hint: the camera is taken to be upright
+    assert upright.ok
+    _close(upright.plane, r.plane, 0.1, 0.001)
+
+
+@pytest.mark.parametrize("roll_deg", [-20.0, 0.0, 20.0])
+@pytest.mark.parametrize("pitch_deg", [15.0, 45.0, 89.0])
+def test_an_upright_camera_keeps_the_table_at_any_pitch_and_roll_within_range(pitch_deg, roll_deg):
+    """The prior only rules out planes facing down the image: with a wall behind the table, the
+    table is found for pitch 15-89 deg and roll up to 20 deg (a wall facing the camera points
+    sin(pitch) * cos(roll) down the image, above the 10 deg margin's sine here)."""
+    r = render(Scene([], wall_y=1.0), camera_pose(0.45, pitch_deg, roll_deg))
+    estimate = fit_plane_to_depth(r.depth, K)
+    assert estimate.ok, estimate.reason
+    _close(estimate.plane, r.plane, 0.5, 0.005)  # the wall's foot may tilt the refit a little
+
+
+def test_a_wall_facing_a_camera_pitched_less_than_the_margin_is_not_ruled_out():
+    """The known limit: pitched down 5 deg (< the 10 deg margin), a wall facing the camera points
+    down the image by only 5 deg, so the prior lets it through; the up hint does not."""
+    pose = camera_pose(0.45, 5)
+    r = render(Scene([], wall_y=1.2), pose)
+    estimate = fit_plane_to_depth(r.depth, K)
+    assert estimate.ok and estimate.plane.angle_to(r.plane) > 80
+    up = pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+    hinted = fit_plane_to_depth(r.depth, K, up_hint=up)
+    assert not (hinted.ok and hinted.plane.angle_to(r.plane) > 80)
+
+
+def test_a_camera_upside_down_needs_its_hint_or_no_prior():
+    """Rolled 180 deg, the table faces down the image: refused without a hint (a ceiling to an
+    upright camera), found with the pose's up hint or with the prior switched off."""
+    pose = camera_pose(0.45, 40, 180)
+    r = render(Scene([]), pose)
+    assert not fit_plane_to_depth(r.depth, K).ok
+    up = pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+    _close(fit_plane_to_depth(r.depth, K, up_hint=up).plane, r.plane, 0.1, 0.001)
+    no_prior = dataclasses.replace(SENSOR_FIT, upright_margin_deg=None)
+    _close(fit_plane_to_depth(r.depth, K, config=no_prior).plane, r.plane, 0.1, 0.001)
 
 
 def test_pose_and_height_sources_give_the_rendered_plane():
