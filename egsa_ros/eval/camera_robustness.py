@@ -15,8 +15,6 @@ share of non-glass pixels marked glass, all-pixel delta<1.25 and the frame scale
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,10 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.degradations import OFF, DegradationConfig, degrade
-from ..data.synthetic_frames import frame_dirs
-from ..runtime.pipeline import load_pipeline
 from .accumulate import GLASS, EvalAccumulator
 from .split_frames import read_split_frames
+from .split_tool import finish_split_tool, open_split_tool, show_progress, split_tool_parser
 
 
 @dataclass(frozen=True)
@@ -139,33 +136,18 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="egsa_ros.eval.camera_robustness", description=__doc__.split("\n\n")[0])
-    parser.add_argument("split", type=Path, help="a rendered split folder (egsa-synth output ROOT/SPLIT)")
-    parser.add_argument("--model", default=None, help="model directory, .onnx or engine (default: the bundled model)")
-    parser.add_argument("--backend", default="onnxruntime")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=None, help="first N frames only")
-    parser.add_argument("--json", type=Path, help="also write the report as JSON")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    if not frame_dirs(args.split):
-        print(
-            f"camera_robustness: {args.split} holds no rendered frame directories (each with a meta.json)",
-            file=sys.stderr,
-        )
+    prog = "egsa_ros.eval.camera_robustness"
+    args = split_tool_parser(prog, __doc__.split("\n\n")[0]).parse_args(argv)
+    pipeline = open_split_tool(prog, args)
+    if pipeline is None:
         return 2
-    pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None)
 
     def predict(rgb: np.ndarray, fx: float) -> tuple[np.ndarray, np.ndarray]:
         pred = pipeline(rgb, fx=fx)
         return pred.depth, pred.mask
 
-    report = analyse_split(predict, args.split, limit=args.limit, progress=not args.no_progress and sys.stderr.isatty())
-    report["model"] = pipeline.model_name
-    print(markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return 0
+    report = analyse_split(predict, args.split, limit=args.limit, progress=show_progress(args))
+    return finish_split_tool(report, pipeline, args, markdown)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ needs the renders' instance images and object list, which no robot has.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -38,7 +36,6 @@ from tqdm import tqdm
 from ..data.synthetic_frames import frame_dirs
 from ..geometry import GlassConfig, glass_geometry, instances_from_labels
 from ..geometry.plane import CAMERA_POSE
-from ..runtime.pipeline import load_pipeline
 from .glass_geometry_eval import (
     FUSED_SUFFIX,
     GEOMETRY_POSE_PLANE,
@@ -46,6 +43,7 @@ from .glass_geometry_eval import (
     true_objects_in_camera,
 )
 from .split_frames import read_split_frames
+from .split_tool import finish_split_tool, open_split_tool, show_progress, split_tool_parser
 
 ROWS = ("own", "own_true_split", "own_glass_pixels", "true_mask", "true_mask_true_split")
 """The five masks, from the model's own to the truth (see the module docstring)."""
@@ -221,35 +219,16 @@ def _number(value, digits: int = 3) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="egsa_ros.eval.geometry_limits", description=__doc__.split("\n\n")[0])
-    parser.add_argument("split", type=Path, help="a rendered split folder (egsa-synth output ROOT/SPLIT)")
-    parser.add_argument("--model", default=None, help="model directory, .onnx or engine (default: the bundled model)")
-    parser.add_argument("--backend", default="onnxruntime")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=None, help="first N frames only")
-    parser.add_argument("--json", type=Path, help="also write the report as JSON")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    if not frame_dirs(args.split):
-        print(
-            f"geometry_limits: {args.split} holds no rendered frame directories (each with a meta.json)",
-            file=sys.stderr,
-        )
+    prog = "egsa_ros.eval.geometry_limits"
+    args = split_tool_parser(prog, __doc__.split("\n\n")[0]).parse_args(argv)
+    pipeline = open_split_tool(prog, args)
+    if pipeline is None:
         return 2
-    pipeline = load_pipeline(args.model, backend=args.backend, threads=args.threads, frame_size=None)
-    report = analyse_split(
-        pipeline, args.split, limit=args.limit, progress=not args.no_progress and sys.stderr.isatty()
-    )
+    report = analyse_split(pipeline, args.split, limit=args.limit, progress=show_progress(args))
     if not report["frames"]:
-        print(
-            f"geometry_limits: no frame of {args.split} has a camera pose and objects (v2 renders do)", file=sys.stderr
-        )
+        print(f"{prog}: no frame of {args.split} has a camera pose and objects (v2 renders do)", file=sys.stderr)
         return 2
-    report["model"] = pipeline.model_name
-    print(markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return 0
+    return finish_split_tool(report, pipeline, args, markdown)
 
 
 if __name__ == "__main__":
