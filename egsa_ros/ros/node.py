@@ -366,7 +366,11 @@ class EGSANode(LifecycleNode):
                 return
             held_back, entry[0], entry[1] = entry[1], now, 0
         text = reason + (f" ({held_back} more since the last report)" if held_back else "")
-        (self.get_logger().error if error else self.get_logger().warning)(text)
+        # One call site per severity: rclpy refuses a second severity from the same line.
+        if error:
+            self.get_logger().error(text)
+        else:
+            self.get_logger().warning(text)
 
     def bad_message(self, topic: str, reason: str) -> None:
         """A malformed message on ``topic``: one category (``bad_messages``), one counter per topic."""
