@@ -99,4 +99,28 @@ def test_the_trainer_reads_the_train_split_through_its_twins(renders, capsys):
     cfg = load_train_config("default_small", overrides)
     dataset = build_dataset(cfg, get_preset("default_small"), "noisy", train=True)
     assert isinstance(dataset, CleanTwins) and len(dataset.twin_of) == 3
-    assert "clean twins: 3 of 3 noisy frames" in capsys.readouterr().out
+    assert f"clean twins: 3 of 3 {renders}/noisy frames" in capsys.readouterr().out
+
+
+def test_the_extra_train_folders_are_read_through_their_twins_too(renders, capsys):
+    """Pairing is by folder: frames added by data.extra_train (e.g. the v1 generator's) find their
+    clean twins as the train split's do."""
+    from torch.utils.data import ConcatDataset  # noqa: PLC0415
+
+    from egsa_ros.model.config import get_preset  # noqa: PLC0415
+    from egsa_ros.train.trainer import build_dataset  # noqa: PLC0415
+
+    overrides = [f"data.root={renders}", "data.train_split=other", "data.augment=false"]
+    overrides += [f"data.extra_train=[{renders / 'noisy'}]", "data.clean_twin_share=1.0"]
+    overrides += [f'data.clean_twins={{"{renders / "noisy"}": "{renders / "clean"}"}}']
+    cfg = load_train_config("default_small", overrides)
+    dataset = build_dataset(cfg, get_preset("default_small"), "other", train=True)
+    assert isinstance(dataset, ConcatDataset) and len(dataset) == 2 + 3
+    own, extra = dataset.datasets
+    assert isinstance(extra, CleanTwins) and sorted(extra.twin_of) == [0, 1, 2] and own.twin_of == {}
+    out = capsys.readouterr().out
+    assert f"clean twins: 3 of 3 {renders}/noisy frames" in out and f"0 of 2 {renders}/other" in out
+    clean = extra.base.transform(read_frame(renders / "clean" / "000001"))["rgb"]
+    noisy = extra.base.transform(extra.base.read_sample(1))["rgb"]
+    assert not np.array_equal(np.asarray(clean), np.asarray(noisy))
+    assert np.array_equal(np.asarray(dataset[2 + 1]["rgb"]), np.asarray(clean))

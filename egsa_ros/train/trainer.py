@@ -122,8 +122,8 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     """The run's frames of ``split``: for training augmented (``data.augment``), filtered
     (``data.exclude_glass_shapes``, ``data.max_glass_ior``: held-out glass is filtered from
     training only), the split's frames read from their clean renders with probability
-    ``data.clean_twin_share`` (``data.clean_twins``), with the ``data.extra_train`` folders and
-    ``data.photo_negatives`` added;
+    ``data.clean_twin_share`` (``data.clean_twins``), with the ``data.extra_train`` folders (their
+    frames paired with clean twins too) and ``data.photo_negatives`` added;
     for validation those of :func:`egsa_ros.train.validation.build_eval_dataset`."""
     if not train:
         return build_eval_dataset(cfg.data.kind, cfg.data.root, split, mc)
@@ -146,17 +146,20 @@ def build_dataset(cfg: TrainConfig, mc: ModelConfig, split: str, train: bool) ->
     held_out = {}
     if cfg.data.kind == "synthetic":
         held_out = {"exclude_glass_shapes": cfg.data.exclude_glass_shapes, "max_glass_ior": cfg.data.max_glass_ior}
-    parts = [open_dataset(cfg.data.kind, cfg.data.root, split, transform, **held_out)]
-    if cfg.data.clean_twin_share > 0:
-        parts[0] = CleanTwins(parts[0], cfg.data.clean_twins, cfg.data.clean_twin_share, seed=cfg.seed)
-        print(
-            f"clean twins: {len(parts[0].twin_of)} of {len(parts[0])} {split} frames, "
-            f"each read clean with probability {cfg.data.clean_twin_share}",
-            flush=True,
-        )
-    for folder in cfg.data.extra_train:  # e.g. another generator's train split, against forgetting it
-        extra = Path(folder)
-        parts.append(open_dataset(cfg.data.kind, str(extra.parent), extra.name, transform, **held_out))
+    folders = [(cfg.data.root, split)]
+    # More frame folders, e.g. another generator's train split, against forgetting it.
+    folders += [(str(Path(folder).parent), Path(folder).name) for folder in cfg.data.extra_train]
+    parts = []
+    for root, name in folders:
+        part = open_dataset(cfg.data.kind, root, name, transform, **held_out)
+        if cfg.data.clean_twin_share > 0:  # every synthetic folder is paired, not only the train split
+            part = CleanTwins(part, cfg.data.clean_twins, cfg.data.clean_twin_share, seed=cfg.seed)
+            print(
+                f"clean twins: {len(part.twin_of)} of {len(part)} {root}/{name} frames, "
+                f"each read clean with probability {cfg.data.clean_twin_share}",
+                flush=True,
+            )
+        parts.append(part)
     if cfg.data.photo_negatives > 0:
         height, width = mc.input_size
         # Glass-free real photos (train split of the packaged photos only; the held-out ones are a test).
