@@ -200,3 +200,48 @@ def test_params_file_applies_under_a_namespace_with_integers_for_floats(ros_doma
         client.close()
         out = stop_node(proc, timeout_s=20)
     assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
+
+
+def test_a_frame_failing_because_ros_is_stopping_ends_the_worker_without_an_error(ros_domain, capfd):
+    """A frame that fails while ROS runs is counted and logged, and the worker goes on; one that
+    fails because the context was shut down (a signal mid-frame: its publish cannot succeed) ends
+    the worker without an error line (seen on Jazzy at shutdown)."""
+    import threading  # noqa: PLC0415
+
+    from egsa_ros.ros.frame_slot import LatestFrameSlot  # noqa: PLC0415
+    from egsa_ros.ros.node import EGSANode  # noqa: PLC0415
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = EGSANode(context=context)
+
+    def publish_fails(*_args, **_kwargs):
+        raise RuntimeError("publisher's context is invalid")
+
+    node._process = publish_fails
+    try:
+        slot = LatestFrameSlot()
+        slot.put((None, b"frame 1"))
+        worker = threading.Thread(target=node._work, args=(slot,))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while node.stats.snapshot().get("errors", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert worker.is_alive(), "a failed frame must not stop the worker while ROS runs"
+        slot.close()
+        worker.join(5)
+        assert node.stats.snapshot().get("errors", 0) == 1
+        assert "frame failed: RuntimeError: publisher's context is invalid" in capfd.readouterr().err
+
+        context.shutdown()
+        slot = LatestFrameSlot()
+        slot.put((None, b"frame 2"))
+        worker = threading.Thread(target=node._work, args=(slot,))
+        worker.start()
+        worker.join(5)
+        assert not worker.is_alive() and not slot.closed, "the worker stops by itself once ROS stops"
+        assert node.stats.snapshot().get("errors", 0) == 1
+        assert "frame failed" not in capfd.readouterr().err
+    finally:
+        node.destroy_node()
+        context.try_shutdown()

@@ -467,6 +467,8 @@ class EGSANode(LifecycleNode):
             try:
                 usable = self._process(*item, taken_at=taken_at, queue_wait_ms=queue_wait_ms)
             except Exception as exc:  # keep running whatever one frame does
+                if not self.context.ok():  # ROS is stopping (a signal): the frame's publish fails; stop quietly
+                    return
                 self.skip("errors", f"frame failed: {one_line(exc)}", error=True)
                 usable = True
             if usable:  # the older frames behind it are not needed any more
