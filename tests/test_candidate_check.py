@@ -102,6 +102,44 @@ def test_the_clean_render_rule_reads_the_mean_of_each_split_and_its_clean_twin_a
     assert {c.number for c in conditions(base, base, RULE, 2)} == {1, 2, 3, 4, 5, 6}
 
 
+def test_the_clean_decides_rule_lets_the_clean_renders_decide_and_only_floors_the_noisy_splits():
+    """With ``clean_decides`` 1 and 2 read ``ood_spp256`` / ``val_spp256`` alone: a candidate that
+    gains on the clean renders and loses up to ``clean_floor_drop`` on the 32-sample splits holds every
+    condition; one step past a floor fails only 7, one step short of the clean gain only 1."""
+    rule = replace(RULE, clean_decides=True)
+    assert rule.reads_clean_renders and not RULE.reads_clean_renders
+
+    def scores(val=0.65, ood=0.60, val_clean=0.62, ood_clean=0.63):
+        out = _scores(val__transparent_iou=val, ood__transparent_iou=ood)
+        out["val_clean"] = {"transparent_iou": val_clean}
+        out["ood_clean"] = {"transparent_iou": ood_clean}
+        return out
+
+    def failing(candidate, baseline):
+        return {c.name for c in conditions(candidate, baseline, rule, 2) if not c.holds}
+
+    base = scores()
+    eps = 1e-6
+    at_bounds = dict(
+        val=0.65 - rule.clean_floor_drop,
+        ood=0.60 - rule.clean_floor_drop,
+        val_clean=0.62 - rule.val_drop,
+        ood_clean=0.63 + rule.ood_iou_gain,
+    )
+    assert failing(scores(**at_bounds), base) == set()
+    assert failing(scores(**dict(at_bounds, ood=at_bounds["ood"] - eps)), base) == {"ood IoU (floor)"}
+    assert failing(scores(**dict(at_bounds, val=at_bounds["val"] - eps)), base) == {"val IoU (floor)"}
+    assert failing(scores(**dict(at_bounds, ood_clean=at_bounds["ood_clean"] - eps)), base) == {
+        "ood IoU on its clean renders"
+    }
+    assert failing(scores(**dict(at_bounds, val_clean=at_bounds["val_clean"] - eps)), base) == {
+        "val IoU on its clean renders"
+    }
+    # A big gain on the noisy ood cannot stand in for the clean one.
+    assert "ood IoU on its clean renders" in failing(scores(ood=0.80), base)
+    assert {c.number for c in conditions(base, base, rule, 2)} == {1, 2, 3, 4, 5, 6, 7}
+
+
 def test_a_missing_split_is_one_line_naming_it(tmp_path, capsys):
     code = main(["some/candidate", "--v2", str(tmp_path / "v2"), "--v1", str(tmp_path / "v1"), "--no-progress"])
     err = capsys.readouterr().err.strip()

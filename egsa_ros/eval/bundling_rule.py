@@ -29,6 +29,10 @@ class BundlingRule:
             twin (the same scenes at 256 samples per pixel, ``val_spp256``, ``ood_spp256``), and
             add 7: none of those four IoUs below B - ``clean_floor_drop``. A path tracer's noise
             at 32 samples per pixel is a cue no camera gives (rules since 2026-12-05, V2ac).
+        clean_decides: (implies reading the clean renders) 1 and 2 read the clean renders alone
+            (``ood_spp256`` IoU >= B + ``ood_iou_gain``, ``val_spp256`` IoU >= B - ``val_drop``) and
+            7 becomes a floor on the 32-sample val and ood IoUs (>= B - ``clean_floor_drop``): the
+            noisy splits may not decide a gain, only veto a loss (rules since V2ah).
     """
 
     ood_iou_gain: float = 0.010
@@ -41,6 +45,12 @@ class BundlingRule:
     fov_p95_rise: float = 0.020
     clean_renders: bool = False
     clean_floor_drop: float = 0.020
+    clean_decides: bool = False
+
+    @property
+    def reads_clean_renders(self) -> bool:
+        """Whether the rule needs the clean-render splits scored."""
+        return self.clean_renders or self.clean_decides
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,8 @@ class Condition:
 
 
 def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: int) -> list[Condition]:
-    """The six conditions of :class:`BundlingRule` (seven with ``clean_renders``) for two
-    :func:`score_model` results (with ``clean_renders`` scored with the clean-render splits)."""
+    """The six conditions of :class:`BundlingRule` (seven when it reads clean renders) for two
+    :func:`score_model` results (scored with the clean-render splits when the rule reads them)."""
     photos = candidate["photos"][f"photo_set_{photo_set}"]
 
     def relative(number: int, name: str, part: str, key: str, margin: float, at_least: bool) -> Condition:
@@ -70,6 +80,9 @@ def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: i
         return Condition(number, name, float(candidate[part][key]), base + margin, at_least, base)
 
     def iou(number: int, split: str, margin: float) -> Condition:
+        if rule.clean_decides:
+            name = f"{split} IoU on its clean renders"
+            return relative(number, name, f"{split}_clean", "transparent_iou", margin, True)
         if not rule.clean_renders:
             return relative(number, f"{split} IoU", split, "transparent_iou", margin, True)
         clean = f"{split}_clean"
@@ -90,10 +103,11 @@ def conditions(candidate: dict, baseline: dict, rule: BundlingRule, photo_set: i
         relative(5, "v1 test delta<1.25", "v1_test", "delta_1.25", -rule.v1_delta_drop, True),
         relative(6, "FOV val scale error p95", "fov_val", "scale_error_p95", rule.fov_p95_rise, False),
     ]
-    if rule.clean_renders:
+    if rule.reads_clean_renders:
+        floored = ("val", "ood") if rule.clean_decides else ("val", "val_clean", "ood", "ood_clean")
         checked += [
             relative(7, f"{split} IoU (floor)", split, "transparent_iou", -rule.clean_floor_drop, True)
-            for split in ("val", "val_clean", "ood", "ood_clean")
+            for split in floored
         ]
     return checked
 

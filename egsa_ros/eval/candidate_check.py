@@ -18,7 +18,8 @@ on the same frames:
 - with ``--clean-renders``, also ``val_spp256`` and ``ood_spp256``: the val and ood scenes rendered
   at 256 samples per pixel (``scripts/render_v2.sh``), without the path tracer's noise that the
   32-sample splits carry on glass and dim regions; the rule then reads them too
-  (:class:`~egsa_ros.eval.bundling_rule.BundlingRule` ``clean_renders``).
+  (:class:`~egsa_ros.eval.bundling_rule.BundlingRule` ``clean_renders``); with ``--clean-decides``
+  the clean renders alone decide the gain and the 32-sample splits only floor it (``clean_decides``).
 
 Then the six conditions that the v2 candidates' rules fix before each run (``models/rules/``
 since 2026-12-04, e.g. ``2026-12-04_v2t_all_frames_from_start.md``) are applied (margins:
@@ -209,20 +210,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also score val_spp256 and ood_spp256 and apply the rule that reads them (rules since V2ac)",
     )
+    parser.add_argument(
+        "--clean-decides",
+        action="store_true",
+        help="score the clean renders and let them alone decide conditions 1-2, the 32-sample splits "
+        "only floored (rules since V2ah; implies --clean-renders)",
+    )
     parser.add_argument("--json", type=Path, help="write both models' numbers and the conditions here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.train_frames < 0 or args.threads < 1:
         parser.error("--train-frames must be >= 0 and --threads >= 1")
+    rule = BundlingRule(clean_renders=args.clean_renders, clean_decides=args.clean_decides)
     splits = Splits.from_roots(args.v2, args.v1)
     try:
-        splits.check(with_train=args.train_frames > 0, with_clean=args.clean_renders)
+        splits.check(with_train=args.train_frames > 0, with_clean=rule.reads_clean_renders)
         kwargs = dict(
             backend=args.backend,
             threads=args.threads,
             train_frames=args.train_frames,
             independent=args.independent,
-            clean_renders=args.clean_renders,
+            clean_renders=rule.reads_clean_renders,
             progress=not args.no_progress,
         )
         baseline = score_model(args.baseline, splits, canonical_view_inset=args.canonical_view_inset, **kwargs)
@@ -231,7 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         print(f"candidate_check: error: {exc}", file=sys.stderr)
         return 2
-    rule = BundlingRule(clean_renders=args.clean_renders)
     checked = conditions(candidate, baseline, rule, args.photo_set)
     print("\n".join(summary_lines(candidate, baseline, checked)))
     if args.json:
