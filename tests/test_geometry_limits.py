@@ -90,3 +90,20 @@ def test_a_real_run_puts_the_truths_geometry_on_the_true_objects(tmp_path, capsy
     other = analyse_split(load_pipeline(), tmp_path / "frames" / "s", config=no_instances)
     assert other["own_instances"].get("instances", 0) == 0
     assert other["rows"]["true_mask_true_split"]["objects"]["gt_found"] == truth["gt_found"]
+
+
+def test_the_split_tools_take_the_mask_from_a_larger_pass_when_asked(tmp_path, capsys):
+    """``--mask-net-size`` reaches the pipeline (the node's ``mask_input_size``); a bad size is
+    argparse's one line; without it the model's own setting stays."""
+    from egsa_ros.eval.split_tool import open_split_tool, split_tool_parser  # noqa: PLC0415
+
+    (tmp_path / "s" / "000000").mkdir(parents=True)
+    (tmp_path / "s" / "000000" / "meta.json").write_text("{}")
+    parser = split_tool_parser("tool", "test")
+    larger = open_split_tool("tool", parser.parse_args([str(tmp_path / "s"), "--mask-net-size", "384x512"]))
+    assert larger is not None and larger.options.mask_input_size == (384, 512)
+    plain = open_split_tool("tool", parser.parse_args([str(tmp_path / "s")]))
+    assert plain is not None and plain.options.mask_input_size is None
+    with pytest.raises(SystemExit):
+        parser.parse_args([str(tmp_path / "s"), "--mask-net-size", "big"])
+    assert "size must be HEIGHTxWIDTH" in capsys.readouterr().err
