@@ -24,8 +24,9 @@ class GlassConfig:
     Attributes:
         plane_sources: allowed support-plane sources (see :func:`choose_plane`).
         sensor_fit, network_fit: plane-fit parameters for sensor and network depth.
-        instances: instance-splitting parameters.
-        objects: per-object parameters (surface model, fusion weight, ...).
+        instances: instance-splitting parameters (pixel thresholds stated at 192x256, scaled to
+            the frame: :mod:`.frame_scale`).
+        objects: per-object parameters (surface model, fusion weight, ...; likewise scaled).
     """
 
     plane_sources: Sequence[str] = PLANE_SOURCES
@@ -122,13 +123,14 @@ def glass_geometry(
     )
     if instances is None:
         grey = None if rgb is None else cv2.cvtColor(np.asarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
-        instances = transparent_instances(transparent, depth, grey, config.instances)
+        instances = transparent_instances(transparent, depth, grey, config.instances.at_frame(mask.shape))
     elif instances.labels.shape != mask.shape:
         raise ValueError(f"instance labels {instances.labels.shape} and mask {mask.shape} differ")
     fused, model, back = (np.full(mask.shape, np.nan, np.float32) for _ in range(3))
     objects = []
+    object_config = config.objects.at_frame(mask.shape)
     for stats in instances.stats:
-        geometry, pixels = measure_object(stats, instances.labels, K, plane.plane, depth, config.objects)
+        geometry, pixels = measure_object(stats, instances.labels, K, plane.plane, depth, object_config)
         objects.append(geometry)
         if pixels is not None:
             fused[pixels.rows, pixels.cols] = pixels.fused

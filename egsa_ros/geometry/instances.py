@@ -17,18 +17,21 @@ stay apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
+from .frame_scale import frame_scale, scaled_area, scaled_length
 from .piece_merging import merge_stacked
 
 
 @dataclass(frozen=True)
 class InstanceConfig:
-    """Parameters of :func:`transparent_instances`.
+    """Parameters of :func:`transparent_instances`. Pixel counts and lengths are stated at a
+    192x256 frame; :func:`~egsa_ros.geometry.glass.glass_geometry` scales them to the frame it
+    runs on (:meth:`at_frame`).
 
     Attributes:
         min_area_px: components with fewer pixels are dropped (mask speckle).
@@ -56,6 +59,17 @@ class InstanceConfig:
     merge_resting_share: float | None = 0.5
     merge_supporting_share: float | None = 0.8
     merge_neck_share: float | None = 0.25
+
+    def at_frame(self, shape: tuple[int, ...]) -> InstanceConfig:
+        """These parameters for an (H, W) frame: areas times (frame pixels / 192*256), the edge
+        margin times its square root (:mod:`.frame_scale`); unchanged at 192x256."""
+        scale = frame_scale(shape)
+        return replace(
+            self,
+            min_area_px=scaled_area(self.min_area_px, scale),
+            min_piece_px=scaled_area(self.min_piece_px, scale),
+            edge_margin_px=scaled_length(self.edge_margin_px, scale),
+        )
 
 
 @dataclass(frozen=True)

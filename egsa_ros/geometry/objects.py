@@ -12,13 +12,14 @@ bound) or at a side (width a lower bound).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from .camera import pixel_rays
 from .footprint import Footprint, contact_footprint
+from .frame_scale import frame_scale, scaled_area
 from .fusion import fuse_network_shape
 from .instances import InstanceStats
 from .object_view import object_view
@@ -34,7 +35,8 @@ _NAN3 = np.full(3, np.nan)
 
 @dataclass(frozen=True)
 class ObjectConfig:
-    """Parameters of :func:`measure_object`.
+    """Parameters of :func:`measure_object`. ``min_pixels`` is stated at a 192x256 frame and
+    scaled to the frame by :func:`~egsa_ros.geometry.glass.glass_geometry` (:meth:`at_frame`).
 
     Attributes:
         surface: ``"revolution"`` (falls back to the vertical plane when it cannot be fitted)
@@ -54,6 +56,10 @@ class ObjectConfig:
     min_base_angle_deg: float = 2.0
     max_azimuth_span_deg: float = 120.0
     network_weight: float = 0.3
+
+    def at_frame(self, shape: tuple[int, ...]) -> ObjectConfig:
+        """These parameters for an (H, W) frame: ``min_pixels`` times (frame pixels / 192*256)."""
+        return replace(self, min_pixels=scaled_area(self.min_pixels, frame_scale(shape)))
 
     def __post_init__(self):
         if self.surface not in (REVOLUTION, VERTICAL_PLANE):
