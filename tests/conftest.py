@@ -40,6 +40,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def more_ros_domains():
+    """Draw further fresh ROS_DOMAIN_IDs (``more_ros_domains(n)``), for nodes a test runs side by
+    side that must not discover one another."""
+    return lambda n: [next(_DOMAINS) for _ in range(n)]
+
+
+@pytest.fixture
 def ros_domain(monkeypatch):
     """A fresh ROS_DOMAIN_ID for this test (set in os.environ); cleans Fast DDS SHM files after."""
     domain = next(_DOMAINS)

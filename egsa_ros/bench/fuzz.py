@@ -356,11 +356,19 @@ def bad_bags(tmp: Path) -> list[tuple[str, Path]]:
 
 
 def run_config_case(
-    namespace: str, extra: Sequence[str], params: dict[str, object] | None = None, timeout_s: float = 120.0
+    namespace: str,
+    extra: Sequence[str],
+    params: dict[str, object] | None = None,
+    timeout_s: float = 120.0,
+    domain_id: int | None = None,
 ) -> tuple[int, list[str]]:
-    """Start egsa_node with ``extra`` arguments; (exit code, its non-empty output lines)."""
+    """Start egsa_node with ``extra`` arguments (in ``domain_id`` when given, else this process's
+    ROS_DOMAIN_ID); (exit code, its non-empty output lines)."""
     proc = start_node(
-        namespace, params if params is not None else {"model": "tiny", "expected_frame_size": "32x32"}, extra
+        namespace,
+        params if params is not None else {"model": "tiny", "expected_frame_size": "32x32"},
+        extra,
+        domain_id=domain_id,
     )
     try:
         out = proc.communicate(timeout=timeout_s)[0].decode(errors="replace")

@@ -71,6 +71,7 @@ from .log_forwarding import forward_package_logging, stop_forwarding
 from .node_params import PARAMS, SPECS, convert, parse_frame_size
 from .node_stats import ERROR, OK, STALE, WARN, HealthLimits, NodeStats, health
 from .stderr_capture import captured_stderr
+from .teardown_guard import TeardownGuard
 
 THROTTLE_S = 5.0
 OUTPUTS = ("depth", "mask", "depth_completed")  # each published as <name>/image + <name>/camera_info
@@ -658,6 +659,13 @@ class EGSANode(LifecycleNode):
         self.pipeline = None
         stop_forwarding(self._log_handler)
         super().destroy_node()
+        # rclpy's LifecycleNode.destroy_node leaves the lifecycle state machine, which holds the
+        # rcl node: the node, and with it the process's DDS participant, would be destroyed only
+        # by the garbage collector at interpreter exit, where a stuck middleware (seen: a Fast DDS
+        # discovery deadlock) holds the interpreter lock and nothing can bound it.
+        state_machine = getattr(self, "_state_machine", None)
+        if state_machine is not None:
+            state_machine.destroy_when_not_in_use()
 
 
 def default_trt_cache_dir() -> str:
@@ -714,16 +722,19 @@ def main(args=None) -> int:
         executor = SingleThreadedExecutor()
         node = EGSANode()
         executor.add_node(node)
+        started = True
         if node.p["autostart"]:
             node.autostarting = True
             for transition in (node.trigger_configure, node.trigger_activate):
                 if transition() != SUCCESS:
-                    if not rclpy.ok():  # stopped by a signal while starting
-                        return 0
-                    node.get_logger().fatal(node.configure_error or f"{transition.__name__} failed")
-                    return 2
+                    started = False
+                    if rclpy.ok():  # (not ok: stopped by a signal while starting, a clean stop)
+                        node.get_logger().fatal(node.configure_error or f"{transition.__name__} failed")
+                        code = 2
+                    break
             node.autostarting = False
-        executor.spin()
+        if started:
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # anything else at start-up: one line, not a traceback
@@ -732,6 +743,9 @@ def main(args=None) -> int:
             code = 2
         # else: a signal shut the context down while starting (spin then fails): a clean stop
     finally:
+        # The teardown is bounded as a whole: the middleware underneath has been seen, very
+        # rarely, never to return; the process then still exits with this code, saying so.
+        guard = TeardownGuard(code).start()
         # rclpy handles SIGINT/SIGTERM in a thread of its own that triggers the executor's guard
         # conditions; stop it first (it finishes the signal it is handling) so that it never
         # touches a guard condition the executor is destroying (seen: a rare segfault, or a hang
@@ -746,6 +760,7 @@ def main(args=None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        guard.cancel()
     return code
 
 

@@ -9,19 +9,23 @@ import sys
 from collections.abc import Sequence
 
 
-def start_node(namespace: str, params: dict[str, object], extra_args: Sequence[str] = ()) -> subprocess.Popen:
+def start_node(
+    namespace: str, params: dict[str, object], extra_args: Sequence[str] = (), domain_id: int | None = None
+) -> subprocess.Popen:
     """``python -m egsa_ros.ros.node`` in ``namespace`` with ``-p name:=value`` for each param.
 
-    The child inherits this process's environment (apply the loopback environment first).
-    stdout and stderr are captured together; read them with :func:`stop_node`.
+    The child inherits this process's environment (apply the loopback environment first), with
+    ``ROS_DOMAIN_ID`` replaced by ``domain_id`` when given. stdout and stderr are captured
+    together; read them with :func:`stop_node`.
     """
     cmd = [sys.executable, "-m", "egsa_ros.ros.node", "--ros-args", "-r", f"__ns:={namespace}"]
     for name, value in params.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         cmd += ["-p", f"{name}:={text}"]
-    return subprocess.Popen(
-        cmd + list(extra_args), env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    env = dict(os.environ)
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
+    return subprocess.Popen(cmd + list(extra_args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:
