@@ -3,6 +3,7 @@ through the node's real services (change_state, get_state, get/set/describe_para
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import time
@@ -244,4 +245,39 @@ def test_a_frame_failing_because_ros_is_stopping_ends_the_worker_without_an_erro
         assert "frame failed" not in capfd.readouterr().err
     finally:
         node.destroy_node()
+        context.try_shutdown()
+
+
+def _fast_dds_threads() -> int:
+    """Threads of this process that Fast DDS started (named ``dds.*``): a participant runs ~8-11."""
+    names = glob.glob("/proc/self/task/*/comm")
+    count = 0
+    for name in names:
+        try:
+            with open(name, encoding="utf-8") as stream:
+                count += stream.read().startswith("dds.")
+        except OSError:  # the thread ended between listing and reading
+            pass
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through /proc (Linux)")
+def test_destroying_the_node_destroys_its_dds_participant(ros_domain):
+    """rclpy's LifecycleNode.destroy_node leaves its state machine holding the rcl node, so the
+    DDS participant outlived the node until interpreter exit, where a Fast DDS deadlock once hung
+    the process. EGSANode.destroy_node takes the participant down with the node."""
+    from egsa_ros.ros.node import EGSANode  # noqa: PLC0415
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        # The baseline: a plain node's participant comes and goes (Fast DDS keeps a process-wide
+        # thread or two once it has run).
+        rclpy.create_node("egsa_baseline", context=context).destroy_node()
+        baseline = _fast_dds_threads()
+        node = EGSANode(context=context)
+        assert _fast_dds_threads() > baseline, "a participant runs threads of its own"
+        node.destroy_node()
+        assert _fast_dds_threads() == baseline
+    finally:
         context.try_shutdown()
