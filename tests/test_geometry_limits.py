@@ -9,7 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from egsa_ros.eval.geometry_limits import ROWS, instance_match_counts, main, true_split_labels
+from egsa_ros.eval.geometry_limits import (
+    ROWS,
+    boundary_oracle_labels,
+    glass_borders,
+    instance_match_counts,
+    main,
+    true_split_labels,
+)
 
 
 def _two_glasses_and_false_glass():
@@ -37,6 +44,26 @@ def test_true_split_labels_keep_or_drop_the_false_glass():
     assert ((dropped > 0) == (mask & (objects > 0))).all() and (dropped[objects > 0] == objects[objects > 0]).all()
     no_glass = true_split_labels(mask, np.zeros_like(objects), keep_false_glass=True)
     assert len(np.unique(no_glass[mask])) == 2 and (no_glass[~mask] == 0).all()  # two false pieces
+
+
+def test_the_oracle_border_splits_one_glass_in_front_of_another_and_nothing_else():
+    objects = np.zeros((30, 40), np.int64)
+    objects[5:25, 5:20] = 3  # the glass behind ...
+    objects[10:28, 15:30] = 4  # ... and the one in front, overlapping it in the image
+    border = glass_borders(objects, radius_px=1)
+    assert border[15, 14] and border[15, 15] and not border[15, 10] and not border[15, 25]
+    assert not border[objects == 0].any()
+    labels = boundary_oracle_labels(objects > 0, objects, radius_px=1)
+    assert ((labels > 0) == (objects > 0)).all()
+    for object_id in (3, 4):  # each object is (almost all) one piece, a different one each
+        ids, counts = np.unique(labels[objects == object_id], return_counts=True)
+        assert counts.max() >= 0.9 * counts.sum()
+    assert labels[15, 8] != labels[20, 27]
+    single = np.where(objects > 0, 1, 0)  # one object: no border, one piece
+    assert len(np.unique(boundary_oracle_labels(single > 0, single, radius_px=2)[single > 0])) == 1
+    thin = np.zeros((10, 10), np.int64)
+    thin[2:8, 4], thin[2:8, 5] = 1, 2  # all border: the mask still keeps every pixel
+    assert (boundary_oracle_labels(thin > 0, thin, radius_px=1)[thin > 0] > 0).all()
 
 
 def test_instance_counts_see_merges_fragments_and_false_glass():

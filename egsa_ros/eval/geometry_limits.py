@@ -2,9 +2,11 @@
 
 ``python -m egsa_ros.eval.geometry_limits SPLIT [--model M] [--json F]`` runs the model once per
 frame of a rendered split and the glass geometry (table plane from the camera pose, as
-``egsa-eval`` scores it) five times, each with a mask that is right in one more respect:
+``egsa-eval`` scores it) six times, each with a mask that is right in one more respect:
 
 - ``own``: the model's mask, split into objects by the package (what the node publishes);
+- ``own_boundary_oracle``: the same pixels split where the true border between two glass objects
+  runs (the ceiling of a network output that marks that border; see :func:`boundary_oracle_labels`);
 - ``own_true_split``: the same pixels split into the true objects: pixels on a glass object go
   to it, false glass joined to glass (in one connected piece of the mask) to the nearest object,
   false glass apart from any glass stays a piece of its own;
@@ -45,8 +47,12 @@ from .glass_geometry_eval import (
 from .split_frames import read_split_frames
 from .split_tool import finish_split_tool, open_split_tool, show_progress, split_tool_parser
 
-ROWS = ("own", "own_true_split", "own_glass_pixels", "true_mask", "true_mask_true_split")
-"""The five masks, from the model's own to the truth (see the module docstring)."""
+ROWS = ("own", "own_boundary_oracle", "own_true_split", "own_glass_pixels", "true_mask", "true_mask_true_split")
+"""The six masks, from the model's own to the truth (see the module docstring)."""
+
+BORDER_NET_PX = 2.0
+"""Half-width of the oracle border, in pixels of a 256-pixel-wide network input (scaled with the
+frame's width)."""
 
 MOSTLY_FALSE_GLASS = 0.3
 """An instance with more than this share of its pixels off the true glass counts as
@@ -92,6 +98,44 @@ def true_split_labels(mask: np.ndarray, glass_objects: np.ndarray, keep_false_gl
     return np.where(alone > 0, alone.astype(np.int64) + offset, labels)
 
 
+def glass_borders(glass_objects: np.ndarray, radius_px: int) -> np.ndarray:
+    """(H, W) bool: glass pixels within ``radius_px`` (a disc) of a pixel of another glass object.
+
+    Args:
+        glass_objects: (H, W) int true object id on glass pixels, 0 elsewhere.
+        radius_px: >= 1.
+    """
+    ids = np.asarray(glass_objects).astype(np.int64)
+    yy, xx = np.mgrid[-radius_px : radius_px + 1, -radius_px : radius_px + 1]
+    disc = yy**2 + xx**2 <= radius_px**2
+    highest = ndimage.maximum_filter(ids, footprint=disc, mode="constant", cval=0)
+    lowest = ndimage.minimum_filter(np.where(ids > 0, ids, np.iinfo(np.int64).max), footprint=disc, mode="nearest")
+    return (ids > 0) & ((highest != ids) | (lowest != ids))
+
+
+def boundary_oracle_labels(mask: np.ndarray, glass_objects: np.ndarray, radius_px: int) -> np.ndarray:
+    """The pixels of ``mask`` split where the true glass-to-glass borders run: the border pixels
+    (:func:`glass_borders`) are removed, the rest is cut into 8-connected pieces, and the removed
+    mask pixels join their nearest piece (a mask piece that is all border stays one piece).
+
+    Returns:
+        (H, W) int64 label image, 0 off the mask.
+    """
+    mask = np.asarray(mask, bool)
+    core = mask & ~glass_borders(glass_objects, radius_px)
+    _, pieces = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    labels = pieces.astype(np.int64)
+    rest = mask & (labels == 0)
+    if rest.any() and labels.any():
+        _, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        labels = np.where(rest, labels[rows, cols], labels)
+        rest = mask & (labels == 0)
+    if rest.any():  # no piece to join (all of the mask on borders): its own pieces
+        _, alone = cv2.connectedComponents(rest.astype(np.uint8), connectivity=8)
+        labels = np.where(alone > 0, alone.astype(np.int64) + int(labels.max()), labels)
+    return labels
+
+
 def instance_match_counts(instances: np.ndarray, glass_objects: np.ndarray) -> Counter:
     """How the package's instances meet the true objects, for one frame.
 
@@ -127,7 +171,7 @@ def instance_match_counts(instances: np.ndarray, glass_objects: np.ndarray) -> C
 def analyse_split(
     pipeline, folder: Path, *, limit: int | None = None, progress: bool = False, config: GlassConfig | None = None
 ) -> dict:
-    """The five rows over a rendered split (frames without a camera pose or objects are skipped
+    """The six rows over a rendered split (frames without a camera pose or objects are skipped
     and counted); ``config`` (default: the package's, its plane sources replaced by the camera
     pose) sets the geometry's parameters. Returns ``{"frames", "skipped_frames", "rows": {row: geometry summary},
     "own_instances": counts}``; a row's summary holds ``glass_depth`` (the geometry's depth on the
@@ -148,8 +192,10 @@ def analyse_split(
         prediction = pipeline(frame.rgb, fx=frame.focal_px())
         own, glass = prediction.mask > 0, np.asarray(frame.gt_mask, bool)
         glass_objects = np.where(glass, frame.gt_instances, 0)
+        border_px = max(1, int(round(BORDER_NET_PX * own.shape[1] / 256)))
         masks = {
             "own": (own, None),
+            "own_boundary_oracle": (own, boundary_oracle_labels(own, glass_objects, border_px)),
             "own_true_split": (own, true_split_labels(own, glass_objects, keep_false_glass=True)),
             "own_glass_pixels": (own & glass, true_split_labels(own, glass_objects, keep_false_glass=False)),
             "true_mask": (glass, None),
