@@ -746,21 +746,23 @@ def main(args=None) -> int:
         # The teardown is bounded as a whole: the middleware underneath has been seen, very
         # rarely, never to return; the process then still exits with this code, saying so.
         guard = TeardownGuard(code).start()
-        # rclpy handles SIGINT/SIGTERM in a thread of its own that triggers the executor's guard
-        # conditions; stop it first (it finishes the signal it is handling) so that it never
-        # touches a guard condition the executor is destroying (seen: a rare segfault, or a hang
-        # in try_shutdown, when the signal came right after "ready").
-        uninstall_signal_handlers()
-        # Shutting down: a second Ctrl-C / SIGTERM must not interrupt the ordered teardown
-        # (worker, node, context), which is bounded (the worker join times out).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        guard.cancel()
+        try:
+            # rclpy handles SIGINT/SIGTERM in a thread of its own that triggers the executor's
+            # guard conditions; stop it first (it finishes the signal it is handling) so that it
+            # never touches a guard condition the executor is destroying (seen: a rare segfault,
+            # or a hang in try_shutdown, when the signal came right after "ready").
+            uninstall_signal_handlers()
+            # Shutting down: a second Ctrl-C / SIGTERM must not interrupt the ordered teardown
+            # (worker, node, context), which is bounded (the worker join times out; the guard).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if executor is not None:
+                executor.shutdown()
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            guard.cancel()
     return code
 
 
