@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from egsa_ros.ros.teardown_guard import C_GRACE_S, TeardownGuard, ros_log_dir
+from egsa_ros.ros.ros_dirs import ros_log_dir
+from egsa_ros.ros.teardown_guard import C_GRACE_S, TeardownGuard
 
 STUCK_IN_PYTHON = """
 import time

@@ -70,6 +70,7 @@ from .frame_slot import LatestFrameSlot
 from .log_forwarding import forward_package_logging, stop_forwarding
 from .node_params import PARAMS, SPECS, convert, parse_frame_size
 from .node_stats import ERROR, OK, STALE, WARN, HealthLimits, NodeStats, health
+from .ros_dirs import ros_home
 from .stderr_capture import captured_stderr
 from .teardown_guard import TeardownGuard
 
@@ -670,8 +671,7 @@ class EGSANode(LifecycleNode):
 
 def default_trt_cache_dir() -> str:
     """``$ROS_HOME/egsa_ros/ort_trt_cache`` (ROS_HOME defaults to ~/.ros)."""
-    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
-    return os.path.join(ros_home, "egsa_ros", "ort_trt_cache")
+    return os.path.join(ros_home(), "egsa_ros", "ort_trt_cache")
 
 
 def params_file_problem(argv) -> str | None:

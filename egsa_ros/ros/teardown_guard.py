@@ -23,20 +23,14 @@ import sys
 import threading
 from typing import IO
 
+from .ros_dirs import ros_log_dir
+
 TEARDOWN_LIMIT_S = 15.0
 """Seconds a teardown may take before the guard ends the process (the worker join alone may
 take 10 s when an inference is in flight)."""
 
 C_GRACE_S = 5.0
 """Seconds after ``limit_s`` at which the lock-free C watchdog ends the process."""
-
-
-def ros_log_dir() -> str:
-    """Where ROS 2 writes its log files: ``$ROS_LOG_DIR``, else ``$ROS_HOME/log``, else ``~/.ros/log``."""
-    if os.environ.get("ROS_LOG_DIR"):
-        return os.environ["ROS_LOG_DIR"]
-    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
-    return os.path.join(ros_home, "log")
 
 
 class TeardownGuard:
