@@ -44,10 +44,10 @@ def test_the_bundled_checkpoint_is_format_2_and_its_old_format_1_file_still_load
     assert model_config_from_info(old) == model_config_from_info(info)
     assert network.config == model_config_from_info(info)
     assert "pretrained" in old["model_config"] and not hasattr(network.config, "pretrained")
-    # format 1 kept the decision bias in the model config; the bundled model (V2y) is camera-aware
+    # format 1 kept the decision bias in the model config; the bundled model (V2ah) is camera-aware
     assert inference_options_from_info(old) == InferenceOptions(transparent_logit_bias=-0.5)
     assert inference_options_from_info(info) == InferenceOptions(
-        transparent_logit_bias=0.0,
+        transparent_logit_bias=-0.25,
         canonical_focal=0.785,
         canonical_view_focal=(0.5, 1.3737),
         canonical_view_inset=0.5,
