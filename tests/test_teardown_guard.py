@@ -81,3 +81,18 @@ def test_the_stack_file_goes_where_ros_writes_its_logs(monkeypatch, tmp_path):
     monkeypatch.delenv("ROS_LOG_DIR")
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "home"))
     assert ros_log_dir() == str(tmp_path / "home" / "log")
+
+
+def test_stop_node_appends_the_stacks_a_stuck_teardown_left(tmp_path, monkeypatch):
+    from egsa_ros.ros.node_process import stop_node
+
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", "print('bye')"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc.wait(10)
+    (tmp_path / f"egsa_node_{proc.pid}_stuck_teardown.txt").write_text('File "x.py", line 3 in teardown\n')
+    (tmp_path / "egsa_node_1_stuck_teardown.txt").write_text("another process's stacks\n")
+    out = stop_node(proc, timeout_s=5)
+    assert out.startswith("bye") and "line 3 in teardown" in out and "another process" not in out
+    other = subprocess.Popen([sys.executable, "-c", "print('fine')"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    other.wait(10)  # (a SIGINT while Python starts would leave no output)
+    assert stop_node(other, timeout_s=10).strip() == "fine"

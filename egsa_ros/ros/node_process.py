@@ -8,6 +8,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from .ros_dirs import ros_log_dir
+
 
 def start_node(
     namespace: str, params: dict[str, object], extra_args: Sequence[str] = (), domain_id: int | None = None
@@ -29,7 +31,12 @@ def start_node(
 
 
 def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:
-    """SIGINT (the node shuts down in order), kill after ``timeout_s``; returns its output."""
+    """SIGINT (the node shuts down in order), kill after ``timeout_s``; returns its output.
+
+    Give ``timeout_s`` more than the node's own teardown bound (20 s, ``teardown_guard``): a node
+    stuck in its teardown then ends itself and leaves its threads' stacks in the ROS log dir,
+    which this appends to the output (the node's environment is taken to be this process's).
+    """
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     try:
@@ -37,4 +44,9 @@ def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:
     except subprocess.TimeoutExpired:
         proc.kill()
         out = proc.communicate()[0]
-    return out.decode(errors="replace")
+    text = out.decode(errors="replace")
+    stacks = os.path.join(ros_log_dir(), f"egsa_node_{proc.pid}_stuck_teardown.txt")
+    if os.path.isfile(stacks):
+        with open(stacks, errors="replace") as f:
+            text += f"\n[stacks of the stuck teardown, {stacks}]\n" + f.read()
+    return text
