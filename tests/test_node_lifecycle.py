@@ -164,10 +164,7 @@ def test_lifecycle_transitions_through_the_services_and_stale_diagnostics(ros_do
         assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert client.set("threads", 3) == (True, "")
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            out = stop_node(proc, timeout_s=30)
-        finally:
-            client.close()
+        out = stop_node(proc, timeout_s=30, then=client.close)
     assert proc.returncode == 0, out[-3000:]
     assert "configure failed: cannot load the model" in out and "Traceback" not in out, out[-3000:]
     # the runtime's Python logging reaches the node's logger (and so /rosout)
@@ -200,10 +197,7 @@ def test_params_file_applies_under_a_namespace_with_integers_for_floats(ros_doma
         (span,) = described.floating_point_range
         assert (span.from_value, span.to_value) == (0.0, 1000.0) and described.dynamic_typing
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            out = stop_node(proc, timeout_s=30)
-        finally:
-            client.close()
+        out = stop_node(proc, timeout_s=30, then=client.close)
     assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
 
 

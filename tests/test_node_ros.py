@@ -106,8 +106,8 @@ class Harness:
         return {}
 
 
-def _stop(proc):
-    out = stop_node(proc, timeout_s=30)
+def _stop(proc, then=None):
+    out = stop_node(proc, timeout_s=30, then=then)
     assert proc.returncode != -9, f"egsa_node did not exit on SIGINT and was killed:\n{out[-3000:]}"
     return proc.returncode, out
 
@@ -191,10 +191,7 @@ def test_node_publishes_outputs_with_input_headers_survives_bad_input_and_exits_
         assert diag["backend"].startswith("onnxruntime")
         assert float(diag["latency_p50_ms"]) > 0 and proc.poll() is None
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
     assert "dropped a bad image message" in out and "truncated image" in out
     assert "Traceback" not in out, out[-3000:]
@@ -351,10 +348,7 @@ def test_node_rescales_depth_from_the_table_when_asked(ros_domain):
         ok, reason = _set_parameter(harness.node, "camera_pitch_deg", 120.0)
         assert not ok and "out of range" in reason, reason
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
     assert "scale_from_table refused: factor" in out and "Traceback" not in out, out[-3000:]
 
@@ -443,10 +437,7 @@ def test_node_publishes_transparent_objects_and_instance_ids_from_the_glass_geom
         cloud = harness.got["transparent_points"][-1]
         assert cloud.header.stamp.sec == 23 and not point_instances_from_msg(cloud).any() and len(objects) == count
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
 
@@ -465,10 +456,7 @@ def test_node_test_time_options_reach_the_pipeline(ros_domain):
         assert harness.spin_until(lambda: harness.got["mask"], 30, proc), "no mask came back"
         assert (harness.got["mask"][0].height, harness.got["mask"][0].width) == (H, W)
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
 
 
@@ -503,10 +491,7 @@ def test_node_rescales_a_lens_outside_the_trained_range_by_its_canonical_view(ro
             harness.last_diag()
         )
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
 
 
@@ -569,10 +554,7 @@ def test_node_scales_depth_with_the_camera_pose_from_a_topic(ros_domain):
         np.testing.assert_array_equal(depth_bad_pose, depth_off)
         assert harness.spin_until(lambda: int(harness.last_diag().get("bad_camera_pose", 0)) >= 1, 5, proc)
     finally:
-        try:  # the node stops while the test's participant is still there (not both leaving at once)
-            code, out = _stop(proc)
-        finally:
-            harness.close()
+        code, out = _stop(proc, then=harness.close)
     assert code == 0, out[-3000:]
     assert "no camera_pose within pose_tolerance_ms" in out and "not a rotation" in out, out[-3000:]
     assert "Traceback" not in out, out[-3000:]

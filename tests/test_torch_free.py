@@ -148,11 +148,7 @@ def test_egsa_node_runs_the_bundled_model_without_torch_and_matches_the_torch_pa
             while time.monotonic() < end and not (got["depth"] and got["mask"]):
                 rclpy.spin_once(node, timeout_sec=0.05)
     finally:
-        try:  # the node stops while this participant is still there (never both leaving at once)
-            log = stop_node(proc)
-        finally:
-            node.destroy_node()
-            rclpy.shutdown()
+        log = stop_node(proc, then=lambda: (node.destroy_node(), rclpy.shutdown()))
     assert got["depth"] and got["mask"], f"no answer from the torch-free node:\n{log[-3000:]}"
     assert "default_small (trained" in log and "Traceback" not in log, log[-3000:]
     network, options, _ = load_network(None)

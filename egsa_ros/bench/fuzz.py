@@ -530,10 +530,7 @@ def flood(
         rss_end = rss_mb(proc.pid)
         crashed = proc.poll() is not None
     finally:
-        try:  # the node stops while this participant is still there (never both leaving at once)
-            log = stop_node(proc)
-        finally:
-            driver.close()
+        log = stop_node(proc, then=driver.close)
     bad_lines = [line for line in log.splitlines() if "dropped a bad" in line or "decoder" in line]
     total_bad = sum(sent_bad.values())
     return {

@@ -135,12 +135,13 @@ def run(args) -> dict:
             executor.spin_once(timeout_sec=0.05)
         final_diag = {kv.key: kv.value for a in diag[-1:] for s in a.status for kv in s.values}
     finally:
-        try:  # the node stops while this participant is still there (never both leaving at once)
-            log = stop_node(proc)
-        finally:
+
+        def close_driver() -> None:
             executor.remove_node(node)
             node.destroy_node()
             rclpy.shutdown()
+
+        log = stop_node(proc, then=close_driver)
     result = summarise(args, sent, received, memory, final_diag, proc.returncode, log)
     result["node_params"] = params
     extra = int(final_diag.get("frames_in", 0) or 0) - sent

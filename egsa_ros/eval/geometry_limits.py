@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from ..data.synthetic_frames import frame_dirs
 from ..geometry import GlassConfig, glass_geometry, instances_from_labels
+from ..geometry.frame_scale import frame_scale, scaled_length
 from ..geometry.plane import CAMERA_POSE
 from .glass_geometry_eval import (
     FUSED_SUFFIX,
@@ -50,9 +51,9 @@ from .split_tool import finish_split_tool, open_split_tool, show_progress, split
 ROWS = ("own", "own_boundary_oracle", "own_true_split", "own_glass_pixels", "true_mask", "true_mask_true_split")
 """The six masks, from the model's own to the truth (see the module docstring)."""
 
-BORDER_NET_PX = 2.0
-"""Half-width of the oracle border, in pixels of a 256-pixel-wide network input (scaled with the
-frame's width)."""
+BORDER_NET_PX = 2
+"""Half-width of the oracle border, in pixels at the geometry's reference size (192x256; scaled
+with the frame like the geometry's own lengths)."""
 
 MOSTLY_FALSE_GLASS = 0.3
 """An instance with more than this share of its pixels off the true glass counts as
@@ -192,7 +193,7 @@ def analyse_split(
         prediction = pipeline(frame.rgb, fx=frame.focal_px())
         own, glass = prediction.mask > 0, np.asarray(frame.gt_mask, bool)
         glass_objects = np.where(glass, frame.gt_instances, 0)
-        border_px = max(1, int(round(BORDER_NET_PX * own.shape[1] / 256)))
+        border_px = scaled_length(BORDER_NET_PX, frame_scale(own.shape))
         masks = {
             "own": (own, None),
             "own_boundary_oracle": (own, boundary_oracle_labels(own, glass_objects, border_px)),

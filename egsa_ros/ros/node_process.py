@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .ros_dirs import ros_log_dir
+from .teardown_guard import stuck_teardown_path
 
 
 def start_node(
@@ -30,22 +30,28 @@ def start_node(
     return subprocess.Popen(cmd + list(extra_args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> str:
+def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0, then: Callable[[], object] | None = None) -> str:
     """SIGINT (the node shuts down in order), kill after ``timeout_s``; returns its output.
 
-    Give ``timeout_s`` more than the node's own teardown bound (20 s, ``teardown_guard``): a node
-    stuck in its teardown then ends itself and leaves its threads' stacks in the ROS log dir,
+    ``then`` (the caller's own ROS participant's teardown) runs once the node has gone, whatever
+    happened: a node and a peer leaving at the same moment can deadlock Fast DDS in the node's
+    teardown. Give ``timeout_s`` more than the node's own teardown bound (20 s, ``teardown_guard``):
+    a node stuck in its teardown then ends itself and leaves its threads' stacks in the ROS log dir,
     which this appends to the output (the node's environment is taken to be this process's).
     """
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
     try:
-        out = proc.communicate(timeout=timeout_s)[0]
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out = proc.communicate()[0]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            out = proc.communicate(timeout=timeout_s)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0]
+    finally:
+        if then is not None:
+            then()
     text = out.decode(errors="replace")
-    stacks = os.path.join(ros_log_dir(), f"egsa_node_{proc.pid}_stuck_teardown.txt")
+    stacks = stuck_teardown_path(proc.pid)
     if os.path.isfile(stacks):
         with open(stacks, errors="replace") as f:
             text += f"\n[stacks of the stuck teardown, {stacks}]\n" + f.read()

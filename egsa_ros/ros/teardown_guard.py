@@ -33,6 +33,12 @@ C_GRACE_S = 5.0
 """Seconds after ``limit_s`` at which the lock-free C watchdog ends the process."""
 
 
+def stuck_teardown_path(pid: int, name: str = "egsa_node", stack_dir: str | None = None) -> str:
+    """Where the guard of process ``pid`` writes its threads' stacks: ``<stack_dir or the ROS log
+    dir>/<name>_<pid>_stuck_teardown.txt``."""
+    return os.path.join(stack_dir if stack_dir is not None else ros_log_dir(), f"{name}_{pid}_stuck_teardown.txt")
+
+
 class TeardownGuard:
     """Armed by :meth:`start`, disarmed by :meth:`cancel` (see the module docstring). When it fires,
     no further cleanup runs: that is the point, the cleanup is what is stuck."""
@@ -53,7 +59,7 @@ class TeardownGuard:
         self._timer.start()
         try:
             os.makedirs(self.stack_dir, exist_ok=True)
-            self.stack_path = os.path.join(self.stack_dir, f"{self.name}_{os.getpid()}_stuck_teardown.txt")
+            self.stack_path = stuck_teardown_path(os.getpid(), self.name, self.stack_dir)
             self._stack_file = open(self.stack_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in cancel
         except OSError:  # no writable log directory: the C watchdog writes to stderr instead
             self.stack_path, self._stack_file = None, None
