@@ -26,6 +26,11 @@ for f in ood_glass ood_tables ood_room ood_corner ood_warm ood_spots; do
   "${S[@]}" --split "$f" --frames 64 --seed 7200 --split-family "$f"
 done
 "${S[@]}" --split test --frames 64 --seed 7300 --split-family train
+# Fresh draws for decisions whose first splits have been seen (rule
+# models/rules/2026-12-05_geometry_sensor_solid_instances_fresh.md): val / ood / test at new seeds.
+"${S[@]}" --split val_b --frames 64 --seed 7610 --split-family train
+"${S[@]}" --split ood_b --frames 64 --seed 7710 --split-family ood
+"${S[@]}" --split test_b --frames 64 --seed 7810 --split-family train
 # Clean renders (rules since V2ac): the val and ood scenes at 256 samples per pixel, without the
 # path tracer's noise that 32 samples leave on glass and dim regions (~5 s/frame with 2 jobs).
 C=(nice -n 19 "$PY" -m egsa_ros.data.synth.cli --out "$DATA" --width 256 --height 192 --spp 256
