@@ -110,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="skip the model's second look at frames from lenses outside its trained focal range "
         "(the node's canonical_view:=false)",
     )
+    parser.add_argument(
+        "--no-sensor-veto",
+        action="store_true",
+        help="the glass geometry keeps objects the depth camera reads as solid (the node's "
+        "geometry_sensor_veto:=false)",
+    )
     parser.add_argument("--rate", type=float, default=1.0, help="live playback speed factor")
     parser.add_argument("--limit", type=int, help="first N frames only")
     parser.add_argument("--panels", type=int, default=4, help="PNG panels to write")
@@ -168,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 panels=args.panels,
                 limit=args.limit,
                 progress=not args.no_progress,
+                sensor_veto=not args.no_sensor_veto,
             )
         else:
             result = evaluate_live(
@@ -180,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flip_average=args.flip_average,
                 mask_input_size=args.mask_net_size,
                 canonical_view=not args.no_canonical_view,
+                sensor_veto=not args.no_sensor_veto,
                 rate=args.rate,
                 panels=args.panels,
                 limit=args.limit,

@@ -18,7 +18,7 @@ Camera optical frame throughout (x right, y down, z forward), metres; errors rep
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -315,7 +315,12 @@ def _percentiles(values: list[float], keep_values: bool = True) -> dict:
 
 
 def add_geometry_frame(
-    acc: GlassGeometryAccumulator, frame, mask: np.ndarray, depth: np.ndarray, completed: np.ndarray | None
+    acc: GlassGeometryAccumulator,
+    frame,
+    mask: np.ndarray,
+    depth: np.ndarray,
+    completed: np.ndarray | None,
+    config: GlassConfig | None = None,
 ) -> None:
     """Score one evaluation frame: the geometry variants its inputs allow, every depth source on
     glass, and (rendered splits) the objects.
@@ -327,6 +332,7 @@ def add_geometry_frame(
         mask: (H, W) the model's transparent mask (non-zero = glass).
         depth: (H, W) float32 the network's depth, metres.
         completed: (H, W) float32 ``depth_completed``, or None without sensor depth.
+        config: geometry parameters (default: the package's); each variant sets its plane source.
     """
     if frame.gt_depth is None or frame.gt_mask is None:
         acc.note("frames without ground-truth depth and mask are not scored on glass")
@@ -350,9 +356,11 @@ def add_geometry_frame(
     if frame.K is not None:
         for variant, kwargs in inputs.items():
             if kwargs is not None:
-                config = GlassConfig(plane_sources=(GEOMETRY_VARIANTS[variant],))
+                variant_config = replace(config or GlassConfig(), plane_sources=(GEOMETRY_VARIANTS[variant],))
                 # The frame's image too, as the node passes it: its edges split touching objects.
-                geometries[variant] = glass_geometry(mask > 0, depth, frame.K, rgb=frame.rgb, config=config, **kwargs)
+                geometries[variant] = glass_geometry(
+                    mask > 0, depth, frame.K, rgb=frame.rgb, config=variant_config, **kwargs
+                )
     sources = {NETWORK: depth, SENSOR: sensor, DEPTH_COMPLETED: completed}
     for variant, geometry in geometries.items():
         sources[variant] = geometry.depth

@@ -38,6 +38,7 @@ def evaluate_live(
     flip_average: bool = False,
     mask_input_size: tuple[int, int] | None = None,
     canonical_view: bool = True,
+    sensor_veto: bool = True,
     rate: float = 1.0,
     panels: int = 4,
     limit: int | None = None,
@@ -60,6 +61,7 @@ def evaluate_live(
         "expected_frame_size": f"{height}x{width}",
         "flip_average": bool(flip_average),
         "canonical_view": bool(canonical_view),
+        "geometry_sensor_veto": bool(sensor_veto),
     }
     if mask_input_size:
         params["mask_input_size"] = "{}x{}".format(*mask_input_size)

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.synthetic_frames import frame_dirs
+from ..geometry import GlassConfig
 from ..runtime.depth_completion import complete_depth
 from ..runtime.frame_geometry import completed_on_glass, glass_objects
 from ..runtime.support_plane_scale import pose_up_and_height, support_plane_scale
@@ -32,9 +33,12 @@ def evaluate_offline(
     panels: int = 4,
     limit: int | None = None,
     progress: bool = True,
+    sensor_veto: bool = True,
 ) -> dict:
     """Run ``pipeline`` on the frames of ``bag`` (a ROS 2 bag, or a folder of frames rendered by
-    ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict."""
+    ``egsa-synth``, see :mod:`egsa_ros.eval.split_frames`); write the report; return the result dict.
+    ``sensor_veto``: the glass geometry's depth-camera veto (the node's ``geometry_sensor_veto``)."""
+    geometry_config = GlassConfig() if sensor_veto else GlassConfig(sensor_veto=None)
     acc = EvalAccumulator()
     geometry = GlassGeometryAccumulator()
     families = FamilyRecall()
@@ -51,7 +55,7 @@ def evaluate_offline(
         pred = pipeline(frame.rgb, fx=frame.focal_px())
         completed = None
         if frame.sensor_depth is not None and frame.sensor_depth.shape == pred.depth.shape:
-            completed = _completed_as_the_node_does(frame, pred)
+            completed = _completed_as_the_node_does(frame, pred, sensor_veto)
         acc.add(
             pred.depth,
             pred.mask,
@@ -65,7 +69,7 @@ def evaluate_offline(
             up, height = pose_up_and_height(frame.camera_in_support)
             estimate = support_plane_scale(pred.depth, frame.K, up, height, exclude=pred.mask > 0)
             acc.add_support_plane(pred.depth * np.float32(estimate.scale), estimate.ok, frame.gt_depth, frame.gt_mask)
-        add_geometry_frame(geometry, frame, pred.mask, pred.depth, completed)
+        add_geometry_frame(geometry, frame, pred.mask, pred.depth, completed, geometry_config)
         if getattr(frame, "gt_instances", None) is not None and getattr(frame, "gt_objects", None):
             families.add(pred.mask, frame.gt_instances, frame.gt_objects)
         series["pipeline total"].append(pred.timings["total"])
@@ -79,7 +83,7 @@ def evaluate_offline(
     return result
 
 
-def _completed_as_the_node_does(frame, pred) -> np.ndarray:
+def _completed_as_the_node_does(frame, pred, sensor_veto: bool) -> np.ndarray:
     """``depth_completed`` as egsa_node publishes it with its defaults: the sensor depth with the
     network's depth on glass, and the glass geometry's depth on the objects it accepts when its
     table plane is metric (from the sensor depth)."""
@@ -87,7 +91,7 @@ def _completed_as_the_node_does(frame, pred) -> np.ndarray:
     if frame.K is None:
         return completed
     try:
-        objects = glass_objects(pred, frame.K, sensor_depth=frame.sensor_depth, rgb=frame.rgb)
+        objects = glass_objects(pred, frame.K, sensor_depth=frame.sensor_depth, rgb=frame.rgb, sensor_veto=sensor_veto)
     except ValueError:  # intrinsics that do not fit the frame: completion without the geometry
         return completed
     on_glass = completed_on_glass(completed, objects)

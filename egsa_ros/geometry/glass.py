@@ -15,6 +15,7 @@ from .objects import ObjectConfig, ObjectGeometry, measure_object
 from .plane import PLANE_SOURCES
 from .plane_choice import PlaneChoice, choose_plane
 from .plane_fit import NETWORK_FIT, SENSOR_FIT, PlaneFitConfig
+from .sensor_veto import SOLID_BY_SENSOR, SensorVetoConfig, solid_above_plane, solid_fraction
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class GlassConfig:
         instances: instance-splitting parameters (pixel thresholds stated at 192x256, scaled to
             the frame: :mod:`.frame_scale`).
         objects: per-object parameters (surface model, fusion weight, ...; likewise scaled).
+        sensor_veto: with sensor depth and a plane, objects the depth camera reads as a solid
+            surface above the plane are refused (``solid_by_sensor``, :mod:`.sensor_veto`); None
+            switches it off.
     """
 
     plane_sources: Sequence[str] = PLANE_SOURCES
@@ -34,6 +38,7 @@ class GlassConfig:
     network_fit: PlaneFitConfig = NETWORK_FIT
     instances: InstanceConfig = field(default_factory=InstanceConfig)
     objects: ObjectConfig = field(default_factory=ObjectConfig)
+    sensor_veto: SensorVetoConfig | None = field(default_factory=SensorVetoConfig)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class GlassGeometry:
         counts: choices and refusals for diagnostics, e.g. ``plane_source_sensor_depth``,
             ``plane_refused_sensor_depth_edge_on``, ``instances``, ``instances_dropped_small``,
             ``instances_split``, ``objects_ok``, ``objects_model_revolution``,
-            ``objects_refused_base_unseen``, ``objects_cut_by_border``.
+            ``objects_refused_base_unseen``, ``objects_refused_solid_by_sensor``, ``objects_cut_by_border``.
     """
 
     plane: PlaneChoice
@@ -129,7 +134,15 @@ def glass_geometry(
     fused, model, back = (np.full(mask.shape, np.nan, np.float32) for _ in range(3))
     objects = []
     object_config = config.objects.at_frame(mask.shape)
+    solid = None
+    if config.sensor_veto is not None and sensor_depth is not None and plane.plane is not None:
+        solid = solid_above_plane(sensor_depth, K, plane.plane, depth, config.sensor_veto)
     for stats in instances.stats:
+        share = None if solid is None else solid_fraction(solid, instances.labels, stats.instance_id, stats.bbox)
+        if share is not None and share >= config.sensor_veto.min_solid_fraction:
+            reason = f"the depth camera reads a solid surface above the table on {share:.0%} of its pixels"
+            objects.append(ObjectGeometry(stats.instance_id, False, SOLID_BY_SENSOR, reason))
+            continue
         geometry, pixels = measure_object(stats, instances.labels, K, plane.plane, depth, object_config)
         objects.append(geometry)
         if pixels is not None:

@@ -532,6 +532,7 @@ class EGSANode(LifecycleNode):
             points_stride=p["points_stride"],
             glass_geometry="auto" if p["glass_geometry"] else "off",
             plane_source=p["plane_source"],
+            sensor_veto=p["geometry_sensor_veto"],
             refine_depth_on_glass=p["refine_depth_on_glass"],
             want_objects=wanted["objects"],
             want_depth=wanted["depth"],

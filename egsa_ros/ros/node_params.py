@@ -243,6 +243,15 @@ PARAMS = [
         check=_choice(PLANE_SOURCE_CHOICES),
     ),
     ParamSpec(
+        "geometry_sensor_veto",
+        True,
+        "with sensor depth, the glass geometry refuses an object (solid_by_sensor) when the depth "
+        "camera reads half its pixels or more as a solid surface over 2 cm above the table, no "
+        "farther than the network's depth (an opaque object taken for glass); false = never (for "
+        "a depth camera that reads the glass surface itself)",
+        dynamic=True,
+    ),
+    ParamSpec(
         "refine_depth_on_glass",
         True,
         "replace depth (and the points made from it) on measured glass objects with the glass "

@@ -114,6 +114,7 @@ def glass_objects(
     roll_deg: float = 0.0,
     rgb: np.ndarray | None = None,
     plane_source: str = "auto",
+    sensor_veto: bool = True,
     config: GlassConfig | None = None,
 ) -> GlassObjects:
     """Transparent objects in 3-D from one prediction.
@@ -129,12 +130,17 @@ def glass_objects(
             (metres) with its pitch below horizontal and roll (degrees), for a fixed camera.
         rgb: optional (H, W, 3) uint8 RGB frame (its edges split touching objects).
         plane_source: one of :data:`PLANE_SOURCE_CHOICES`.
-        config: geometry parameters; its ``plane_sources`` are replaced by ``plane_source``'s.
+        sensor_veto: with ``sensor_depth``, refuse objects the depth camera reads as a solid
+            surface above the table (``solid_by_sensor``, :mod:`egsa_ros.geometry.sensor_veto`).
+        config: geometry parameters; its ``plane_sources`` are replaced by ``plane_source``'s
+            (and its ``sensor_veto`` by None when ``sensor_veto`` is False).
     Returns:
         A :class:`GlassObjects`. Raises ValueError for mismatched shapes, bad intrinsics or an
         unknown ``plane_source``.
     """
     config = replace(config or GlassConfig(), plane_sources=plane_sources(plane_source))
+    if not sensor_veto:
+        config = replace(config, sensor_veto=None)
     depth = np.asarray(pred.depth, dtype=np.float32)
     geometry = glass_geometry(
         np.asarray(pred.mask),

@@ -158,8 +158,9 @@ class FrameSettings:
     ``glass_geometry``: ``"auto"`` runs the glass geometry on frames where an output uses it
     (objects, points' instance ids, ``completed``, or ``depth`` when ``refine_depth_on_glass``
     and the camera's pose is configured), ``"off"`` never; ``plane_source``: see
-    :data:`~egsa_ros.runtime.frame_geometry.PLANE_SOURCE_CHOICES`. A fixed camera's pose is
-    known when ``camera_height_m`` > 0.
+    :data:`~egsa_ros.runtime.frame_geometry.PLANE_SOURCE_CHOICES`; ``sensor_veto``: refuse objects
+    the depth camera reads as a solid surface above the table. A fixed camera's pose is known when
+    ``camera_height_m`` > 0.
     """
 
     want_completed: bool = False
@@ -176,6 +177,7 @@ class FrameSettings:
     points_stride: int = 2
     glass_geometry: str = "off"
     plane_source: str = "auto"
+    sensor_veto: bool = True
     refine_depth_on_glass: bool = True
     want_objects: bool = False
     want_depth: bool = True
@@ -328,7 +330,13 @@ def _glass_geometry(result: FrameResult, rgb: np.ndarray, stamp_ns: int, setting
     pose_kwargs, pose_problem = _geometry_pose(settings, stamp_ns, poses)
     try:
         objects = glass_objects(
-            result, result.camera.K, sensor_depth=sensor, rgb=rgb, plane_source=settings.plane_source, **pose_kwargs
+            result,
+            result.camera.K,
+            sensor_depth=sensor,
+            rgb=rgb,
+            plane_source=settings.plane_source,
+            sensor_veto=settings.sensor_veto,
+            **pose_kwargs,
         )
     except Exception as exc:  # the depth, mask and points do not depend on it
         result.skips.append(Skip("glass_geometry_failed", f"glass geometry failed ({type(exc).__name__}: {exc})"))
