@@ -4,6 +4,7 @@ a C call holds it; disarmed in time, it does nothing and leaves no file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -96,3 +97,35 @@ def test_stop_node_appends_the_stacks_a_stuck_teardown_left(tmp_path, monkeypatc
     other = subprocess.Popen([sys.executable, "-c", "print('fine')"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     other.wait(10)  # (a SIGINT while Python starts would leave no output)
     assert stop_node(other, timeout_s=10).strip() == "fine"
+
+
+def test_stop_node_asks_a_node_that_ignores_sigint_for_its_stacks(tmp_path, monkeypatch):
+    """A process stuck before its teardown (SIGINT has no effect) writes every thread's stack on
+    SIGUSR1 (egsa_ros.ros.stack_dump, as egsa_node registers it); stop_node appends them."""
+    from egsa_ros.ros.node_process import stop_node
+    from egsa_ros.ros.stack_dump import STACK_SIGNAL, StackDumpOnSignal, stack_dump_path
+
+    if STACK_SIGNAL is None:
+        pytest.skip("no SIGUSR1 on this platform")
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path))
+    child = (
+        "import signal, sys, time\n"
+        "from egsa_ros.ros.stack_dump import StackDumpOnSignal\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "StackDumpOnSignal().start()\n"
+        "def stuck_in_the_middleware():\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "stuck_in_the_middleware()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout.readline().strip() == b"ready"
+    out = stop_node(proc, timeout_s=1.0)
+    assert proc.returncode == -9
+    assert "wrote on SIGUSR1" in out and "stuck_in_the_middleware" in out, out
+    # A clean close removes the empty file; one that holds stacks stays.
+    dump = StackDumpOnSignal(stack_dir=str(tmp_path)).start()
+    path = stack_dump_path(os.getpid(), stack_dir=str(tmp_path))
+    assert dump.path == path and os.path.isfile(path)
+    dump.close()
+    assert not os.path.exists(path)

@@ -71,6 +71,7 @@ from .log_forwarding import forward_package_logging, stop_forwarding
 from .node_params import PARAMS, SPECS, convert, parse_frame_size
 from .node_stats import ERROR, OK, STALE, WARN, HealthLimits, NodeStats, health
 from .ros_dirs import ros_home
+from .stack_dump import StackDumpOnSignal
 from .stderr_capture import captured_stderr
 from .teardown_guard import TeardownGuard
 
@@ -717,6 +718,7 @@ def main(args=None) -> int:
         sys.stderr.write(said[0])
     node = executor = None
     code = 0
+    stacks = StackDumpOnSignal().start()  # SIGUSR1: every thread's stack to the ROS log dir
     try:
         # Made before the node says "ready": a signal right after that must not hit the
         # executor's construction (rclpy then prints an ignored exception from its __del__).
@@ -764,6 +766,7 @@ def main(args=None) -> int:
             rclpy.try_shutdown()
         finally:
             guard.cancel()
+            stacks.close()
     return code
 
 

@@ -6,9 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 
+from .stack_dump import STACK_SIGNAL, stack_dump_path
 from .teardown_guard import stuck_teardown_path
+
+STACK_WAIT_S = 2.0
+"""Seconds :func:`stop_node` gives a node that did not stop to write its stacks before killing it."""
 
 
 def start_node(
@@ -37,7 +42,9 @@ def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0, then: Callable[[]
     happened: a node and a peer leaving at the same moment can deadlock Fast DDS in the node's
     teardown. Give ``timeout_s`` more than the node's own teardown bound (20 s, ``teardown_guard``):
     a node stuck in its teardown then ends itself and leaves its threads' stacks in the ROS log dir,
-    which this appends to the output (the node's environment is taken to be this process's).
+    which this appends to the output (the node's environment is taken to be this process's). A node
+    that has not even begun its teardown by then is asked for its stacks (SIGUSR1,
+    :mod:`.stack_dump`) before it is killed; they are appended too.
     """
     try:
         if proc.poll() is None:
@@ -45,14 +52,20 @@ def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0, then: Callable[[]
         try:
             out = proc.communicate(timeout=timeout_s)[0]
         except subprocess.TimeoutExpired:
+            if STACK_SIGNAL is not None:
+                proc.send_signal(STACK_SIGNAL)
+                time.sleep(STACK_WAIT_S)  # faulthandler writes them at once, from its C handler
             proc.kill()
             out = proc.communicate()[0]
     finally:
         if then is not None:
             then()
     text = out.decode(errors="replace")
-    stacks = stuck_teardown_path(proc.pid)
-    if os.path.isfile(stacks):
-        with open(stacks, errors="replace") as f:
-            text += f"\n[stacks of the stuck teardown, {stacks}]\n" + f.read()
+    for path, what in (
+        (stuck_teardown_path(proc.pid), "stacks of the stuck teardown"),
+        (stack_dump_path(proc.pid), "stacks the node wrote on SIGUSR1 (asked for when it had not stopped)"),
+    ):
+        if os.path.isfile(path):
+            with open(path, errors="replace") as f:
+                text += f"\n[{what}, {path}]\n" + f.read()
     return text
