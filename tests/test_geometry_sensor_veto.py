@@ -87,6 +87,10 @@ def test_solid_above_plane_counts_only_valid_points_above_the_height():
     assert not solid_above_plane(sensor, K, r.plane).any()
     sensor[can] = 0.0
     assert not solid_above_plane(sensor, K, r.plane).any()
+    sensor = r.depth.astype(np.float32)
+    region = np.zeros_like(can)
+    region[:, : can.shape[1] // 2 + 20] = True  # part of the can and of the table
+    assert (solid_above_plane(sensor, K, r.plane, where=region) == (solid & region)).all()
     labels = can.astype(np.int32)
     ys, xs = np.nonzero(can)
     bbox = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)

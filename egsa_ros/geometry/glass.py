@@ -136,7 +136,7 @@ def glass_geometry(
     object_config = config.objects.at_frame(mask.shape)
     solid = None
     if config.sensor_veto is not None and sensor_depth is not None and plane.plane is not None:
-        solid = solid_above_plane(sensor_depth, K, plane.plane, depth, config.sensor_veto)
+        solid = solid_above_plane(sensor_depth, K, plane.plane, depth, config.sensor_veto, instances.labels > 0)
     for stats in instances.stats:
         share = None if solid is None else solid_fraction(solid, instances.labels, stats.instance_id, stats.bbox)
         if share is not None and share >= config.sensor_veto.min_solid_fraction:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import back_project
+from .camera import pixel_rays
 from .plane import Plane
 
 SOLID_BY_SENSOR = "solid_by_sensor"
@@ -57,6 +57,7 @@ def solid_above_plane(
     plane: Plane,
     network_depth: np.ndarray | None = None,
     config: SensorVetoConfig | None = None,
+    where: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels where the depth camera reads a solid surface above the support plane.
 
@@ -67,19 +68,26 @@ def solid_above_plane(
         network_depth: optional (H, W) network z-depth, metres; when given, a sensor point farther
             than ``max_ratio`` times it is not counted (the camera sees through glass there).
         config: see :class:`SensorVetoConfig`.
+        where: optional (H, W) bool: test only these pixels (the rest are False); the glass
+            geometry passes its instances' pixels (~1 ms instead of ~16 ms for a whole 480x640 frame).
     Returns:
         (H, W) bool, True where the sensor has a value more than ``min_height_m`` above the
         plane (and, with ``network_depth``, no farther than ``max_ratio`` times it).
     """
     config = config or SensorVetoConfig()
-    sensor = np.asarray(sensor_depth, dtype=np.float64)
-    points, valid = back_project(sensor, K)
-    solid = valid & (plane.signed_distance(points) > config.min_height_m)
-    if network_depth is not None:
-        network = np.asarray(network_depth, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            solid &= np.isfinite(network) & (sensor <= config.max_ratio * network)
-    return solid
+    sensor = np.asarray(sensor_depth)
+    rows, cols = np.nonzero(np.ones(sensor.shape, bool) if where is None else where)
+    z = sensor[rows, cols].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(z) & (z > 0)
+        points = pixel_rays(cols, rows, K) * np.where(valid, z, 0.0)[:, None]
+        solid = valid & (plane.signed_distance(points) > config.min_height_m)
+        if network_depth is not None:
+            network = np.asarray(network_depth)[rows, cols].astype(np.float64)
+            solid &= np.isfinite(network) & (z <= config.max_ratio * network)
+    out = np.zeros(sensor.shape, bool)
+    out[rows, cols] = solid
+    return out
 
 
 def solid_fraction(solid: np.ndarray, labels: np.ndarray, instance_id: int, bbox) -> float:
