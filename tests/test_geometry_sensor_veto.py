@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from egsa_ros.geometry import GlassConfig, glass_geometry
-from egsa_ros.geometry.sensor_veto import SOLID_BY_SENSOR, SensorVetoConfig, solid_above_plane, solid_fraction
+from egsa_ros.geometry.sensor_veto import SOLID_BY_SENSOR, SensorVetoConfig, solid_above_plane
 from egsa_ros.runtime.frame_geometry import glass_objects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -91,11 +91,9 @@ def test_solid_above_plane_counts_only_valid_points_above_the_height():
     region = np.zeros_like(can)
     region[:, : can.shape[1] // 2 + 20] = True  # part of the can and of the table
     assert (solid_above_plane(sensor, K, r.plane, where=region) == (solid & region)).all()
-    labels = can.astype(np.int32)
-    ys, xs = np.nonzero(can)
-    bbox = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    assert solid_fraction(solid, labels, 1, bbox) == pytest.approx(solid[can].mean())
-    assert solid_fraction(solid, labels, 7, bbox) == 0.0
+    # The share of solid pixels the geometry refuses an object on is this one.
+    [refused] = glass_geometry(can, sensor, K, sensor_depth=sensor).objects
+    assert refused.code == SOLID_BY_SENSOR and f"on {solid[can].mean():.0%} of its pixels" in refused.reason
 
 
 def test_glass_objects_switch_reaches_the_geometry():

@@ -103,7 +103,7 @@ def test_stop_node_asks_a_node_that_ignores_sigint_for_its_stacks(tmp_path, monk
     """A process stuck before its teardown (SIGINT has no effect) writes every thread's stack on
     SIGUSR1 (egsa_ros.ros.stack_dump, as egsa_node registers it); stop_node appends them."""
     from egsa_ros.ros.node_process import stop_node
-    from egsa_ros.ros.stack_dump import STACK_SIGNAL, StackDumpOnSignal, stack_dump_path
+    from egsa_ros.ros.stack_dump import ON_SIGNAL, STACK_SIGNAL, StackDumpOnSignal, stack_file_path
 
     if STACK_SIGNAL is None:
         pytest.skip("no SIGUSR1 on this platform")
@@ -125,7 +125,7 @@ def test_stop_node_asks_a_node_that_ignores_sigint_for_its_stacks(tmp_path, monk
     assert "wrote on SIGUSR1" in out and "stuck_in_the_middleware" in out, out
     # A clean close removes the empty file; one that holds stacks stays.
     dump = StackDumpOnSignal(stack_dir=str(tmp_path)).start()
-    path = stack_dump_path(os.getpid(), stack_dir=str(tmp_path))
+    path = stack_file_path(os.getpid(), ON_SIGNAL, stack_dir=str(tmp_path))
     assert dump.path == path and os.path.isfile(path)
     dump.close()
     assert not os.path.exists(path)

@@ -15,7 +15,7 @@ from .objects import ObjectConfig, ObjectGeometry, measure_object
 from .plane import PLANE_SOURCES
 from .plane_choice import PlaneChoice, choose_plane
 from .plane_fit import NETWORK_FIT, SENSOR_FIT, PlaneFitConfig
-from .sensor_veto import SOLID_BY_SENSOR, SensorVetoConfig, solid_above_plane, solid_fraction
+from .sensor_veto import SOLID_BY_SENSOR, SensorVetoConfig, solid_above_plane
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,12 @@ def glass_geometry(
     fused, model, back = (np.full(mask.shape, np.nan, np.float32) for _ in range(3))
     objects = []
     object_config = config.objects.at_frame(mask.shape)
-    solid = None
+    solid_px = None  # per instance id: pixels the depth camera reads as solid
     if config.sensor_veto is not None and sensor_depth is not None and plane.plane is not None:
         solid = solid_above_plane(sensor_depth, K, plane.plane, depth, config.sensor_veto, instances.labels > 0)
+        solid_px = np.bincount(instances.labels[solid], minlength=int(instances.labels.max(initial=0)) + 1)
     for stats in instances.stats:
-        share = None if solid is None else solid_fraction(solid, instances.labels, stats.instance_id, stats.bbox)
+        share = None if solid_px is None else solid_px[stats.instance_id] / max(stats.area_px, 1)
         if share is not None and share >= config.sensor_veto.min_solid_fraction:
             reason = f"the depth camera reads a solid surface above the table on {share:.0%} of its pixels"
             objects.append(ObjectGeometry(stats.instance_id, False, SOLID_BY_SENSOR, reason))

@@ -88,12 +88,3 @@ def solid_above_plane(
     out = np.zeros(sensor.shape, bool)
     out[rows, cols] = solid
     return out
-
-
-def solid_fraction(solid: np.ndarray, labels: np.ndarray, instance_id: int, bbox) -> float:
-    """Share (0-1) of instance ``instance_id``'s pixels in ``labels`` (H, W) that ``solid`` (H, W)
-    marks; ``bbox`` = (x, y, w, h) its bounding box in pixels. 0.0 for an empty instance."""
-    x, y, w, h = bbox
-    inside = labels[y : y + h, x : x + w] == instance_id
-    count = int(np.count_nonzero(inside))
-    return float(np.count_nonzero(solid[y : y + h, x : x + w] & inside)) / count if count else 0.0

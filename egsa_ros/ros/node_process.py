@@ -9,8 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from .stack_dump import STACK_SIGNAL, stack_dump_path
-from .teardown_guard import stuck_teardown_path
+from .stack_dump import ON_SIGNAL, STACK_SIGNAL, STUCK_TEARDOWN, stack_file_path
 
 STACK_WAIT_S = 2.0
 """Seconds :func:`stop_node` gives a node that did not stop to write its stacks before killing it."""
@@ -61,10 +60,11 @@ def stop_node(proc: subprocess.Popen, timeout_s: float = 30.0, then: Callable[[]
         if then is not None:
             then()
     text = out.decode(errors="replace")
-    for path, what in (
-        (stuck_teardown_path(proc.pid), "stacks of the stuck teardown"),
-        (stack_dump_path(proc.pid), "stacks the node wrote on SIGUSR1 (asked for when it had not stopped)"),
+    for kind, what in (
+        (STUCK_TEARDOWN, "stacks of the stuck teardown"),
+        (ON_SIGNAL, "stacks the node wrote on SIGUSR1 (asked for when it had not stopped)"),
     ):
+        path = stack_file_path(proc.pid, kind)
         if os.path.isfile(path):
             with open(path, errors="replace") as f:
                 text += f"\n[{what}, {path}]\n" + f.read()

@@ -21,11 +21,27 @@ from .ros_dirs import ros_log_dir
 STACK_SIGNAL = getattr(signal, "SIGUSR1", None)
 """The signal that asks for the stacks (None where the platform has no SIGUSR1)."""
 
+ON_SIGNAL = "stacks"
+"""Kind of the stack file written on :data:`STACK_SIGNAL` (this module)."""
+STUCK_TEARDOWN = "stuck_teardown"
+"""Kind of the stack file the teardown guard's C watchdog writes (:mod:`.teardown_guard`)."""
 
-def stack_dump_path(pid: int, name: str = "egsa_node", stack_dir: str | None = None) -> str:
-    """``<stack_dir or the ROS log dir>/<name>_<pid>_stacks.txt``: where process ``pid`` writes its
-    stacks on :data:`STACK_SIGNAL`."""
-    return os.path.join(stack_dir if stack_dir is not None else ros_log_dir(), f"{name}_{pid}_stacks.txt")
+
+def stack_file_path(pid: int, kind: str, name: str = "egsa_node", stack_dir: str | None = None) -> str:
+    """``<stack_dir or the ROS log dir>/<name>_<pid>_<kind>.txt``: where process ``pid`` writes its
+    threads' stacks of ``kind`` (:data:`ON_SIGNAL`, :data:`STUCK_TEARDOWN`)."""
+    return os.path.join(stack_dir if stack_dir is not None else ros_log_dir(), f"{name}_{pid}_{kind}.txt")
+
+
+def open_stack_file(kind: str, name: str, stack_dir: str) -> tuple[str | None, IO[str] | None]:
+    """This process's stack file of ``kind`` in ``stack_dir`` (made if missing), opened for writing:
+    ``(path, file)``, or ``(None, None)`` when the directory is not writable."""
+    try:
+        os.makedirs(stack_dir, exist_ok=True)
+        path = stack_file_path(os.getpid(), kind, name, stack_dir)
+        return path, open(path, "w", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+    except OSError:
+        return None, None
 
 
 class StackDumpOnSignal:
@@ -41,12 +57,8 @@ class StackDumpOnSignal:
         """Register the handler; without a writable log directory (or SIGUSR1) it does nothing."""
         if STACK_SIGNAL is None:
             return self
-        try:
-            os.makedirs(self.stack_dir, exist_ok=True)
-            self.path = stack_dump_path(os.getpid(), self.name, self.stack_dir)
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        except OSError:
-            self.path, self._file = None, None
+        self.path, self._file = open_stack_file(ON_SIGNAL, self.name, self.stack_dir)
+        if self._file is None:
             return self
         faulthandler.register(STACK_SIGNAL, file=self._file, all_threads=True)
         return self

@@ -24,6 +24,7 @@ import threading
 from typing import IO
 
 from .ros_dirs import ros_log_dir
+from .stack_dump import STUCK_TEARDOWN, open_stack_file
 
 TEARDOWN_LIMIT_S = 15.0
 """Seconds a teardown may take before the guard ends the process (the worker join alone may
@@ -31,12 +32,6 @@ take 10 s when an inference is in flight)."""
 
 C_GRACE_S = 5.0
 """Seconds after ``limit_s`` at which the lock-free C watchdog ends the process."""
-
-
-def stuck_teardown_path(pid: int, name: str = "egsa_node", stack_dir: str | None = None) -> str:
-    """Where the guard of process ``pid`` writes its threads' stacks: ``<stack_dir or the ROS log
-    dir>/<name>_<pid>_stuck_teardown.txt``."""
-    return os.path.join(stack_dir if stack_dir is not None else ros_log_dir(), f"{name}_{pid}_stuck_teardown.txt")
 
 
 class TeardownGuard:
@@ -57,12 +52,8 @@ class TeardownGuard:
 
     def start(self) -> TeardownGuard:
         self._timer.start()
-        try:
-            os.makedirs(self.stack_dir, exist_ok=True)
-            self.stack_path = stuck_teardown_path(os.getpid(), self.name, self.stack_dir)
-            self._stack_file = open(self.stack_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in cancel
-        except OSError:  # no writable log directory: the C watchdog writes to stderr instead
-            self.stack_path, self._stack_file = None, None
+        # Without a writable log directory the C watchdog writes to stderr instead.
+        self.stack_path, self._stack_file = open_stack_file(STUCK_TEARDOWN, self.name, self.stack_dir)
         faulthandler.dump_traceback_later(
             self.limit_s + C_GRACE_S, exit=True, file=self._stack_file if self._stack_file is not None else sys.stderr
         )
