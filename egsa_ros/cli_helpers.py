@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 MIN_SIDE = 3
 
@@ -31,3 +33,24 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 def format_size(size: tuple[int, int]) -> str:
     """(H, W) -> ``HxW``."""
     return f"{size[0]}x{size[1]}"
+
+
+def output_file(text: str) -> Path:
+    """A file the tool writes when it is done (``--json``, ``--out``), for argparse ``type=``.
+
+    Its folder is made now, while the arguments are read, so that a long run does not end in a
+    traceback at its last step.
+
+    Raises:
+        argparse.ArgumentTypeError: the path is a folder, or its folder cannot be made or written.
+    """
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot make the folder of {text}: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {path.parent} (permissions)")
+    return path

@@ -133,7 +133,7 @@ def test_cli_on_a_rendered_split_with_the_bundled_model(tmp_path, capsys):
             {"instance_id": 2, "category": "opaque", "shape": "box"},
         ]
         (frame / "meta.json").write_text(json.dumps(meta))
-    out = tmp_path / "errors.json"
+    out = tmp_path / "reports" / "today" / "errors.json"  # folders that do not exist yet are made
     assert main([str(split), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["frames"] == 2 and report["glass_objects"] == 2

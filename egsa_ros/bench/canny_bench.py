@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from egsa_ros.bench.canny_images import test_images
+from egsa_ros.cli_helpers import output_file
 from egsa_ros.edges import RGBCanny
 
 try:
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-blur", action="store_true", help="Canny without the 5x5 blur")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime")
     parser.add_argument("--size", help="resize the images to HxW first (e.g. 192x256, a network size)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=output_file, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
     result = run_benchmark(

@@ -39,7 +39,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import Marker, MarkerArray
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.generated import tabletop_frame
 from ..package_data import find_data
 from ..ros.conversions import POINT_DTYPE
@@ -606,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--restarts", type=int, default=100, help="start/stop cycles (at most 500)")
     parser.add_argument("--work-dir", type=Path, default=Path("out/bench/fuzz_work"))
     parser.add_argument("--domain", type=int, default=79, help="private ROS_DOMAIN_ID")
-    parser.add_argument("--out", type=Path, default=Path("out/bench/fuzz.json"))
+    parser.add_argument("--out", type=output_file, default="out/bench/fuzz.json")
     args = parser.parse_args(argv)
     if not (0 < args.messages <= 100_000 and 0 < args.rate <= 5000 and 0 <= args.restarts <= 500):
         parser.error("messages in (0, 100000], rate in (0, 5000], restarts in [0, 500] (bounded by design)")
@@ -662,7 +662,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     result["bags"] = bags
     result["restarts"] = restarts(args.restarts, height, width) if args.restarts else {}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     for mode in ("raw", "compressed"):
         r = result[mode]

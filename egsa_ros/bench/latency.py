@@ -37,7 +37,7 @@ import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.generated import tabletop_frame
 from ..model.config import get_preset
 from ..model.frame_onnx import graph_exporter
@@ -237,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(CPU), cuda (torch CUDA fp16 + CUDA graphs, only when a GPU is present)",
     )
     parser.add_argument("--engine", help="a TensorRT engine to include (needs CUDA + TensorRT)")
-    parser.add_argument("--out", type=Path, default=Path("out/bench/latency.json"), help="JSON output (PNG next to it)")
+    parser.add_argument(
+        "--out", type=output_file, default="out/bench/latency.json", help="JSON output (PNG next to it)"
+    )
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error("--frames must be >= 1")
@@ -247,7 +249,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"egsa-bench: error: {exc}", file=sys.stderr)
         return 2
     print_report(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     png = plot_latency(results, args.out.with_suffix(".png"))
     print(f"\nwrote {args.out} and {png}")

@@ -19,14 +19,13 @@ import json
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.generated import tabletop_frame
 from ..model import PRESETS, build_model, get_preset
 from ..model.frame_onnx import graph_exporter
@@ -139,7 +138,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pipeline", action="store_true", help="also sweep default_small candidates (ORT)")
     parser.add_argument("--pipeline-only", action="store_true", help="only the default_small sweep")
     parser.add_argument("--frames", type=int, default=100, help="frames per pipeline candidate")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--json", type=output_file, help="write the results here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -168,7 +167,6 @@ def main(argv=None) -> int:
                 f"{r['total_p90_ms']:.1f} | {r['fps_p50']:.1f} |"
             )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     return 0
 

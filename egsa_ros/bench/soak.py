@@ -28,7 +28,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from tqdm import tqdm
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.generated import tabletop_frame
 from ..ros.cdr_header import image_fields
 from ..ros.loopback import loopback_environment
@@ -318,12 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=200,
         help="time the pipeline alone on the same frames this often before and after the node run (0: skip)",
     )
-    parser.add_argument("--out", type=Path, default=Path("out/bench/soak.json"))
+    parser.add_argument("--out", type=output_file, default="out/bench/soak.json")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 900 or not 0 < args.rate <= 200:
         parser.error("duration must be in (0, 900] s and rate in (0, 200] Hz (bounded by design)")
     result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     plot(result, args.out.with_suffix(".png"))
     lat = result["latency_ms"]

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..cli_helpers import output_file
 from ..data.photos import LATEST_PHOTO_SET, PHOTO_SETS
 from ..data.synthetic_frames import frame_dirs
 from ..runtime.pipeline import load_pipeline
@@ -216,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="score the clean renders and let them alone decide conditions 1-2, the 32-sample splits "
         "only floored (rules since V2ah; implies --clean-renders)",
     )
-    parser.add_argument("--json", type=Path, help="write both models' numbers and the conditions here")
+    parser.add_argument("--json", type=output_file, help="write both models' numbers and the conditions here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.train_frames < 0 or args.threads < 1:
@@ -242,7 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     checked = conditions(candidate, baseline, rule, args.photo_set)
     print("\n".join(summary_lines(candidate, baseline, checked)))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         result = {
             "rule": asdict(rule),
             "photo_set": args.photo_set,

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..cli_helpers import output_file
 from ..data.image_io import read_single_channel
 from ..data.synthetic_frames import SYNTHETIC_CLASSES, frame_dirs, read_frame
 from ..runtime import load_pipeline
@@ -284,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--limit", type=int, default=None, help="first N frames only")
     parser.add_argument("--band-px", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the report as JSON")
+    parser.add_argument("--json", type=output_file, help="also write the report as JSON")
     args = parser.parse_args(argv)
     if not frame_dirs(args.split):
         parser.error(f"{args.split} holds no rendered frame directories (each with a meta.json)")

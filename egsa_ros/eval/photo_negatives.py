@@ -15,12 +15,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.photos import LATEST_PHOTO_SET, PHOTO_SETS, available_photos, load_photo, negative_crops
 from ..runtime.pipeline import load_pipeline
 
@@ -124,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="held-out photos of this set (1: scikit-learn's flower only, as reported before 2026-12-03 "
         f"evening; default {LATEST_PHOTO_SET}: with mvtb-data's 18)",
     )
-    parser.add_argument("--json", type=Path, help="write the result here")
+    parser.add_argument("--json", type=output_file, help="write the result here")
     args = parser.parse_args(argv)
     try:
         pipe = load_pipeline(args.model, backend=args.backend, frame_size=args.size, mask_input_size=args.mask_net_size)
@@ -147,7 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"max {part['max']:.3f}"
             )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     return 0
 

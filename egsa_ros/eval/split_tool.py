@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.synthetic_frames import frame_dirs
 from ..runtime.pipeline import Pipeline, load_pipeline
 
@@ -30,7 +30,7 @@ def split_tool_parser(prog: str, description: str) -> argparse.ArgumentParser:
         help="take the mask from a second network pass at this HxW (the node's mask_input_size, e.g. 384x512)",
     )
     parser.add_argument("--limit", type=int, default=None, help="first N frames only")
-    parser.add_argument("--json", type=Path, help="also write the report as JSON")
+    parser.add_argument("--json", type=output_file, help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..data.generated import tabletop_frame
 from ..model.frame_graph import CameraFrameModel
 from ..model.frame_onnx import export_frame_onnx
@@ -132,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="take the mask from a second network pass at this HxW (e.g. 384x512 for 480x640 "
         "frames: finer glass outlines, ~4x network time)",
     )
-    parser.add_argument("--out", type=Path, help="output .onnx (default out/export/<model>_<H>x<W>.onnx)")
+    parser.add_argument("--out", type=output_file, help="output .onnx (default out/export/<model>_<H>x<W>.onnx)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
-    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--json", type=output_file, help="also write the report here")
     args = parser.parse_args(argv)
 
     stem = Path(args.model).name if args.model else "default_small"
@@ -174,7 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("  TensorRT ONNX-parser check: passed")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     return 0 if report["ok"] else 1
 

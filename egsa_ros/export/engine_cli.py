@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..cli_helpers import parse_size
+from ..cli_helpers import output_file, parse_size
 from ..model.tensorrt_engine import (
     PRECISIONS,
     EngineMismatchError,
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("--onnx", type=Path, help="camera-frame graph from egsa-export")
-    parser.add_argument("--out", type=Path, help="engine file (default: the ONNX path with .engine)")
+    parser.add_argument("--out", type=output_file, help="engine file (default: the ONNX path with .engine)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="fp16", help="fp16 (default; Canny layers stay fp32), fp32 or int8"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from ..cli_helpers import output_file
 from ..model.checkpoint import load_checkpoint
 from ..model.checkpoint_info import INFO_FILE, inference_options_from_info
 from ..model.inference_options import InferenceOptions
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=output_file)
     args = parser.parse_args(argv)
     if not (args.checkpoint / INFO_FILE).is_file():
         parser.error(f"{args.checkpoint} is not a checkpoint directory (no {INFO_FILE})")
