@@ -120,3 +120,23 @@ def test_egsa_bench_says_when_there_is_nothing_to_measure(tmp_path, capsys):
         pytest.skip("checks the CPU-only machine's refusal")
     assert main(["--model", "tiny", "--backends", "cuda", "--out", str(tmp_path / "x.json")]) == 2
     assert "nothing to measure" in capsys.readouterr().err
+
+
+def test_egsa_bench_measures_larger_network_inputs_and_refuses_a_bad_one(tmp_path, capsys):
+    """``--net-sizes``: one more fused ONNX Runtime row per network input, in the same group."""
+    import json
+
+    from egsa_ros.bench.latency import main
+
+    out = tmp_path / "latency.json"
+    common = ["--model", "tiny", "--frames", "2", "--peer-frames", "0", "--canny-repeats", "1"]
+    common += ["--sizes", "120x160", "--backends", "onnxruntime"]
+    assert main(common + ["--net-sizes", "128x160", "--out", str(out)]) == 0
+    rows = {r["candidate"]: r for r in json.loads(out.read_text())["rows"]}
+    assert list(rows) == ["fused/onnxruntime", "cv2-canny/onnxruntime", "fused/onnxruntime net 128x160"]
+    assert rows["fused/onnxruntime net 128x160"]["frame_size"] == [120, 160]
+    assert rows["fused/onnxruntime net 128x160"]["inference"]["p50"] > 0
+    capsys.readouterr()
+    assert main(common + ["--net-sizes", "100x160", "--out", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "100x160 is not a multiple of" in err and err.count("\n") == 1

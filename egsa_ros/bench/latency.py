@@ -55,9 +55,12 @@ from .stats import Size, summarise
 Candidate = tuple[str, Callable]
 
 
-def onnxruntime_backend(network: torch.nn.Module, options: InferenceOptions, threads: int | None):
-    """ONNX Runtime on graphs exported from ``network`` per frame size (as the pipeline does)."""
-    return OnnxRuntimeBackend(export=graph_exporter(network, options=options), threads=threads)
+def onnxruntime_backend(
+    network: torch.nn.Module, options: InferenceOptions, threads: int | None, net_size: Size | None = None
+):
+    """ONNX Runtime on graphs exported from ``network`` per frame size (as the pipeline does);
+    ``net_size``: the network's (h, w) input inside the graph (default: the trained size)."""
+    return OnnxRuntimeBackend(export=graph_exporter(network, options=options, net_size=net_size), threads=threads)
 
 
 def build_candidates(args, network, options: InferenceOptions, workdir: Path) -> list[list[Candidate]]:
@@ -73,6 +76,10 @@ def build_candidates(args, network, options: InferenceOptions, workdir: Path) ->
             [
                 ("fused/onnxruntime", onnxruntime_backend(network, options, args.threads).infer),
                 ("cv2-canny/onnxruntime", Cv2CannyPipeline(network, workdir, args.threads)),
+            ]
+            + [
+                (f"fused/onnxruntime net {h}x{w}", onnxruntime_backend(network, options, args.threads, (h, w)).infer)
+                for h, w in args.net_sizes
             ]
         )
     gpu = []
@@ -221,6 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure the model with its mask from a second pass at this HxW (mask_input_size)",
     )
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(480, 640)], help="frame sizes HxW")
+    parser.add_argument(
+        "--net-sizes",
+        type=parse_size,
+        nargs="+",
+        default=[],
+        help="also measure the fused ONNX Runtime graph with the network at these HxW (multiples of the "
+        "encoder stride; interleaved with the trained size): what a larger network input would cost",
+    )
     parser.add_argument("--frames", type=int, default=200, help="frames per size and candidate")
     parser.add_argument("--peer-frames", type=int, default=10, help="frames for the MODEST peer (0: skip)")
     parser.add_argument(

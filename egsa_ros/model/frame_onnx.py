@@ -129,11 +129,17 @@ def export_frame_onnx(
 
 
 def graph_exporter(
-    network: nn.Module, *, options: InferenceOptions | None = None, edge_phase: str | None = None, model_name: str = ""
+    network: nn.Module,
+    *,
+    options: InferenceOptions | None = None,
+    edge_phase: str | None = None,
+    model_name: str = "",
+    net_size: tuple[int, int] | None = None,
 ):
     """``export(size, path) -> path`` that writes the camera-frame graph of ``network`` for one
     frame size (H, W); unsimplified and unchecked, for graphs built on demand at run time
-    (:class:`~egsa_ros.runtime.onnxruntime_backend.OnnxRuntimeBackend`'s ``export``)."""
+    (:class:`~egsa_ros.runtime.onnxruntime_backend.OnnxRuntimeBackend`'s ``export``).
+    ``net_size``: the network's (h, w) input inside the graph (default: the trained size)."""
 
     def export(size: tuple[int, int], path: Path) -> Path:
         return export_frame_onnx(
@@ -141,6 +147,7 @@ def graph_exporter(
             path,
             size,
             edge_phase=edge_phase,
+            net_size=net_size,
             options=options,
             simplify=False,
             check=False,
