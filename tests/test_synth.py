@@ -335,6 +335,44 @@ def test_variant_names():
         resolve_variant("cuda_rgb_typo")
 
 
+def test_cuda_variant_without_a_gpu_is_refused_with_the_reason(tmp_path, capsys):
+    """``--variant cuda_ad_rgb`` where no GPU traces a ray: one line naming why, nothing rendered."""
+    pytest.importorskip("mitsuba")
+    from egsa_ros.data.synth.variant import cuda_works
+
+    if cuda_works():
+        pytest.skip("a CUDA GPU works here: the refusal is for machines without one")
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path), "--frames", "1", "--variant", "cuda_ad_rgb", "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "variant cuda_ad_rgb: no NVIDIA GPU" in err and "Traceback" not in err
+    assert not (tmp_path / "train").exists()
+
+
+def test_cuda_variant_renders_the_same_scene_as_the_cpu(rendered, tmp_path):
+    """On a GPU: the same frame through ``cuda_ad_rgb`` has the CPU render's labels and depth
+    (ray-cast, so equal up to float rounding) and a close image (another sampler stream)."""
+    from egsa_ros.data.synth.variant import cuda_works
+
+    if not cuda_works():
+        pytest.skip("needs an NVIDIA GPU with a working CUDA driver for Mitsuba's cuda_ad_rgb (none here)")
+    out, argv = rendered
+    cuda = list(argv)
+    cuda[cuda.index("--out") + 1] = str(tmp_path)
+    cuda[cuda.index("--variant") + 1] = "cuda_ad_rgb"
+    assert main(cuda) == 0
+    cpu_dir, gpu_dir = out / "val" / "000000", tmp_path / "val" / "000000"
+    assert json.loads((gpu_dir / "meta.json").read_text())["variant"] == "cuda_ad_rgb"
+    sem_cpu, sem_gpu = _read(cpu_dir, "semantic.png"), _read(gpu_dir, "semantic.png")
+    assert (sem_cpu == sem_gpu).mean() >= 0.99
+    gt_cpu = _read(cpu_dir, "depth_gt.png").astype(np.float64)
+    gt_gpu = _read(gpu_dir, "depth_gt.png").astype(np.float64)
+    assert np.median(np.abs(gt_cpu - gt_gpu)) <= 1.0  # millimetres
+    rgb_cpu, rgb_gpu = _read(cpu_dir, "rgb.png").astype(float), _read(gpu_dir, "rgb.png").astype(float)
+    assert abs(rgb_cpu.mean() - rgb_gpu.mean()) < 10
+
+
 # ------------------------------------------------------------------------ held-out profiles
 
 

@@ -6,7 +6,7 @@ Modules, one concept each:
 - :mod:`camera`: intrinsics and poses in the OpenCV optical convention;
 - :mod:`scene`: seeded scene sampling as plain data (no Mitsuba import);
 - :mod:`scene_dict`: a scene spec -> loaded Mitsuba scene + per-shape labels;
-- :mod:`variant`: picking ``llvm_ad_rgb`` or ``scalar_rgb``;
+- :mod:`variant`: picking ``llvm_ad_rgb``, ``scalar_rgb`` or (on a GPU) ``cuda_ad_rgb``;
 - :mod:`raycast`: exact depth and masks through pixel centres;
 - :mod:`sensor_model`: RGB-D sensor depth (through-glass, dropout, noise);
 - :mod:`render`: one frame to disk; :mod:`cli`: the ``egsa-synth`` command.

@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant",
         default="auto",
         choices=VARIANTS,
-        help="Mitsuba variant; auto = llvm_ad_rgb if it works here, else scalar_rgb",
+        help="Mitsuba variant; auto = llvm_ad_rgb if it works here, else scalar_rgb; cuda_ad_rgb renders on "
+        "an NVIDIA GPU (on request only)",
     )
     p.add_argument(
         "--glass-shapes",
@@ -244,7 +245,10 @@ def main(argv=None) -> int:
         profile = scene_profile(args)
     except ValueError as exc:
         parser.error(str(exc))
-    variant = resolve_variant(args.variant)
+    try:
+        variant = resolve_variant(args.variant)
+    except ValueError as exc:
+        parser.error(str(exc))
     split_dir = args.out / args.split
     conflicts = resume_conflicts(
         split_dir,
