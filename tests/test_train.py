@@ -467,6 +467,33 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(one_epoch, data_root
         trainer_mod.Trainer(other)
 
 
+def test_init_from_trains_at_another_input_size_and_names_what_differs(one_epoch, data_root, tmp_path, capsys):
+    """A CNN's weights do not depend on the network input: a run may start from them at a larger
+    input (what training for a larger mask input needs); any other architecture change is refused
+    by name, and ``egsa-train`` says so in one line."""
+    from safetensors.torch import load_file
+
+    from egsa_ros.model.config import get_preset
+    from egsa_ros.train.cli import main
+
+    _, _, out = one_epoch
+    h, w = get_preset("tiny").input_size
+    bigger = f"model.overrides={{input_size: [{h + 32}, {w + 32}]}}"
+    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "big", f"init_from={out / 'last'}", bigger))
+    capsys.readouterr()
+    t = trainer_mod.Trainer(cfg)
+    assert tuple(t.mc.input_size) == (h + 32, w + 32)
+    state = t.model.state_dict()
+    assert all(torch.equal(state[k].contiguous(), v) for k, v in load_file(str(out / "last" / "model.safetensors")).items())
+    t.close()
+    assert f"weights trained at {h}x{w} now train at {h + 32}x{w + 32}" in capsys.readouterr().out
+    argv = _overrides(data_root, tmp_path / "bad", f"init_from={out / 'last'}", "model.overrides={iterations: 3}")
+    assert main(["--config", "default_small", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "egsa-train: error: init_from:" in err and "differs from this run's in iterations" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
 def test_init_from_a_calibrated_checkpoint_drops_its_decision_bias(one_epoch, data_root, tmp_path, capsys):
     """A test-time bias is not architecture: fine-tuning a calibrated model trains and validates
     with this run's bias (0 unless asked) and says so."""

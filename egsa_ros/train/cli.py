@@ -50,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"outputs: {os.path.abspath(cfg.out_dir)} (metrics.jsonl, last/, best/)", flush=True)
     if args.print_config:
         return 0
-    from .trainer import train  # noqa: PLC0415 - torch: not needed for --help or --print-config
+    from .trainer import Trainer, run_to_end  # noqa: PLC0415 - torch: not needed for --help or --print-config
 
-    summary = train(cfg, resume=args.resume)
+    try:  # what the run is set up from (data, init_from, a resumed run): one line, no traceback
+        trainer = Trainer(cfg, resume=args.resume)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"egsa-train: error: {exc}", file=sys.stderr)
+        return 2
+    summary = run_to_end(trainer)
     if rank == 0:
         print(
             f"done: step {summary['step']}, best {summary['best_metric']} = {summary['best_value']:.4f}, "

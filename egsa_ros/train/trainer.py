@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -461,7 +462,9 @@ class Trainer:
         The architecture must be the same, except that this run may add a segmentation refiner
         (``model.overrides={"seg_refine": true}``) to a checkpoint without one: every saved
         tensor is loaded and the refiner starts as its zero correction (the checkpoint's
-        predictions, unchanged). The checkpoint's test-time options are not carried over: the
+        predictions, unchanged); and it may train at another network input
+        (``model.overrides.input_size``): a CNN's weights do not depend on it (a ViT's position
+        table does, and is refused). The checkpoint's test-time options are not carried over: the
         run validates and saves with its own (``inference``); a calibrated decision bias is
         named in a message, as it needs choosing again after training."""
         info = read_info(directory)
@@ -474,10 +477,24 @@ class Trainer:
                 flush=True,
             )
         adds_refiner = self.mc.seg_refine and not saved.seg_refine
-        if saved.replace(seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine) != self.mc:
-            raise ValueError(f"init_from: the model config in {directory} differs from this run's model config")
+        compared = saved.replace(
+            seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine, input_size=self.mc.input_size
+        )
+        if compared != self.mc:
+            differ = [f.name for f in dataclasses.fields(self.mc) if getattr(compared, f.name) != getattr(self.mc, f.name)]
+            raise ValueError(
+                f"init_from: the model config in {directory} differs from this run's in {', '.join(differ)} "
+                "(only input_size may differ, and a seg_refine may be added)"
+            )
         state = load_weights(directory / MODEL_FILE, device=str(self.device))
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # a tensor whose shape follows the input size (a ViT's position table)
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise ValueError(
+                f"init_from: {directory / MODEL_FILE} does not fit this model at input "
+                f"{self.mc.input_size[0]}x{self.mc.input_size[1]}: {first}"
+            ) from exc
         new = [k for k in missing if adds_refiner and k.startswith("seg_refiner.")]
         if unexpected or len(new) != len(missing):
             raise ValueError(
@@ -486,6 +503,9 @@ class Trainer:
             )
         if new and self.is_main:
             print(f"init_from {directory}: {len(new)} seg_refiner tensors start fresh (zero correction)", flush=True)
+        if tuple(saved.input_size) != tuple(self.mc.input_size) and self.is_main:
+            (sh, sw), (h, w) = saved.input_size, self.mc.input_size
+            print(f"init_from {directory}: weights trained at {sh}x{sw} now train at {h}x{w}", flush=True)
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         cfg = self.cfg
@@ -676,7 +696,11 @@ class Trainer:
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train with ``cfg`` (resume from ``out_dir/last`` when asked); returns a summary dict."""
-    trainer = Trainer(cfg, resume=resume)
+    return run_to_end(Trainer(cfg, resume=resume))
+
+
+def run_to_end(trainer: Trainer) -> dict[str, Any]:
+    """Fit a built :class:`Trainer` and release its process group; returns the summary dict."""
     try:
         return trainer.fit()
     finally:
