@@ -479,15 +479,17 @@ def test_init_from_trains_at_another_input_size_and_names_what_differs(one_epoch
     _, _, out = one_epoch
     h, w = get_preset("tiny").input_size
     bigger = f"model.overrides={{input_size: [{h + 32}, {w + 32}]}}"
-    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "big", f"init_from={out / 'last'}", bigger))
+    init = f"init_from={out / 'last'}"
+    cfg = load_train_config("default_small", _overrides(data_root, tmp_path / "big", init, bigger))
     capsys.readouterr()
     t = trainer_mod.Trainer(cfg)
     assert tuple(t.mc.input_size) == (h + 32, w + 32)
     state = t.model.state_dict()
-    assert all(torch.equal(state[k].contiguous(), v) for k, v in load_file(str(out / "last" / "model.safetensors")).items())
+    saved = load_file(str(out / "last" / "model.safetensors"))
+    assert all(torch.equal(state[k].contiguous(), v) for k, v in saved.items())
     t.close()
     assert f"weights trained at {h}x{w} now train at {h + 32}x{w + 32}" in capsys.readouterr().out
-    argv = _overrides(data_root, tmp_path / "bad", f"init_from={out / 'last'}", "model.overrides={iterations: 3}")
+    argv = _overrides(data_root, tmp_path / "bad", init, "model.overrides={iterations: 3}")
     assert main(["--config", "default_small", *argv]) == 2
     err = capsys.readouterr().err
     assert "egsa-train: error: init_from:" in err and "differs from this run's in iterations" in err

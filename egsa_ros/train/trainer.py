@@ -481,7 +481,8 @@ class Trainer:
             seg_refine=self.mc.seg_refine if adds_refiner else saved.seg_refine, input_size=self.mc.input_size
         )
         if compared != self.mc:
-            differ = [f.name for f in dataclasses.fields(self.mc) if getattr(compared, f.name) != getattr(self.mc, f.name)]
+            fields = [f.name for f in dataclasses.fields(self.mc)]
+            differ = [name for name in fields if getattr(compared, name) != getattr(self.mc, name)]
             raise ValueError(
                 f"init_from: the model config in {directory} differs from this run's in {', '.join(differ)} "
                 "(only input_size may differ, and a seg_refine may be added)"
