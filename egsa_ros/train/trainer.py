@@ -463,8 +463,9 @@ class Trainer:
         (``model.overrides={"seg_refine": true}``) to a checkpoint without one: every saved
         tensor is loaded and the refiner starts as its zero correction (the checkpoint's
         predictions, unchanged); and it may train at another network input
-        (``model.overrides.input_size``): a CNN's weights do not depend on it (a ViT's position
-        table does, and is refused). The checkpoint's test-time options are not carried over: the
+        (``model.overrides.input_size``): no weight's shape depends on it (the CNN encoder is fully
+        convolutional, the ViT resizes its position table at run time); a tensor that still does
+        not fit is refused with the reason. The checkpoint's test-time options are not carried over: the
         run validates and saves with its own (``inference``); a calibrated decision bias is
         named in a message, as it needs choosing again after training."""
         info = read_info(directory)
@@ -490,7 +491,7 @@ class Trainer:
         state = load_weights(directory / MODEL_FILE, device=str(self.device))
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:  # a tensor whose shape follows the input size (a ViT's position table)
+        except RuntimeError as exc:  # a tensor of another shape: one line, not torch's traceback
             first = str(exc).strip().splitlines()[-1].strip()
             raise ValueError(
                 f"init_from: {directory / MODEL_FILE} does not fit this model at input "
